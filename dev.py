@@ -1,0 +1,63 @@
+"""Set up and run xl_crm from a fresh checkout, on Linux, macOS and Windows.
+
+    python3 dev.py demo    # make .venv, install xl_crm, run the sample job
+    python3 dev.py test    # make .venv, install xl_crm with test tools, lint, run the tests
+
+Needs only Python 3.11+ (standard library). The virtual environment lives in ``.venv``
+next to this file and is reinstalled when ``pyproject.toml`` changes. Extra arguments
+are passed on (``python3 dev.py test -k rfm``, ``python3 dev.py demo --lang zh``).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import subprocess
+import sys
+import venv
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent
+VENV = ROOT / ".venv"
+BIN = VENV / ("Scripts" if os.name == "nt" else "bin")
+PYTHON = BIN / ("python.exe" if os.name == "nt" else "python")
+
+
+def ensure_venv() -> None:
+    """Create .venv and install the package with its test extra, once per pyproject."""
+    if sys.version_info < (3, 11):
+        sys.exit(f"xl_crm needs Python 3.11 or newer, this is {sys.version.split()[0]}")
+    stamp = VENV / ".xl_crm-installed"
+    digest = hashlib.sha256((ROOT / "pyproject.toml").read_bytes()).hexdigest()
+    if stamp.exists() and stamp.read_text() == digest and PYTHON.exists():
+        return
+    if not PYTHON.exists():
+        print("creating .venv ...", flush=True)
+        venv.EnvBuilder(with_pip=True).create(VENV)
+    print("installing xl_crm and its dependencies ...", flush=True)
+    pip = [str(PYTHON), "-m", "pip", "install", "--disable-pip-version-check", "-q"]
+    subprocess.run(pip + ["-e", f"{ROOT}[test]"], check=True)
+    stamp.write_text(digest)
+
+
+def run(args: list[str]) -> int:
+    """Run a command with the venv's Python from the repository root."""
+    return subprocess.run([str(PYTHON), *args], cwd=ROOT).returncode
+
+
+def main(argv: list[str]) -> int:
+    """Dispatch ``demo`` or ``test``."""
+    if not argv or argv[0] not in ("demo", "test"):
+        print(__doc__)
+        return 2
+    ensure_venv()
+    command, rest = argv[0], argv[1:]
+    if command == "demo":
+        return run(["-m", "xl_crm.cli", "demo", *rest])
+    lint = run(["-m", "ruff", "check", "."])
+    tests = run(["-m", "pytest", *rest])
+    return tests or lint
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv[1:]))

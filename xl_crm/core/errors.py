@@ -1,0 +1,36 @@
+"""Errors the core raises; adapters turn them into cell errors, exit codes or dialogs."""
+
+from __future__ import annotations
+
+
+class XlCrmError(Exception):
+    """Base class of every error xl_crm raises on purpose."""
+
+
+class InputError(XlCrmError, ValueError):
+    """Bad input, with the column (or argument) and the row where it was found.
+
+    ``row`` counts from 1 at the first cell of the range or sheet the user gave, so a
+    message reads like ``amounts row 17: 'abc' is not a number``.
+    """
+
+    def __init__(self, message: str, column: str | None = None, row: int | None = None):
+        self.column = column
+        self.row = row
+        self.reason = message
+        where = ""
+        if column is not None and row is not None:
+            where = f"{column} row {row}: "
+        elif column is not None:
+            where = f"{column}: "
+        elif row is not None:
+            where = f"row {row}: "
+        super().__init__(where + message)
+
+
+def show(value: object, limit: int = 40) -> str:
+    """Quote a user's value for an error message, shortened to ``limit`` characters."""
+    if isinstance(value, float) and value.is_integer():
+        value = int(value)
+    text = repr(value) if isinstance(value, str) else str(value)
+    return text if len(text) <= limit else text[: limit - 3] + "..."

@@ -1,0 +1,117 @@
+"""Lifecycle stage per customer (客户生命周期 / CLP 分析) and the spend trend it uses.
+
+Window: from the first date in the data to ``as_of``, split in two equal halves; the
+*trend* compares a customer's net sales in the recent half with the earlier half.
+The *usual gap* is the median number of days between a customer's distinct purchase
+days; customers with a single purchase day use the median of all customers' gaps.
+
+Stages, first matching rule wins (defaults in :class:`LifecycleRules`):
+
+1. **Lost / 流失**: no purchase at all, or recency > ``lost_days`` (180 days).
+2. **Acquisition / 考察期**: first purchase at most ``new_days`` (90) days before as_of.
+3. **Decline / 退化期**: recency > ``gap_factor`` (2) x usual gap, or a repeat buyer
+   whose recent-half spend is below (1 - ``trend_tolerance``) x earlier-half spend.
+4. **Growth / 形成期**: a repeat buyer (2+ purchase days) whose recent-half spend is
+   above (1 + ``trend_tolerance``) x earlier-half spend (0.2).
+5. **Maturity / 稳定期**: any other repeat buyer (steady).
+6. **Acquisition / 考察期**: a one-time buyer still within the usual gap (in trial).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+import pandas as pd
+
+STAGES = ("Acquisition", "Growth", "Maturity", "Decline", "Lost")
+
+
+@dataclass(frozen=True)
+class LifecycleRules:
+    """Thresholds of the lifecycle stages (days, factors, fractions)."""
+
+    new_days: int = 90
+    lost_days: int = 180
+    gap_factor: float = 2.0
+    trend_tolerance: float = 0.2
+
+
+def spend_halves(transactions: pd.DataFrame, customers: pd.Index,
+                 as_of: pd.Timestamp) -> pd.DataFrame:
+    """Net sales per customer in the earlier and the recent half of the window.
+
+    Returns columns ``earlier`` and ``recent`` (currency), indexed like ``customers``.
+    Rows after ``as_of`` are ignored.
+    """
+    dates = transactions["date"].to_numpy(dtype="datetime64[ns]")
+    end = as_of.to_datetime64()
+    inside = dates <= end
+    start = dates[inside].min()
+    middle = start + (end - start) / 2
+    recent = dates > middle
+    amount = transactions["amount"].to_numpy(float)
+    cust = transactions["customer"].to_numpy()
+    frame = pd.DataFrame({
+        "customer": cust[inside],
+        "earlier": np.where(recent, 0.0, amount)[inside],
+        "recent": np.where(recent, amount, 0.0)[inside],
+    })
+    sums = frame.groupby("customer", sort=False)[["earlier", "recent"]].sum()
+    return sums.reindex(customers, fill_value=0.0).round(6)
+
+
+def usual_gaps(transactions: pd.DataFrame, customers: pd.Index,
+               as_of: pd.Timestamp) -> tuple[pd.Series, pd.Series, float]:
+    """Purchase days per customer, median gap in days (NaN for one day), population median."""
+    tx = transactions[(transactions["amount"].to_numpy() > 0)
+                      & (transactions["date"].to_numpy() <= as_of.to_datetime64())]
+    frame = pd.DataFrame({
+        "customer": tx["customer"].to_numpy(),
+        "day": tx["date"].to_numpy(dtype="datetime64[D]").astype("int64"),
+    }).drop_duplicates().sort_values(["customer", "day"], kind="stable")
+    gap = frame.groupby("customer", sort=False)["day"].diff()
+    days = frame.groupby("customer", sort=False).size().reindex(customers, fill_value=0)
+    median = gap.groupby(frame["customer"], sort=False).median().reindex(customers)
+    overall = float(median.median()) if median.notna().any() else np.nan
+    return days, median, overall
+
+
+def lifecycle_stages(
+    transactions: pd.DataFrame,
+    measures: pd.DataFrame,
+    as_of: pd.Timestamp,
+    rules: LifecycleRules = LifecycleRules(),
+) -> pd.DataFrame:
+    """Stage per customer of ``measures`` (from :func:`customer_measures`).
+
+    Returns ``stage``, ``purchase_days``, ``usual_gap`` (days), ``earlier`` and
+    ``recent`` (currency), indexed like ``measures``.
+    """
+    idx = measures.index
+    halves = spend_halves(transactions, idx, as_of)
+    days, gap, overall = usual_gaps(transactions, idx, as_of)
+    gap = gap.fillna(overall)
+    recency = measures["recency"].to_numpy(float)
+    first = measures["first_purchase"].to_numpy(dtype="datetime64[ns]")
+    since_first = (as_of.to_datetime64() - first) / np.timedelta64(1, "D")
+    repeat = days.to_numpy() >= 2
+    earlier, recent = halves["earlier"].to_numpy(), halves["recent"].to_numpy()
+    tol = rules.trend_tolerance
+    falling = repeat & (recent < earlier * (1 - tol))
+    rising = repeat & (recent > earlier * (1 + tol))
+    overdue = recency > rules.gap_factor * gap.to_numpy(float)
+    lost = np.isnan(recency) | (recency > rules.lost_days)
+    new = since_first <= rules.new_days
+    stage = np.select(
+        [lost, new, overdue | falling, rising, repeat],
+        ["Lost", "Acquisition", "Decline", "Growth", "Maturity"],
+        default="Acquisition",
+    )
+    return pd.DataFrame({
+        "stage": stage.astype(object),
+        "purchase_days": days.to_numpy(),
+        "usual_gap": gap.to_numpy(float),
+        "earlier": earlier,
+        "recent": recent,
+    }, index=idx)

@@ -1,0 +1,64 @@
+"""Customer value matrix (客户价值矩阵): current value against potential value.
+
+- current value: the customer's value (profit when the data has cost or profit, else
+  net sales; currency) over the last ``current_days`` (365) days up to ``as_of``;
+- potential value: the spend trend, net sales in the recent half of the window minus
+  the earlier half (currency; see :mod:`xl_crm.core.lifecycle`).
+
+High current value: above ``current_threshold`` (default: the mean current value of all
+customers). High potential: above ``potential_threshold`` (default 0: spend rising).
+Quadrants: Value 价值客户 (high, high), Sub-value 次价值客户 (high current, low
+potential), Potential value 潜价值客户 (low current, high potential), Low value 低价值客户.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+
+from .lifecycle import spend_halves
+
+QUADRANTS = ("Value", "Sub-value", "Potential value", "Low value")
+
+
+def current_values(transactions: pd.DataFrame, customers: pd.Index, as_of: pd.Timestamp,
+                   days: int = 365) -> pd.Series:
+    """Value per customer in the ``days`` days ending ``as_of`` (profit when known)."""
+    dates = transactions["date"].to_numpy(dtype="datetime64[ns]")
+    end = as_of.to_datetime64()
+    inside = (dates <= end) & (dates > end - np.timedelta64(days, "D"))
+    value = transactions["amount"].to_numpy(float)
+    if "profit" in transactions:
+        value = transactions["profit"].to_numpy(float)
+    elif "cost" in transactions:
+        value = value - transactions["cost"].to_numpy(float)
+    sums = pd.Series(value[inside]).groupby(transactions["customer"].to_numpy()[inside]).sum()
+    return sums.reindex(customers, fill_value=0.0).round(6)
+
+
+def value_matrix(
+    transactions: pd.DataFrame,
+    customers: pd.Index,
+    as_of: pd.Timestamp,
+    current_days: int = 365,
+    current_threshold: float | None = None,
+    potential_threshold: float = 0.0,
+) -> tuple[pd.DataFrame, dict[str, float]]:
+    """Quadrant per customer, and the thresholds used.
+
+    Returns (frame with ``current_value``, ``potential_value``, ``quadrant``; thresholds).
+    """
+    current = current_values(transactions, customers, as_of, current_days)
+    halves = spend_halves(transactions, customers, as_of)
+    potential = (halves["recent"] - halves["earlier"]).round(6)
+    cut = float(current.mean()) if current_threshold is None else float(current_threshold)
+    high_c = current.to_numpy() > cut
+    high_p = potential.to_numpy() > potential_threshold
+    quadrant = np.select([high_c & high_p, high_c, high_p], list(QUADRANTS[:3]),
+                         default=QUADRANTS[3])
+    frame = pd.DataFrame({
+        "current_value": current.to_numpy(),
+        "potential_value": potential.to_numpy(),
+        "quadrant": quadrant.astype(object),
+    }, index=customers)
+    return frame, {"current_threshold": cut, "potential_threshold": float(potential_threshold)}

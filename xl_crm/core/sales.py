@@ -1,0 +1,259 @@
+"""Reading sales tables into canonical transactions: one module used by every adapter.
+
+Input forms: a DataFrame whose columns are the headers (:func:`sales_from_frame`), the
+2-D list of rows Excel or a file hands over, header row included and possibly below
+title rows (:func:`sales_from_rows`), or one sequence per role, as worksheet
+functions receive them (:func:`sales_from_columns`).
+
+Output: :class:`Sales`, whose ``transactions`` frame has the columns ``customer`` (text
+id), ``date`` (``datetime64[ns]``, midnight), ``amount`` (float, currency; negative =
+return), ``row`` (the row number in the user's sheet or range) and, when present,
+``order_id``, ``name``, ``cost``, ``profit``, ``quantity``, ``region``, ``product``,
+``rep``.
+
+Rules:
+- a row whose every used cell is blank is skipped and counted (``Sales.blank_rows``);
+- in any other row, a blank customer, date or amount is an error naming column and row;
+- customer and order ids are text: Excel's ``1001.0`` becomes ``"1001"``, white space
+  around ids is removed;
+- a date after ``today`` (default: the computer's date) is an error: it is a typo, and
+  it would otherwise move the default analysis date;
+- the caller's objects are never modified.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import unicodedata
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+
+import numpy as np
+import pandas as pd
+
+from .columns import REQUIRED, column_letter, detect_columns, find_header_row
+from .errors import InputError, show
+from .values import as_series, blank_mask, parse_amounts, parse_dates
+
+TEXT_ROLES = ("customer", "order_id", "name", "region", "product", "rep")
+NUMBER_ROLES = ("amount", "cost", "profit", "quantity")
+ORDER = ("customer", "name", "date", "order_id", "amount", "cost", "profit", "quantity",
+         "region", "product", "rep")
+
+
+@dataclass(frozen=True)
+class Sales:
+    """Canonical transactions and what reading them found."""
+
+    transactions: pd.DataFrame
+    columns: dict[str, str] = field(default_factory=dict)  # role -> header as the user wrote it
+    blank_rows: tuple[int, ...] = ()
+    source: str = ""
+
+    @property
+    def rows_read(self) -> int:
+        """Data rows used (blank rows not counted)."""
+        return len(self.transactions)
+
+    @property
+    def value_basis(self) -> str:
+        """``"profit"`` when a cost or profit column exists, else ``"net sales"``."""
+        tx = self.transactions
+        return "profit" if ("profit" in tx or "cost" in tx) else "net sales"
+
+
+def sales_from_frame(
+    frame: pd.DataFrame,
+    mapping: Mapping[str, object] | None = None,
+    source: str = "table",
+    first_row: int = 2,
+    today: dt.date | None = None,
+    day_first: bool | None = None,
+    headers: Sequence[object] | None = None,
+) -> Sales:
+    """Read a DataFrame whose column labels are the headers (or ``headers``, by position).
+
+    ``first_row`` is the sheet row of the first data row (2 when the header is row 1).
+    """
+    headers = [str(c) for c in (frame.columns if headers is None else headers)]
+    if len(headers) != frame.shape[1]:
+        raise InputError(f"{len(headers)} headers for {frame.shape[1]} columns")
+    found = detect_columns(headers, mapping)
+    data = {role: frame.iloc[:, i] for role, i in found.items()}
+    labels = {role: _label(headers[i], i) for role, i in found.items()}
+    rows = np.arange(first_row, first_row + len(frame))
+    return _build(data, labels, rows, source, today, day_first,
+                  {role: headers[i] for role, i in found.items()})
+
+
+def sales_from_rows(
+    rows: Sequence[Sequence[object]],
+    mapping: Mapping[str, object] | None = None,
+    source: str = "range",
+    first_row: int = 1,
+    today: dt.date | None = None,
+    day_first: bool | None = None,
+) -> Sales:
+    """Read a 2-D list of rows; the header row is found (title rows above it are allowed).
+
+    ``first_row`` is the sheet row of ``rows[0]``.
+    """
+    rows = [list(r) if isinstance(r, list | tuple) else [r] for r in rows]
+    if not rows:
+        raise InputError("the table is empty")
+    h = find_header_row(rows, mapping)
+    headers = ["" if v is None else str(v) for v in rows[h]]
+    found = detect_columns(headers, mapping)
+    body = rows[h + 1:]
+    width = len(headers)
+    numbers = np.arange(first_row + h + 1, first_row + h + 1 + len(body))
+    for r, number in zip(body, numbers):
+        if len(r) > width and any(not _is_blank(v) for v in r[width:]):
+            raise InputError(f"has {len(r)} cells but the header has {width}", row=int(number))
+    data = {
+        role: pd.Series([r[i] if i < len(r) else None for r in body], dtype=object)
+        for role, i in found.items()
+    }
+    labels = {role: _label(headers[i], i) for role, i in found.items()}
+    return _build(data, labels, numbers, source, today, day_first,
+                  {role: headers[i] for role, i in found.items()})
+
+
+def sales_from_columns(
+    columns: Mapping[str, Sequence[object] | np.ndarray | pd.Series],
+    labels: Mapping[str, str] | None = None,
+    first_row: int = 1,
+    today: dt.date | None = None,
+    day_first: bool | None = None,
+    source: str = "ranges",
+    required: Sequence[str] = REQUIRED,
+) -> Sales:
+    """Read one sequence per role (``required``: customer, date and amount by default).
+
+    All sequences must have the same length; ``labels`` name them in messages
+    (e.g. the worksheet function's argument names).
+    """
+    labels = dict(labels or {})
+    missing = [r for r in required if r not in columns]
+    if missing:
+        raise InputError(f"missing {', '.join(missing)}")
+    same_height({labels.get(r, r): v for r, v in columns.items()}, first_row)
+    n = len(next(iter(columns.values())))
+    if n == 0:
+        raise InputError("has no data rows (only a header, or nothing)",
+                         labels.get("amount", "amount"))
+    data = {role: as_series(v) for role, v in columns.items()}
+    names = {role: labels.get(role, role) for role in columns}
+    rows = np.arange(first_row, first_row + n)
+    return _build(data, names, rows, source, today, day_first, names, required)
+
+
+def same_height(columns: Mapping[str, Sequence[object]], first_row: int = 1) -> None:
+    """Refuse ranges of different heights, naming the shortest and where it ends."""
+    sizes = {name: len(v) for name, v in columns.items()}
+    if len(set(sizes.values())) > 1:
+        short = min(sizes, key=sizes.get)
+        longer = " and ".join(n for n, size in sizes.items() if size > sizes[short])
+        verb = "have" if " and " in longer else "has"
+        raise InputError(f"is missing: the range has {sizes[short]} rows but {longer} {verb} "
+                         f"{max(sizes.values())}; select ranges of the same height",
+                         short, first_row + sizes[short])
+
+
+def _label(header: str, index: int) -> str:
+    return f"{header} (column {column_letter(index)})"
+
+
+def _is_blank(v: object) -> bool:
+    if v is None:
+        return True
+    if isinstance(v, str):
+        return not v.strip()
+    return isinstance(v, float) and np.isnan(v)
+
+
+def _build(
+    data: dict[str, pd.Series],
+    labels: dict[str, str],
+    rows: np.ndarray,
+    source: str,
+    today: dt.date | None,
+    day_first: bool | None,
+    headers: dict[str, str],
+    required: Sequence[str] = REQUIRED,
+) -> Sales:
+    blanks = {role: blank_mask(s) for role, s in data.items()}
+    all_blank = np.logical_and.reduce(list(blanks.values()))
+    keep = ~all_blank
+    if not keep.any():
+        raise InputError("has no data rows (only a header or blank rows)",
+                         labels.get("amount", "amount"))
+    kept_rows = rows[keep]
+    out: dict[str, object] = {}
+    for role in ORDER:
+        if role not in data:
+            continue
+        values = data[role][keep].reset_index(drop=True)
+        blank = blanks[role][keep]
+        label = labels[role]
+        if role in required and blank.any():
+            i = int(np.flatnonzero(blank)[0])
+            more = int(blank.sum()) - 1
+            tail = f" ({more} more rows like it)" if more else ""
+            raise InputError(f"is empty but the row has other data{tail}", label,
+                             int(kept_rows[i]))
+        if role == "date":
+            out[role] = parse_dates(values, label, kept_rows, day_first)
+        elif role in NUMBER_ROLES:
+            parsed = parse_amounts(values, label, kept_rows)
+            if role != "quantity" and np.isnan(parsed).any():
+                i = int(np.flatnonzero(np.isnan(parsed))[0])
+                raise InputError("is empty but the row has other data", label, int(kept_rows[i]))
+            out[role] = parsed
+        else:
+            out[role] = text_ids(values)
+    tx = pd.DataFrame(out)
+    tx["row"] = kept_rows
+    if "date" in tx:
+        _check_future(tx, labels["date"], today)
+    return Sales(tx, headers, tuple(int(r) for r in rows[all_blank]), source)
+
+
+def text_ids(values: pd.Series) -> pd.Series:
+    """Ids and labels as text: integral numbers lose ``.0``, text is NFC and stripped."""
+    s = values.reset_index(drop=True)
+    if pd.api.types.is_numeric_dtype(s.dtype) and not pd.api.types.is_bool_dtype(s.dtype):
+        x = s.to_numpy(dtype=float, na_value=np.nan)
+        if np.all(np.isnan(x) | (x == np.floor(x))):
+            text = pd.Series(np.where(np.isnan(x), 0, x).astype("int64").astype(str))
+        else:
+            text = pd.Series([repr(v) for v in x])
+        return text.where(~np.isnan(x), "").astype(object)
+    return s.map(_id_text).astype(object)
+
+
+def _id_text(v: object) -> str:
+    if v is None or (isinstance(v, float) and np.isnan(v)):
+        return ""
+    if isinstance(v, float) and v.is_integer():
+        return str(int(v))
+    if isinstance(v, dt.datetime | pd.Timestamp):
+        return v.strftime("%Y-%m-%d") if v == v.normalize() else str(v)
+    return unicodedata.normalize("NFC", str(v)).strip()
+
+
+def _check_future(tx: pd.DataFrame, label: str, today: dt.date | None) -> None:
+    limit = np.datetime64(today or dt.date.today(), "ns")
+    future = tx["date"].to_numpy() > limit
+    if future.any():
+        i = int(np.flatnonzero(future)[0])
+        when = pd.Timestamp(tx["date"].iloc[i]).date().isoformat()
+        more = int(future.sum()) - 1
+        tail = f" ({more} more rows like it)" if more else ""
+        raise InputError(f"{when} is in the future (today is {limit.astype('datetime64[D]')})"
+                         f"{tail}", label, int(tx["row"].iloc[i]))
+
+
+def describe_value(v: object) -> str:
+    """A user's value quoted for a message (re-exported for adapters)."""
+    return show(v)

@@ -1,0 +1,134 @@
+"""RFM segment schemes as data: a table of score conditions, first matching row wins.
+
+A scheme is a table with a ``segment`` column and condition columns among ``R``, ``F``,
+``M`` and ``FM`` (the mean of F and M rounded half up). A condition cell is one of:
+
+- empty or ``*``: any score;
+- ``4`` or ``2-3``: a score or an inclusive range of scores;
+- ``high`` / ``low``: the score is above / not above the mean score of all customers
+  (the rule of the eight value classes, RFM 八类客户).
+
+Shipped schemes (``xl_crm/data/schemes``): ``value8`` (default, any number of bins) and
+``named`` (Champions ... Lost, defined on 1-5 scores). A user's own table (DataFrame,
+2-D list with a header row, or CSV file read by an adapter) works the same way.
+Customers no row matches are labelled ``Unclassified``.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Sequence
+from functools import cache
+from importlib import resources
+
+import numpy as np
+import pandas as pd
+
+from .errors import InputError, show
+
+UNCLASSIFIED = "Unclassified"
+CONDITIONS = ("R", "F", "M", "FM")
+SCHEMES = ("value8", "named")
+_RANGE = re.compile(r"^\s*(\d+)\s*(?:-\s*(\d+)\s*)?$")
+
+
+@cache
+def _shipped(name: str) -> pd.DataFrame:
+    path = resources.files("xl_crm.data").joinpath("schemes").joinpath(f"{name}.csv")
+    with path.open(encoding="utf-8") as fh:
+        return pd.read_csv(fh, dtype=str, keep_default_na=False)
+
+
+def load_scheme(scheme: str | pd.DataFrame | Sequence[Sequence[object]]) -> pd.DataFrame:
+    """A scheme by name (``value8``, ``named``), or a user's table, checked and normalised."""
+    if isinstance(scheme, str):
+        key = scheme.strip().lower()
+        if key not in SCHEMES:
+            raise InputError(f"unknown scheme {show(scheme)}; use {' or '.join(SCHEMES)} "
+                             "or give a table with a segment column")
+        table = _shipped(key).copy()
+    elif isinstance(scheme, pd.DataFrame):
+        table = scheme.copy()
+    else:
+        rows = [list(r) for r in scheme]
+        if len(rows) < 2:
+            raise InputError("a scheme table needs a header row and at least one rule", "scheme")
+        table = pd.DataFrame(rows[1:], columns=[str(h) for h in rows[0]])
+    table.columns = [str(c).strip() for c in table.columns]
+    rename = {c: c.upper() for c in table.columns if c.upper() in CONDITIONS}
+    rename.update({c: "segment" for c in table.columns if c.lower() == "segment"})
+    table = table.rename(columns=rename)
+    if "segment" not in table:
+        raise InputError("a scheme table needs a 'segment' column", "scheme")
+    unknown = [c for c in table.columns if c not in CONDITIONS and c != "segment"]
+    if unknown:
+        raise InputError(f"unknown scheme columns {unknown}; use segment, R, F, M, FM",
+                         "scheme")
+    table = table.fillna("").astype(str)
+    for i, rec in enumerate(table.to_dict("records"), start=2):
+        if not rec["segment"].strip():
+            raise InputError("the segment name is empty", "scheme", i)
+        for c in CONDITIONS:
+            if c in rec:
+                _condition(rec[c], c, i)  # validates
+    return table.reset_index(drop=True)
+
+
+def _condition(text: str, column: str, row: int) -> tuple[str, float, float]:
+    t = str(text).strip().lower()
+    t = t.removesuffix(".0")
+    if t in ("", "*", "any"):
+        return ("any", 0, 0)
+    if t in ("high", "low", "高", "低"):
+        return ("high" if t in ("high", "高") else "low", 0, 0)
+    m = _RANGE.match(t)
+    if not m:
+        raise InputError(f"{show(text)} is not a condition (use 4, 2-3, high, low or *)",
+                         f"scheme {column}", row)
+    lo = int(m.group(1))
+    hi = int(m.group(2) or lo)
+    if hi < lo:
+        raise InputError(f"{show(text)}: the range runs backwards", f"scheme {column}", row)
+    return ("range", lo, hi)
+
+
+def fm_score(f: np.ndarray, m: np.ndarray) -> np.ndarray:
+    """Mean of F and M scores rounded half up (4 and 5 give 5)."""
+    return np.floor((np.asarray(f) + np.asarray(m)) / 2 + 0.5).astype("int64")
+
+
+def assign_segments(
+    scores: pd.DataFrame, scheme: str | pd.DataFrame | Sequence[Sequence[object]] = "value8"
+) -> pd.Series:
+    """Segment name per row of ``scores`` (columns R, F, M); first matching rule wins."""
+    table = load_scheme(scheme)
+    values = {c: scores[c].to_numpy(dtype="int64") for c in ("R", "F", "M")}
+    values["FM"] = fm_score(values["F"], values["M"])
+    means = {c: v.mean() if len(v) else 0.0 for c, v in values.items()}
+    if isinstance(scheme, str) and scheme.strip().lower() == "named":
+        top = max((int(v.max()) for v in values.values() if len(v)), default=5)
+        if top > 5:
+            raise InputError("the named scheme is defined on scores 1-5; use bins=5", "scheme")
+    out = np.full(len(scores), UNCLASSIFIED, dtype=object)
+    free = np.ones(len(scores), dtype=bool)
+    for i, rec in enumerate(table.to_dict("records"), start=2):
+        hit = free.copy()
+        for c in CONDITIONS:
+            if c not in rec:
+                continue
+            kind, lo, hi = _condition(rec[c], c, i)
+            if kind == "high":
+                hit &= values[c] > means[c]
+            elif kind == "low":
+                hit &= values[c] <= means[c]
+            elif kind == "range":
+                hit &= (values[c] >= lo) & (values[c] <= hi)
+        out[hit] = rec["segment"].strip()
+        free &= ~hit
+    return pd.Series(out, index=scores.index, name="segment")
+
+
+def scheme_labels(scheme: str | pd.DataFrame | Sequence[Sequence[object]]) -> list[str]:
+    """Segment names a scheme can emit, in table order, plus ``Unclassified``."""
+    names = list(dict.fromkeys(load_scheme(scheme)["segment"].str.strip()))
+    return names + [UNCLASSIFIED]

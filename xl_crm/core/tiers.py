@@ -1,0 +1,133 @@
+"""ABC tiers (Pareto) and the customer pyramid (ABC 分类 / 客户金字塔).
+
+Customers are ranked by value, largest first; equal values are ordered by customer id
+(numerically when every id is a number, else as text), so the result never depends on
+input order.
+
+ABC: the Pareto base is the total of positive values. A customer's cumulative share
+includes the customer. Tier A while the cumulative share is <= ``a_cut`` (0.80), B
+while <= ``b_cut`` (0.95), C after; the first customer is always A; a value <= 0 is C.
+Shares are fractions (0.8 = 80 %). Comparisons allow 1e-12 relative slack so that
+0.1 + 0.7 counts as 0.8.
+
+Pyramid (by head count): the top ``ceil(share * n)`` customers of each tier in order,
+shares 1 % VIP, 4 % Major, 15 % Ordinary, the rest Small (configurable).
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+
+import numpy as np
+import pandas as pd
+
+from .errors import InputError
+
+ABC_TIERS = ("A", "B", "C")
+PYRAMID_TIERS = ("VIP", "Major", "Ordinary", "Small")
+PYRAMID_SHARES = (0.01, 0.04, 0.15)
+_SLACK = 1e-12
+
+
+def rank_order(customers: pd.Index | Sequence[object], values: np.ndarray) -> np.ndarray:
+    """Positions that sort customers by value descending, ties by customer id ascending."""
+    ids = pd.Index(customers).astype(str)
+    numeric = pd.to_numeric(pd.Series(ids), errors="coerce")
+    if numeric.notna().all():
+        id_key = numeric.to_numpy(dtype=float)
+        return np.lexsort((ids.to_numpy(), id_key, -np.asarray(values, dtype=float)))
+    return np.lexsort((ids.to_numpy(), -np.asarray(values, dtype=float)))
+
+
+def sum_by_customer(customers: Sequence[object], values: Sequence[float]) -> pd.Series:
+    """Total value per customer, customers in order of first appearance."""
+    s = pd.Series(np.asarray(values, dtype=float), index=pd.Index(list(customers), dtype=object))
+    return s.groupby(level=0, sort=False).sum().round(6)
+
+
+def abc_tiers(values: pd.Series, a_cut: float = 0.8, b_cut: float = 0.95) -> pd.DataFrame:
+    """ABC tier per customer. ``values``: value per customer, indexed by customer id.
+
+    Returns one row per customer, largest first, columns ``customer``, ``value``,
+    ``rank`` (1 = largest), ``share``, ``cumulative_share`` (fractions of the positive
+    total) and ``tier``.
+    """
+    if not 0 < a_cut <= b_cut <= 1:
+        raise InputError(f"cut-offs must satisfy 0 < a_cut <= b_cut <= 1, got {a_cut}, {b_cut}")
+    order = rank_order(values.index, values.to_numpy())
+    v = values.to_numpy(dtype=float)[order]
+    base = v[v > 0].sum()
+    cum = np.cumsum(np.where(v > 0, v, 0.0))
+    share = v / base if base > 0 else np.full(len(v), np.nan)
+    cum_share = cum / base if base > 0 else np.full(len(v), np.nan)
+    tier = np.where(cum <= a_cut * base * (1 + _SLACK), "A",
+                    np.where(cum <= b_cut * base * (1 + _SLACK), "B", "C")).astype(object)
+    if len(tier):
+        tier[0] = "A"
+    tier[v <= 0] = "C"
+    return pd.DataFrame({
+        "customer": values.index.to_numpy()[order],
+        "value": v,
+        "rank": np.arange(1, len(v) + 1),
+        "share": share,
+        "cumulative_share": cum_share,
+        "tier": tier,
+    })
+
+
+def tier_sizes(n: int, shares: Sequence[float] = PYRAMID_SHARES) -> list[int]:
+    """Customers per pyramid tier: ceil(share * n) from the top, the rest in the last tier."""
+    shares = [float(s) for s in shares]
+    if any(s < 0 for s in shares) or sum(shares) > 1 + _SLACK:
+        raise InputError(f"pyramid shares must be fractions that sum to at most 1: {shares}")
+    sizes, left = [], n
+    for s in shares:
+        size = min(left, math.ceil(round(s * n, 9)))
+        sizes.append(size)
+        left -= size
+    return sizes + [left]
+
+
+def pyramid_tiers(
+    values: pd.Series,
+    shares: Sequence[float] = PYRAMID_SHARES,
+    names: Sequence[str] = PYRAMID_TIERS,
+) -> pd.DataFrame:
+    """Pyramid tier per customer: columns ``customer``, ``value``, ``rank``, ``tier``."""
+    if len(names) != len(shares) + 1:
+        raise InputError(f"{len(shares)} shares need {len(shares) + 1} tier names")
+    order = rank_order(values.index, values.to_numpy())
+    sizes = tier_sizes(len(order), shares)
+    return pd.DataFrame({
+        "customer": values.index.to_numpy()[order],
+        "value": values.to_numpy(dtype=float)[order],
+        "rank": np.arange(1, len(order) + 1),
+        "tier": np.repeat(np.asarray(names, dtype=object), sizes),
+    })
+
+
+def group_summary(
+    labels: pd.Series, values: pd.Series, order: Sequence[str] | None = None
+) -> pd.DataFrame:
+    """Per label: ``customers``, ``customer_share``, ``value``, ``value_share``,
+    ``average``; a label in ``order`` with no customer gets a row of zeros.
+
+    Value shares are fractions of the total value (net), so they sum to 1.
+    """
+    frame = pd.DataFrame({"label": labels.to_numpy(), "value": values.to_numpy(dtype=float)})
+    grouped = frame.groupby("label", sort=False)["value"].agg(["size", "sum"])
+    keys = list(order) if order is not None else []
+    keys += [k for k in grouped.index if k not in keys]
+    grouped = grouped.reindex(keys).fillna(0)
+    n, total = len(frame), frame["value"].sum()
+    out = pd.DataFrame({
+        "customers": grouped["size"].astype("int64"),
+        "customer_share": grouped["size"] / n if n else 0.0,
+        "value": grouped["sum"].round(6),
+        "value_share": grouped["sum"] / total if total else np.nan,
+    })
+    out["average"] = np.where(out["customers"] > 0,
+                              out["value"] / out["customers"].clip(lower=1), 0.0)
+    out.index.name = "label"
+    return out.reset_index()

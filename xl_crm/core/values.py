@@ -1,0 +1,311 @@
+"""Cell parsers: dates and amounts exactly as Excel, CSV files and users hand them over.
+
+Dates (result: ``datetime64[ns]`` at midnight; the time of day is dropped because every
+measure counts whole days):
+
+- ``datetime``/``date``/``Timestamp`` values and datetime columns;
+- Excel serial numbers of the 1900 date system (1 = 1900-01-01; 60, the fictitious
+  1900-02-29, is refused; fractions are times of day), as numbers or as text;
+- text, year first: ``2025-03-01``, ``2025-03-01 14:30``, ``2025/3/1``, ``2025.3.1``,
+  ``20250301``, ``2025年3月1日``;
+- text, day or month first with a four-digit year (``01/03/2025``): the order is
+  decided per column from the values themselves (a first part above 12 means day
+  first, a second part above 12 means month first); a column where both occur, or
+  where nothing decides, is an error unless ``day_first`` is given.
+
+Amounts (result: ``float64``): numbers, or text with thousands separators (``1,234.50``),
+currency signs or codes (``$``, ``€``, ``£``, ``¥``, ``USD``, ``RMB``, ``CNY``, a trailing
+``元``), full-width digits, a unicode minus or accounting parentheses ``(12.50)``.
+A decimal comma (``1.234,50``) is refused rather than guessed. Booleans and dates in an
+amount column are errors.
+
+Blank cells (``None``, ``NaN``, ``NaT``, empty or white-space text) come back as
+``NaT``/``NaN``; the caller decides whether a blank is allowed. Anything unreadable is
+an :class:`~xl_crm.core.errors.InputError` naming the column, the row and the value.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Sequence
+
+import numpy as np
+import pandas as pd
+
+from .errors import InputError, show
+
+EXCEL_EPOCH = np.datetime64("1899-12-30", "D")
+MAX_SERIAL = 2958465  # 9999-12-31
+
+_TIME = r"(?:[ T]\d{1,2}:\d{2}(?::\d{2}(?:\.\d+)?)?)?"
+_YEAR_FIRST = rf"^(\d{{4}})[-/.](\d{{1,2}})[-/.](\d{{1,2}}){_TIME}$"
+_COMPACT = r"^(\d{4})(\d{2})(\d{2})$"
+_CHINESE = r"^(\d{4})\s*年\s*(\d{1,2})\s*月\s*(\d{1,2})\s*日?" + _TIME + "$"
+_YEAR_LAST = rf"^(\d{{1,2}})[-/.](\d{{1,2}})[-/.](\d{{4}}){_TIME}$"
+_SERIAL_TEXT = r"^\d+(?:\.\d+)?$"
+
+_NUMBER = r"^[+-]?(?:\d{1,3}(?:,\d{3})+|\d+)(?:\.\d+)?(?:[eE][+-]?\d+)?$|^[+-]?\.\d+$"
+_CURRENCY = r"^(?:USD|RMB|CNY|EUR|GBP|JPY|US\$|[$€£¥])\s*|\s*(?:元|USD|RMB|CNY|EUR|GBP|JPY)$"
+
+
+def as_series(values: Sequence | np.ndarray | pd.Series) -> pd.Series:
+    """Wrap values in a Series with a fresh 0..n-1 index (the caller's object is untouched)."""
+    if isinstance(values, pd.Series):
+        return values.reset_index(drop=True)
+    if isinstance(values, np.ndarray):
+        return pd.Series(values)
+    return pd.Series(list(values), dtype=object)
+
+
+def blank_mask(values: pd.Series) -> np.ndarray:
+    """True where a cell is empty: None, NaN, NaT, or text that is only white space."""
+    mask = values.isna().to_numpy().copy()
+    if values.dtype == object or pd.api.types.is_string_dtype(values):
+        text = values[~mask]
+        is_str = text.map(lambda v: isinstance(v, str)).to_numpy(dtype=bool)
+        if is_str.any():
+            strs = text[is_str].astype(str)
+            empty = strs.str.strip().eq("").to_numpy()
+            idx = np.flatnonzero(~mask)[is_str][empty]
+            mask[idx] = True
+    return mask
+
+
+def _rows(rows: np.ndarray | None, n: int) -> np.ndarray:
+    return np.arange(1, n + 1) if rows is None else np.asarray(rows)
+
+
+def _fail(column: str, rows: np.ndarray, values: pd.Series, where: np.ndarray, why: str):
+    i = int(np.flatnonzero(where)[0])
+    count = int(where.sum())
+    more = f" ({count - 1} more rows like it)" if count > 1 else ""
+    raise InputError(f"{show(values.iloc[i])} {why}{more}", column, int(rows[i]))
+
+
+def serials_to_dates(
+    serials: np.ndarray, column: str = "dates", rows: np.ndarray | None = None
+) -> np.ndarray:
+    """Excel 1900-system serial numbers (float, NaN for blank) to ``datetime64[ns]`` days."""
+    x = np.asarray(serials, dtype=float)
+    rows = _rows(rows, len(x))
+    ok = ~np.isnan(x)
+    whole = np.floor(np.where(ok, x, 0))
+    bad = ok & ((whole < 1) | (whole > MAX_SERIAL))
+    leap = ok & (whole == 60)
+    if bad.any() or leap.any():
+        i = int(np.flatnonzero(bad | leap)[0])
+        why = (
+            "is 1900-02-29, a date that does not exist (Excel's 1900 leap-year bug)"
+            if leap[i]
+            else f"is not a date: Excel date numbers run from 1 to {MAX_SERIAL}"
+        )
+        raise InputError(f"{show(serials[i])} {why}", column, int(rows[i]))
+    # Serials 1..59 count from 1899-12-31, later ones from 1899-12-30 (the fictitious leap day).
+    days = np.where(whole < 60, whole + 1, whole).astype("int64")
+    out = (EXCEL_EPOCH + days.astype("timedelta64[D]")).astype("datetime64[ns]")
+    out[~ok] = np.datetime64("NaT")
+    return out
+
+
+def parse_dates(
+    values: Sequence | np.ndarray | pd.Series,
+    column: str = "dates",
+    rows: np.ndarray | None = None,
+    day_first: bool | None = None,
+) -> np.ndarray:
+    """Parse a column of dates to ``datetime64[ns]`` at midnight; blanks become ``NaT``.
+
+    ``rows`` gives the row number reported for each value (default 1, 2, ...).
+    """
+    s = as_series(values)
+    rows = _rows(rows, len(s))
+    if isinstance(s.dtype, pd.DatetimeTZDtype):
+        s = s.dt.tz_localize(None)
+    if pd.api.types.is_datetime64_any_dtype(s.dtype):
+        return s.dt.normalize().to_numpy(dtype="datetime64[ns]")
+    if pd.api.types.is_bool_dtype(s.dtype):
+        _fail(column, rows, s, np.ones(len(s), bool), "is TRUE/FALSE, not a date")
+    if pd.api.types.is_numeric_dtype(s.dtype):
+        return serials_to_dates(s.to_numpy(dtype=float, na_value=np.nan), column, rows)
+
+    out = np.full(len(s), np.datetime64("NaT"), dtype="datetime64[ns]")
+    blank = blank_mask(s)
+    kind = s.map(_date_kind).to_numpy()
+    kind[blank] = "blank"
+    if (kind == "bool").any():
+        _fail(column, rows, s, kind == "bool", "is TRUE/FALSE, not a date")
+    if (kind == "other").any():
+        _fail(column, rows, s, kind == "other", "is not a date")
+    dates = kind == "date"
+    if dates.any():
+        stamps = pd.to_datetime(pd.Series(list(s[dates])), errors="coerce")
+        if isinstance(stamps.dtype, pd.DatetimeTZDtype):
+            stamps = stamps.dt.tz_localize(None)
+        bad = stamps.isna().to_numpy()
+        if bad.any():
+            _fail(column, rows[dates], s[dates].reset_index(drop=True), bad, "is out of range")
+        out[dates] = stamps.dt.normalize().to_numpy(dtype="datetime64[ns]")
+    numbers = kind == "number"
+    if numbers.any():
+        out[numbers] = serials_to_dates(
+            s[numbers].astype(float).to_numpy(), column, rows[numbers]
+        )
+    text = kind == "text"
+    if text.any():
+        out[text] = _parse_date_text(s[text].astype(str), column, rows[text], day_first)
+    return out
+
+
+def _date_kind(v: object) -> str:
+    if isinstance(v, bool | np.bool_):
+        return "bool"
+    if isinstance(v, dt.date | np.datetime64):  # datetime and Timestamp are dates too
+        return "date"
+    if isinstance(v, int | float | np.integer | np.floating):
+        return "number"
+    if isinstance(v, str):
+        return "text"
+    return "blank" if v is None else "other"
+
+
+def _parse_date_text(
+    text: pd.Series, column: str, rows: np.ndarray, day_first: bool | None
+) -> np.ndarray:
+    t = text.str.normalize("NFKC").str.strip().reset_index(drop=True)
+    n = len(t)
+    year = np.full(n, -1, dtype="int64")
+    month = np.full(n, -1, dtype="int64")
+    day = np.full(n, -1, dtype="int64")
+    done = np.zeros(n, dtype=bool)
+    for pattern in (_YEAR_FIRST, _CHINESE, _COMPACT):
+        parts = t.str.extract(pattern)
+        hit = parts[0].notna().to_numpy() & ~done
+        if hit.any():
+            year[hit] = parts[0][hit].astype("int64")
+            month[hit] = parts[1][hit].astype("int64")
+            day[hit] = parts[2][hit].astype("int64")
+            done |= hit
+    last = t.str.extract(_YEAR_LAST)
+    hit = last[0].notna().to_numpy() & ~done
+    if hit.any():
+        a = last[0][hit].astype("int64").to_numpy()
+        b = last[1][hit].astype("int64").to_numpy()
+        order = day_first if day_first is not None else _day_first(a, b, column, rows[hit], t[hit])
+        year[hit] = last[2][hit].astype("int64")
+        day[hit], month[hit] = (a, b) if order else (b, a)
+        done |= hit
+    serial = t.str.fullmatch(_SERIAL_TEXT).fillna(False).to_numpy(dtype=bool) & ~done
+    out = np.full(n, np.datetime64("NaT"), dtype="datetime64[ns]")
+    if serial.any():
+        out[serial] = serials_to_dates(t[serial].astype(float).to_numpy(), column, rows[serial])
+    if (~done & ~serial).any():
+        _fail(
+            column, rows, text.reset_index(drop=True), ~done & ~serial,
+            "is not a date (use e.g. 2025-03-01, 2025/3/1 or 2025年3月1日)",
+        )
+    parts = pd.DataFrame({"year": year[done], "month": month[done], "day": day[done]})
+    stamps = pd.to_datetime(parts, errors="coerce").to_numpy(dtype="datetime64[ns]")
+    bad = np.isnat(stamps)
+    if bad.any():
+        _fail(column, rows[done], text[done].reset_index(drop=True), bad, "is not a real date")
+    out[done] = stamps
+    return out
+
+
+def _day_first(
+    a: np.ndarray, b: np.ndarray, column: str, rows: np.ndarray, text: pd.Series
+) -> bool:
+    """Decide day/month order of ``dd/mm/yyyy``-like text from the column's own values."""
+    day_first = a > 12
+    month_first = b > 12
+    if day_first.any() and month_first.any():
+        i = int(np.flatnonzero(month_first)[0])
+        j = int(np.flatnonzero(day_first)[0])
+        raise InputError(
+            f"{show(text.iloc[i])} is month-first but row {int(rows[j])} "
+            f"({show(text.iloc[j])}) is day-first; use one order (best: 2025-03-01)",
+            column,
+            int(rows[i]),
+        )
+    if day_first.any():
+        return True
+    if month_first.any():
+        return False
+    raise InputError(
+        f"{show(text.iloc[0])} could be day-first or month-first and no date in the column "
+        "decides; write dates as 2025-03-01 or say which order is used",
+        column,
+        int(rows[0]),
+    )
+
+
+def parse_amounts(
+    values: Sequence | np.ndarray | pd.Series,
+    column: str = "amounts",
+    rows: np.ndarray | None = None,
+) -> np.ndarray:
+    """Parse a column of amounts (currency, quantities) to float64; blanks become NaN."""
+    s = as_series(values)
+    rows = _rows(rows, len(s))
+    if pd.api.types.is_bool_dtype(s.dtype):
+        _fail(column, rows, s, np.ones(len(s), bool), "is TRUE/FALSE, not a number")
+    if pd.api.types.is_numeric_dtype(s.dtype):
+        out = s.to_numpy(dtype=float, na_value=np.nan)
+        _check_finite(out, s, column, rows)
+        return out
+    if pd.api.types.is_datetime64_any_dtype(s.dtype):
+        _fail(column, rows, s, s.notna().to_numpy(), "is a date, not a number")
+    out = np.full(len(s), np.nan)
+    blank = blank_mask(s)
+    kind = s.map(_number_kind).to_numpy()
+    kind[blank] = "blank"
+    for bad_kind, why in (("bool", "is TRUE/FALSE, not a number"), ("date", "is a date, not a number"),
+                          ("other", "is not a number")):
+        if (kind == bad_kind).any():
+            _fail(column, rows, s, kind == bad_kind, why)
+    numbers = kind == "number"
+    out[numbers] = s[numbers].astype(float).to_numpy()
+    text = kind == "text"
+    if text.any():
+        out[text] = _parse_number_text(s[text].astype(str), column, rows[text])
+    _check_finite(out, s, column, rows)
+    return out
+
+
+def _check_finite(out: np.ndarray, s: pd.Series, column: str, rows: np.ndarray) -> None:
+    inf = np.isinf(out)
+    if inf.any():
+        _fail(column, rows, s, inf, "is not a finite number")
+
+
+def _number_kind(v: object) -> str:
+    if isinstance(v, bool | np.bool_):
+        return "bool"
+    if isinstance(v, int | float | np.integer | np.floating):
+        return "number"
+    if isinstance(v, str):
+        return "text"
+    if isinstance(v, dt.date | np.datetime64):
+        return "date"
+    return "blank" if v is None else "other"
+
+
+def _parse_number_text(text: pd.Series, column: str, rows: np.ndarray) -> np.ndarray:
+    t = text.str.normalize("NFKC").str.strip().reset_index(drop=True)
+    t = t.str.replace("\u2212", "-", regex=False)
+    paren = t.str.fullmatch(r"\(.*\)").fillna(False).to_numpy(dtype=bool)
+    t = t.str.replace(r"^\((.*)\)$", r"\1", regex=True).str.strip()
+    sign = t.str.extract(r"^([+-]?)")[0].fillna("")
+    t = t.str.replace(r"^[+-]", "", regex=True).str.strip()
+    t = t.str.replace(_CURRENCY, "", regex=True).str.strip()
+    t = sign + t
+    ok = t.str.fullmatch(_NUMBER).fillna(False).to_numpy(dtype=bool)
+    if not ok.all():
+        original = text.reset_index(drop=True)
+        comma = t.str.fullmatch(r"[+-]?\d{1,3}(?:\.\d{3})*,\d+").fillna(False).to_numpy(bool)
+        if (comma & ~ok).any():
+            _fail(column, rows, original, comma & ~ok,
+                  "uses a decimal comma; write 1234.50 (decimal point)")
+        _fail(column, rows, original, ~ok, "is not a number")
+    out = t.str.replace(",", "", regex=False).astype(float).to_numpy()
+    return np.where(paren, -out, out)

@@ -1,0 +1,109 @@
+"""Reading sales files (.xlsx, .xlsm, .csv, .parquet) into :class:`~xl_crm.core.sales.Sales`.
+
+Workbooks: the sheet named by ``sheet``, else one called ``Sales`` or ``销售``, else the
+first sheet; the header row is found by its headers (title rows above it are fine).
+Values are read as stored (``data_only``: formulas give their last computed values).
+CSV: UTF-8 (with or without BOM), falling back to GB18030 for files saved by Chinese
+Excel; every cell is read as text and parsed by the same rules as worksheet cells.
+Files are only read, never written.
+"""
+
+from __future__ import annotations
+
+import csv
+import datetime as dt
+import io
+from collections.abc import Mapping
+from pathlib import Path
+
+import pandas as pd
+
+from .core.columns import find_header_row
+from .core.errors import InputError
+from .core.sales import Sales, sales_from_frame, sales_from_rows
+
+SALES_SHEETS = ("sales", "销售", "销售数据", "sales data")
+SUFFIXES = (".xlsx", ".xlsm", ".csv", ".parquet")
+ENCODINGS = ("utf-8-sig", "gb18030")
+
+
+def read_sales(
+    path: str | Path,
+    sheet: str | None = None,
+    mapping: Mapping[str, object] | None = None,
+    today: dt.date | None = None,
+) -> Sales:
+    """Read a sales file; errors name the column and the sheet row."""
+    path = Path(path)
+    if not path.exists():
+        raise InputError(f"file not found: {path}")
+    suffix = path.suffix.lower()
+    if suffix in (".xlsx", ".xlsm"):
+        return _read_workbook(path, sheet, mapping, today)
+    if suffix == ".csv":
+        return _read_csv(path, mapping, today)
+    if suffix == ".parquet":
+        try:
+            frame = pd.read_parquet(path)
+        except ImportError as err:
+            raise InputError("reading .parquet needs pyarrow: pip install pyarrow") from err
+        return sales_from_frame(frame, mapping, source=path.name, today=today)
+    raise InputError(f"{path.name}: unsupported file type; use {', '.join(SUFFIXES)}")
+
+
+def pick_sheet(names: list[str], sheet: str | None) -> str:
+    """The sheet to read: ``sheet`` if given, else a sales sheet by name, else the first."""
+    if sheet is not None:
+        if sheet not in names:
+            raise InputError(f"no sheet named {sheet!r}; the sheets are {names}")
+        return sheet
+    for name in names:
+        if name.strip().lower() in SALES_SHEETS:
+            return name
+    return names[0]
+
+
+def _read_workbook(path: Path, sheet: str | None, mapping, today) -> Sales:
+    from openpyxl import load_workbook
+
+    try:
+        book = load_workbook(path, read_only=True, data_only=True)
+    except Exception as err:  # openpyxl raises several types for damaged files
+        raise InputError(f"{path.name} is not a readable Excel workbook: {err}") from err
+    try:
+        name = pick_sheet(book.sheetnames, sheet)
+        rows = [list(r) for r in book[name].iter_rows(values_only=True)]
+    finally:
+        book.close()
+    while rows and all(v is None for v in rows[-1]):
+        rows.pop()
+    try:
+        return sales_from_rows(rows, mapping, source=f"{path.name} [{name}]", today=today)
+    except InputError as err:
+        raise InputError(f"{path.name} [{name}]: {err}") from err
+
+
+def _read_csv(path: Path, mapping, today) -> Sales:
+    raw = path.read_bytes()
+    for encoding in ENCODINGS:
+        try:
+            text = raw.decode(encoding)
+            break
+        except UnicodeDecodeError:
+            continue
+    else:
+        raise InputError(f"{path.name}: not UTF-8 or GB18030 text")
+    dialect = csv.excel
+    try:
+        dialect = csv.Sniffer().sniff(text[:4096], delimiters=",;\t")
+    except csv.Error:
+        pass
+    head = list(csv.reader(io.StringIO(text), dialect))[:30]
+    h = find_header_row(head, mapping)
+    frame = pd.read_csv(io.StringIO(text), dtype=str, keep_default_na=False, header=None,
+                        skiprows=h + 1, sep=dialect.delimiter, skip_blank_lines=False)
+    try:
+        return sales_from_frame(frame, mapping, source=path.name, first_row=h + 2, today=today,
+                                headers=head[h])
+    except InputError as err:
+        raise InputError(f"{path.name}: {err}") from err

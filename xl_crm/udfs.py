@@ -1,0 +1,274 @@
+"""Excel worksheet functions (register ``xl_crm.udfs`` in xlwings' "UDF Modules").
+
+Thin adapters: each turns its ranges into columns (:mod:`xl_crm.ranges`), calls the core
+and returns a 2-D list that spills, with a header row. Errors read like
+``amounts row 17: 'abc' is not a number``; rows count from the first cell of the range.
+In a worksheet function, rows dated after an explicit ``as_of`` are an error (a
+function cannot report what it left out); the CLI and the report leave them out and log
+them.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import xlwings as xw
+
+from .core.clv import dwyer_table, retention_clv
+from .core.errors import InputError
+from .core.lifecycle import lifecycle_stages
+from .core.rfm import customer_measures, score_rfm, shared_tie_scores, to_timestamp
+from .core.sales import Sales, sales_from_columns, same_height
+from .core.segments import assign_segments
+from .core.strategy import recommend
+from .core.tiers import abc_tiers, pyramid_tiers, sum_by_customer
+from .core.values import parse_amounts
+from .ranges import cells, column, flag, is_blank, scalar, strip_header, table
+
+__all__ = [
+    "CRM_ABC",
+    "CRM_CLV",
+    "CRM_DWYER",
+    "CRM_LIFECYCLE",
+    "CRM_PYRAMID",
+    "CRM_RFM",
+    "CRM_RFM_SCORE",
+    "CRM_SEGMENT",
+    "CRM_STRATEGY",
+]
+
+
+def _sales(customers: object, dates: object, amounts: object, as_of: object) -> Sales:
+    cols = {"customers": column(customers, "customers"), "dates": column(dates, "dates"),
+            "amounts": column(amounts, "amounts")}
+    first = strip_header(cols, {"dates": "date", "amounts": "number"})
+    sales = sales_from_columns(
+        {"customer": cols["customers"], "date": cols["dates"], "amount": cols["amounts"]},
+        {"customer": "customers", "date": "dates", "amount": "amounts"}, first_row=first)
+    if not is_blank(as_of):
+        limit = to_timestamp(as_of).to_datetime64()
+        late = sales.transactions["date"].to_numpy() > limit
+        if late.any():
+            row = int(sales.transactions["row"].to_numpy()[late][0])
+            when = str(sales.transactions["date"].to_numpy()[late][0])[:10]
+            raise InputError(f"{when} is after as_of {str(limit)[:10]} ({int(late.sum())} "
+                             "rows are); leave as_of empty or select rows up to as_of",
+                             "dates", row)
+    return sales
+
+
+def _pairs(customers: object, values: object) -> pd.Series:
+    cols = {"customers": column(customers, "customers"), "values": column(values, "values")}
+    first = strip_header(cols, {"values": "number"})
+    sales = sales_from_columns(
+        {"customer": cols["customers"], "amount": cols["values"]},
+        {"customer": "customers", "amount": "values"}, first_row=first,
+        required=("customer", "amount"))
+    tx = sales.transactions
+    return sum_by_customer(tx["customer"], tx["amount"])
+
+
+@xw.func
+@xw.arg("customers", ndim=2)
+@xw.arg("dates", ndim=2)
+@xw.arg("amounts", ndim=2)
+def CRM_RFM(customers, dates, amounts, as_of=None, bins=5, scheme="value8"):
+    """RFM per customer: Recency, Frequency, Monetary, R, F, M, RFM, Score, Segment.
+
+    customers, dates, amounts: one column each, one row per sale (a header row is
+    skipped); as_of: analysis date (default: the latest purchase); bins: 2-9;
+    scheme: value8, named, or a range holding a scheme table.
+    """
+    sales = _sales(customers, dates, amounts, as_of)
+    k = scalar(bins, "bins", 5, integer=True)
+    chosen = cells(scheme) if isinstance(scheme, list | tuple) else (scheme or "value8")
+    measures = customer_measures(sales.transactions, None if is_blank(as_of) else as_of)
+    scored = score_rfm(measures.table, k).table
+    scored["segment"] = assign_segments(scored, chosen)
+    out = scored.reset_index()[["customer", "recency", "frequency", "monetary", "R", "F",
+                                "M", "RFM", "score", "segment"]]
+    return table(out, ["Customer", "Recency", "Frequency", "Monetary", "R", "F", "M", "RFM",
+                       "Score", "Segment"])
+
+
+@xw.func
+@xw.arg("values", ndim=2)
+def CRM_RFM_SCORE(values, bins=5, higher_is_better=True):
+    """Scores 1..bins aligned with the input, equal values sharing a score.
+
+    values: a column, row or block of numbers (blanks stay blank, a header row gets
+    "Score"); bins: 2-9; higher_is_better: FALSE for recency-like measures.
+    """
+    rows = cells(values)
+    if not rows or not any(not is_blank(v) for r in rows for v in r):
+        raise InputError("is an empty range", "values")
+    k = scalar(bins, "bins", 5, integer=True)
+    better = flag(higher_is_better, "higher_is_better", True)
+    header = 1 if any(isinstance(v, str) and v.strip() and _not_number(v) for v in rows[0]) else 0
+    flat = [(i, j, v) for i, r in enumerate(rows[header:], start=header) for j, v in enumerate(r)
+            if not is_blank(v)]
+    numbers = parse_amounts([v for _, _, v in flat], "values",
+                            np.array([i + 1 for i, _, _ in flat]))
+    scores = shared_tie_scores(numbers, k, better)
+    out: list[list[object]] = [[None] * len(r) for r in rows]
+    if header:
+        out[0] = ["Score" if not is_blank(v) else None for v in rows[0]]
+    for (i, j, _), s in zip(flat, scores):
+        out[i][j] = int(s)
+    return out
+
+
+def _not_number(v: str) -> bool:
+    try:
+        parse_amounts([v])
+    except InputError:
+        return True
+    return False
+
+
+@xw.func
+@xw.arg("r", ndim=2)
+@xw.arg("f", ndim=2)
+@xw.arg("m", ndim=2)
+def CRM_SEGMENT(r, f, m, scheme="value8"):
+    """Segment name per customer from R, F and M scores (same shape as the input).
+
+    r, f, m: one column each of scores 1-9; scheme: value8, named, or a scheme table.
+    """
+    cols = {"r": column(r, "r"), "f": column(f, "f"), "m": column(m, "m")}
+    first = strip_header(cols, {"r": "number", "f": "number", "m": "number"})
+    same_height(cols, first)
+    scores = {}
+    for name, values in cols.items():
+        rows = np.arange(first, first + len(values))
+        x = parse_amounts(values, name, rows)
+        bad = np.isnan(x) | (x != np.round(x)) | (x < 1) | (x > 9)
+        if bad.any():
+            i = int(np.flatnonzero(bad)[0])
+            raise InputError(f"{values[i]!r} is not a score from 1 to 9", name, int(rows[i]))
+        scores[name.upper()] = x.astype("int64")
+    chosen = cells(scheme) if isinstance(scheme, list | tuple) else (scheme or "value8")
+    names = assign_segments(pd.DataFrame(scores), chosen).tolist()
+    out = [[n] for n in names]
+    return ([["Segment"]] + out) if first == 2 else out
+
+
+@xw.func
+@xw.arg("customers", ndim=2)
+@xw.arg("values", ndim=2)
+def CRM_ABC(customers, values, a_cut=0.8, b_cut=0.95):
+    """ABC tiers, largest first: Customer, Value, Share, Cumulative share, Tier.
+
+    customers, values: one column each (customers may repeat: values are summed);
+    a_cut, b_cut: cumulative shares closing tiers A and B (fractions, 0.8 = 80%).
+    """
+    tiers = abc_tiers(_pairs(customers, values), scalar(a_cut, "a_cut", 0.8),
+                      scalar(b_cut, "b_cut", 0.95))
+    out = tiers[["customer", "value", "share", "cumulative_share", "tier"]]
+    return table(out, ["Customer", "Value", "Share", "Cumulative share", "Tier"])
+
+
+@xw.func
+@xw.arg("customers", ndim=2)
+@xw.arg("values", ndim=2)
+def CRM_PYRAMID(customers, values, vip=0.01, major=0.04, ordinary=0.15):
+    """Customer pyramid, largest first: Customer, Value, Rank, Tier (VIP/Major/Ordinary/Small).
+
+    vip, major, ordinary: head-count shares of the top tiers (fractions); the rest is Small.
+    """
+    shares = (scalar(vip, "vip", 0.01), scalar(major, "major", 0.04),
+              scalar(ordinary, "ordinary", 0.15))
+    tiers = pyramid_tiers(_pairs(customers, values), shares)
+    return table(tiers[["customer", "value", "rank", "tier"]],
+                 ["Customer", "Value", "Rank", "Tier"])
+
+
+def _per_year(value: object, name: str, default: float | None = None) -> list[float]:
+    if not isinstance(value, list | tuple):
+        number = scalar(value, name, default)
+        if number is None:
+            raise InputError("is required", name)
+        return [number]
+    flat = [v for v in column(value, name) if not is_blank(v)]
+    if not flat:
+        if default is None:
+            raise InputError("is empty", name)
+        return [default]
+    return parse_amounts(flat, name).tolist()
+
+
+@xw.func
+def CRM_DWYER(customers, retention, orders, order_value, cost_rate, acquisition_cost=0,
+              marketing_cost=0, interest=0, risk=1, years=None, referral=0,
+              referral_incentive=0, delay_days=0):
+    """Dwyer customer-lifetime-value table: a label column, then one column per year.
+
+    customers: group size; retention, orders, order_value, cost_rate, marketing_cost,
+    referral, referral_incentive: one cell or one value per year (row or column);
+    rates are fractions; years: default 5, or the number of per-year values given.
+    """
+    size = scalar(customers, "customers")
+    if size is None:
+        raise InputError("is required (the number of customers in the group)", "customers")
+    inputs = {
+        "retention": _per_year(retention, "retention"),
+        "orders": _per_year(orders, "orders"),
+        "order_value": _per_year(order_value, "order_value"),
+        "cost_rate": _per_year(cost_rate, "cost_rate"),
+        "marketing_costs": _per_year(marketing_cost, "marketing_cost", 0.0),
+        "referral": _per_year(referral, "referral", 0.0),
+        "referral_incentive": _per_year(referral_incentive, "referral_incentive", 0.0),
+    }
+    lengths = {len(v) for v in inputs.values() if len(v) > 1}
+    n_years = scalar(years, "years", None, integer=True)
+    if n_years is None:
+        n_years = lengths.pop() if len(lengths) == 1 else 5
+    frame = dwyer_table(
+        size, acquisition_cost=scalar(acquisition_cost, "acquisition_cost", 0.0),
+        interest=scalar(interest, "interest", 0.0), risk=scalar(risk, "risk", 1.0),
+        years=n_years, delay_days=scalar(delay_days, "delay_days", 0.0), **inputs)
+    body = [[label] + [float(v) for v in row] for label, row in zip(frame.index, frame.values)]
+    return [[""] + list(frame.columns)] + body
+
+
+@xw.func
+def CRM_CLV(margin, retention, discount, years=None):
+    """Closed-form retention CLV per customer: m*r/(1+d-r), or its sum over years.
+
+    margin: yearly margin per customer (currency); retention, discount: fractions.
+    """
+    values = [scalar(v, n) for v, n in ((margin, "margin"), (retention, "retention"),
+                                        (discount, "discount"))]
+    for v, n in zip(values, ("margin", "retention", "discount")):
+        if v is None:
+            raise InputError("is required", n)
+    return retention_clv(*values, scalar(years, "years", None, integer=True))
+
+
+@xw.func
+@xw.arg("customers", ndim=2)
+@xw.arg("dates", ndim=2)
+@xw.arg("amounts", ndim=2)
+def CRM_LIFECYCLE(customers, dates, amounts, as_of=None):
+    """Lifecycle stage per customer: Customer, First purchase, Last purchase, Stage.
+
+    Stages: Acquisition, Growth, Maturity, Decline, Lost (thresholds in the README).
+    """
+    sales = _sales(customers, dates, amounts, as_of)
+    measures = customer_measures(sales.transactions, None if is_blank(as_of) else as_of)
+    stages = lifecycle_stages(sales.transactions, measures.table, measures.as_of)
+    out = measures.table[["first_purchase", "last_purchase"]].join(stages["stage"])
+    return table(out.reset_index(), ["Customer", "First purchase", "Last purchase", "Stage"])
+
+
+@xw.func
+def CRM_STRATEGY(label, lang="en"):
+    """Recommendation (goal, actions, resources) for a tier, segment, stage or quadrant.
+
+    label: e.g. A, VIP, Important value, Champions, Growth, Value (or kind:label);
+    lang: en or zh.
+    """
+    if is_blank(label):
+        raise InputError("is empty", "label")
+    return recommend(str(label), str(lang or "en").strip().lower()).text()
+
