@@ -45,11 +45,11 @@ def format_analysis(result: Analysis) -> str:
     lines = [
         f"xl_crm {__version__} - customer value of {log['source']}",
         f"as of {log['as_of']} ({log['as_of_source']}); data from {log['first_date']}",
-        f"rows read {log['rows_read']:,}, blank rows skipped {len(log['blank_rows'])}, "
-        f"rows after the analysis date left out {log['rows_after_as_of']}",
-        f"customers {log['customers']:,} (without a purchase: "
-        f"{log['customers_without_purchase']}); value = {result.value_basis}, "
-        f"total {result.total_value:,.2f}",
+        (f"rows read {log['rows_read']:,}, blank rows skipped {len(log['blank_rows'])}, "
+         f"rows after the analysis date left out {log['rows_after_as_of']}"),
+        (f"customers {log['customers']:,} (without a purchase: "
+         f"{log['customers_without_purchase']}); value = {result.value_basis}, "
+         f"total {result.total_value:,.2f}"),
     ]
     titles = {"abc": "ABC tiers", "pyramid": "Customer pyramid", "segment": "RFM segments",
               "stage": "Lifecycle stages", "quadrant": "Customer value matrix"}
@@ -62,8 +62,9 @@ def format_analysis(result: Analysis) -> str:
                 f"CLV {inputs.years}y": inputs.table().loc["Lifetime value per customer"].iloc[-1]}
         for group, inputs in result.clv.items()
     }).T
-    lines += ["", "Dwyer lifetime value per customer (inputs measured from the data; "
-              "10% discount assumed)", clv.to_string(float_format=lambda v: f"{v:,.2f}")]
+    title = ("Dwyer lifetime value per customer (inputs measured from the data; "
+             "10% discount assumed)")
+    lines += ["", title, clv.to_string(float_format=lambda v: f"{v:,.2f}")]
     return "\n".join(lines)
 
 

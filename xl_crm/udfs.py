@@ -215,14 +215,19 @@ def CRM_DWYER(customers, retention, orders, order_value, cost_rate, acquisition_
         "orders": _per_year(orders, "orders"),
         "order_value": _per_year(order_value, "order_value"),
         "cost_rate": _per_year(cost_rate, "cost_rate"),
-        "marketing_costs": _per_year(marketing_cost, "marketing_cost", 0.0),
+        "marketing_cost": _per_year(marketing_cost, "marketing_cost", 0.0),
         "referral": _per_year(referral, "referral", 0.0),
         "referral_incentive": _per_year(referral_incentive, "referral_incentive", 0.0),
     }
-    lengths = {len(v) for v in inputs.values() if len(v) > 1}
     n_years = scalar(years, "years", None, integer=True)
     if n_years is None:
-        n_years = lengths.pop() if len(lengths) == 1 else 5
+        lengths = [(name, len(v)) for name, v in inputs.items() if len(v) > 1]
+        n_years = lengths[0][1] if lengths else 5
+        for name, length in lengths:
+            if length != n_years:
+                raise InputError(f"has {length} values but {lengths[0][0]} has {n_years}; "
+                                 "give one value or one per year", name)
+    inputs["marketing_costs"] = inputs.pop("marketing_cost")
     frame = dwyer_table(
         size, acquisition_cost=scalar(acquisition_cost, "acquisition_cost", 0.0),
         interest=scalar(interest, "interest", 0.0), risk=scalar(risk, "risk", 1.0),

@@ -6,7 +6,8 @@ input order.
 
 ABC: the Pareto base is the total of positive values. A customer's cumulative share
 includes the customer. Tier A while the cumulative share is <= ``a_cut`` (0.80), B
-while <= ``b_cut`` (0.95), C after; the first customer is always A; a value <= 0 is C.
+while <= ``b_cut`` (0.95), C after; the first customer is always A unless its
+value is <= 0: a value <= 0 is always C.
 Shares are fractions (0.8 = 80 %). Comparisons allow 1e-12 relative slack so that
 0.1 + 0.7 counts as 0.8.
 

@@ -1,0 +1,164 @@
+"""Worksheet functions called exactly as xlwings calls them: 2-D lists, scalars, 1-D lists."""
+
+from __future__ import annotations
+
+import datetime as dt
+import inspect
+
+import pytest
+
+from xl_crm import udfs
+from xl_crm.core.errors import InputError
+from xl_crm.udfs import (
+    CRM_ABC,
+    CRM_CLV,
+    CRM_DWYER,
+    CRM_LIFECYCLE,
+    CRM_PYRAMID,
+    CRM_RFM,
+    CRM_RFM_SCORE,
+    CRM_SEGMENT,
+    CRM_STRATEGY,
+)
+
+D = dt.datetime
+CUSTOMERS = [["Customer"], ["a"], ["b"], ["a"], ["c"], ["d"]]
+DATES = [["Date"], [D(2025, 3, 1)], [45700.0], ["2025/3/5"], ["2025年2月1日"], [D(2025, 3, 5)]]
+AMOUNTS = [["Amount"], [100.0], ["1,000"], [50.0], [-20.0], [30.0]]
+
+
+def test_crm_rfm_by_hand_with_header_rows_and_mixed_dates():
+    out = CRM_RFM(CUSTOMERS, DATES, AMOUNTS)
+    assert out[0] == ["Customer", "Recency", "Frequency", "Monetary", "R", "F", "M", "RFM",
+                      "Score", "Segment"]
+    rows = {r[0]: r[1:] for r in out[1:]}
+    # as_of = 2025-03-05 (latest purchase); 45700 = 2025-02-12 -> b recency 21 days
+    assert rows["a"][:3] == [0, 2, 150]
+    assert rows["b"][:3] == [21, 1, 1000]
+    assert rows["c"][:3] == [None, 0, -20]  # only a return: kept, recency empty
+    # R: a, d tie at 0 days (m = 2 worse -> 1 + 10//4 = 3); b m=1 -> 2; c -> 1
+    assert [rows[k][3] for k in "abcd"] == [3, 2, 1, 3]
+    assert rows["a"][6:] == ["343", 10, "Important value"]
+
+
+def test_crm_rfm_without_headers_as_1d_lists_and_serials():
+    out = CRM_RFM(["a", "b"], [45717, 45718], [10, 20], None, 2)
+    assert out[1][0] == "a" and out[1][4] == 1 and out[2][4] == 2
+
+
+def test_crm_rfm_named_scheme_and_scheme_table():
+    out = CRM_RFM(CUSTOMERS, DATES, AMOUNTS, None, 5, "named")
+    assert {r[-1] for r in out[1:]} <= {"Champions", "Loyal", "Potential loyalist", "New",
+                                        "Promising", "Need attention", "About to sleep",
+                                        "At risk", "Can't lose them", "Hibernating", "Lost"}
+    table = [["segment", "R"], ["Recent", "3-5"], ["Other", "*"]]
+    out = CRM_RFM(CUSTOMERS, DATES, AMOUNTS, None, 5, table)
+    assert {r[0]: r[-1] for r in out[1:]} == {"a": "Recent", "b": "Other", "c": "Other",
+                                             "d": "Recent"}
+
+
+@pytest.mark.parametrize("call,message", [
+    (lambda: CRM_RFM(CUSTOMERS, DATES, [["Amount"], [1], ["abc"], [1], [1], [1]]),
+     "amounts row 3: 'abc' is not a number"),
+    (lambda: CRM_RFM([], [], []), "customers: is an empty range"),
+    (lambda: CRM_RFM(CUSTOMERS[:3], DATES, AMOUNTS), "customers row 4: is missing"),
+    (lambda: CRM_RFM(CUSTOMERS, DATES, AMOUNTS, "2025-03-02"),
+     "dates row 4: 2025-03-05 is after as_of 2025-03-02"),
+    (lambda: CRM_RFM([["Customer"]], [["Date"]], [["Amount"]]), "amounts: has no data rows"),
+    (lambda: CRM_RFM([["a"]], [[D(2099, 1, 1)]], [[5]]), "dates row 1: 2099-01-01 is in the future"),
+    (lambda: CRM_RFM(CUSTOMERS, DATES, AMOUNTS, None, 12), "bins must be a whole number"),
+    (lambda: CRM_RFM([["a", "b"], ["c", "d"]], DATES[:2], AMOUNTS[:2]),
+     "customers: must be one column or one row"),
+])
+def test_crm_rfm_bad_input(call, message):
+    with pytest.raises(InputError) as err:
+        call()
+    assert message in str(err.value)
+
+
+def test_crm_rfm_score_aligned_with_input():
+    assert CRM_RFM_SCORE([[1], [2], [2], [3], [None], [10]], 5) == \
+        [[1], [2], [2], [4], [None], [5]]
+    # with a header row and lower-is-better
+    assert CRM_RFM_SCORE([["Days"], [5], [50]], 2, False) == [["Score"], [2], [1]]
+    assert CRM_RFM_SCORE([[1, 2], [3, 4]], 2) == [[1, 1], [2, 2]]
+    with pytest.raises(InputError, match="values row 3: 'x' is not a number"):
+        CRM_RFM_SCORE([[1], [2], ["x"]])
+    with pytest.raises(InputError, match="values: is an empty range"):
+        CRM_RFM_SCORE([[None]])
+    with pytest.raises(InputError, match="higher_is_better"):
+        CRM_RFM_SCORE([[1]], 5, "maybe")
+
+
+def test_crm_segment():
+    assert CRM_SEGMENT([[5], [1]], [[5], [1]], [[5], [1]]) == [["Important value"],
+                                                              ["General win-back"]]
+    assert CRM_SEGMENT([["R"], [5]], [["F"], [5]], [["M"], [5]], "named") == \
+        [["Segment"], ["Champions"]]
+    with pytest.raises(InputError, match="m row 2: 7.5 is not a score"):
+        CRM_SEGMENT([[5], [1]], [[5], [1]], [[5], [7.5]])
+    with pytest.raises(InputError, match="f row 2: is missing"):
+        CRM_SEGMENT([[5], [1]], [[5]], [[5], [1]])
+
+
+def test_crm_abc_and_pyramid_sum_repeated_customers():
+    out = CRM_ABC(CUSTOMERS, AMOUNTS)
+    assert out[0] == ["Customer", "Value", "Share", "Cumulative share", "Tier"]
+    assert [r[0] for r in out[1:]] == ["b", "a", "d", "c"]
+    assert out[2][1] == 150 and out[1][4] == "A"
+    pyr = CRM_PYRAMID(CUSTOMERS, AMOUNTS)
+    assert pyr[1] == ["b", 1000.0, 1, "VIP"] and pyr[-1][3] == "Small"
+    with pytest.raises(InputError, match="values row 3: 'x' is not a number"):
+        CRM_ABC([["a"], ["b"], ["c"]], [[1], [2], ["x"]])
+    with pytest.raises(InputError, match="a_cut"):
+        CRM_ABC(CUSTOMERS, AMOUNTS, "eighty")
+    with pytest.raises(InputError, match="values row 2: is missing"):
+        CRM_PYRAMID([["a"], ["b"]], [[1]])
+
+
+def test_crm_dwyer_matches_hughes_and_infers_years():
+    out = CRM_DWYER(100_000, [[0.6, 0.7, 0.8]], [[1.8], [2.5], [3]], [[90, 95, 100]],
+                    [[0.7, 0.65, 0.65]], 0, [[55, 20, 20]], 0.08, 2)
+    assert out[0] == ["", "Year 1", "Year 2", "Year 3"]
+    rows = {r[0]: r[1:] for r in out[1:]}
+    assert rows["Gross profit"] == pytest.approx([-640_000, 3_787_500, 3_570_000])
+    with pytest.raises(InputError, match="orders: has 2 values but retention has 3"):
+        CRM_DWYER(10, [[0.6, 0.7, 0.8]], [[1, 2]], 10, 0.5)
+    with pytest.raises(InputError, match="customers: is required"):
+        CRM_DWYER(None, 0.5, 1, 10, 0.5)
+
+
+def test_crm_clv_and_strategy():
+    assert CRM_CLV(100, 0.8, 0.12) == pytest.approx(250)
+    assert CRM_CLV(100, 0.5, 0, 2) == pytest.approx(75)
+    with pytest.raises(InputError, match="retention: is required"):
+        CRM_CLV(100, None, 0.1)
+    assert CRM_STRATEGY("Champions").startswith("Champions | Goal:")
+    assert CRM_STRATEGY("A", "zh").startswith("A类客户｜目标：")
+    with pytest.raises(InputError, match="lang"):
+        CRM_STRATEGY("A", "fr")
+    with pytest.raises(InputError, match="label: is empty"):
+        CRM_STRATEGY(None)
+
+
+def test_crm_lifecycle():
+    out = CRM_LIFECYCLE(CUSTOMERS, DATES, AMOUNTS)
+    assert out[0] == ["Customer", "First purchase", "Last purchase", "Stage"]
+    rows = {r[0]: r[1:] for r in out[1:]}
+    assert rows["a"] == [D(2025, 3, 1), D(2025, 3, 5), "Acquisition"]
+    assert rows["c"] == [None, None, "Lost"]
+
+
+def test_every_interface_function_is_exported_with_a_docstring():
+    names = ["CRM_RFM", "CRM_RFM_SCORE", "CRM_SEGMENT", "CRM_ABC", "CRM_PYRAMID", "CRM_DWYER",
+             "CRM_CLV", "CRM_LIFECYCLE", "CRM_STRATEGY"]
+    assert sorted(udfs.__all__) == sorted(names)
+    for name in names:
+        fn = getattr(udfs, name)
+        assert inspect.getdoc(fn).splitlines()[0].endswith(".")
+    params = {n: list(inspect.signature(getattr(udfs, n)).parameters) for n in names}
+    assert params["CRM_RFM"] == ["customers", "dates", "amounts", "as_of", "bins", "scheme"]
+    assert params["CRM_DWYER"] == ["customers", "retention", "orders", "order_value",
+                                   "cost_rate", "acquisition_cost", "marketing_cost",
+                                   "interest", "risk", "years", "referral",
+                                   "referral_incentive", "delay_days"]
