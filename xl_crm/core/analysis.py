@@ -31,6 +31,7 @@ from .clv import (
     migration_values,
 )
 from .errors import InputError
+from .grouping import row_codes
 from .lifecycle import STAGES, LifecycleRules, lifecycle_stages
 from .matrix import QUADRANTS, value_matrix
 from .rfm import customer_measures, score_rfm
@@ -101,7 +102,7 @@ def analyze(sales: Sales, options: Options = Options()) -> Analysis:
 
     abc = abc_tiers(table["value"], options.a_cut, options.b_cut).set_index("customer")
     pyramid = pyramid_tiers(table["value"], options.pyramid_shares).set_index("customer")
-    inside = tx[tx["date"].to_numpy() <= as_of.to_datetime64()]
+    inside = tx if not measured.after_as_of else tx[tx["date"].to_numpy() <= as_of.to_datetime64()]
     stages = lifecycle_stages(inside, table, as_of, options.lifecycle)
     matrix, matrix_cuts = value_matrix(inside, table.index, as_of, options.current_days)
 
@@ -146,13 +147,14 @@ def analyze(sales: Sales, options: Options = Options()) -> Analysis:
 def _labels(tx: pd.DataFrame, customers: pd.Index) -> pd.DataFrame:
     """Latest non-empty name and region per customer ("" when the data has none)."""
     out = pd.DataFrame(index=customers)
+    codes = row_codes(tx, customers)
     for col in ("name", "region"):
+        out[col] = ""
         if col in tx:
-            values = tx[col].replace("", np.nan)
-            latest = values.groupby(tx["customer"].to_numpy(), sort=False).last()
-            out[col] = latest.reindex(customers).fillna("").astype(object)
-        else:
-            out[col] = ""
+            text = tx[col].to_numpy()
+            keep = (text != "") & (codes >= 0)
+            last = pd.Series(text[keep]).groupby(codes[keep], sort=False).last()
+            out.iloc[last.index.to_numpy(), out.columns.get_loc(col)] = last.to_numpy()
     return out
 
 

@@ -33,6 +33,7 @@ import numpy as np
 import pandas as pd
 
 from .errors import InputError
+from .grouping import any_per_customer, distinct_pairs, order_codes, row_codes
 
 PerYear = float | Sequence[float]
 DEFAULT_INTEREST = 0.10  # assumed discount rate when measuring inputs from data
@@ -202,16 +203,19 @@ def measure_repurchase(
     who bought in the period after the cut. Returns ``state``, ``customers``,
     ``repurchased``, ``probability`` (NaN where a state has no customer).
     """
-    tx = transactions[transactions["amount"].to_numpy() > 0]
-    day = tx["date"].to_numpy(dtype="datetime64[D]").astype("int64")
+    buys = transactions["amount"].to_numpy() > 0
+    day = transactions["date"].to_numpy(dtype="datetime64[D]").astype("int64")
     end = int(np.datetime64(as_of, "D").astype("int64"))
     cut = end - period_days
-    before = day <= cut
-    last = pd.Series(day[before]).groupby(tx["customer"].to_numpy()[before]).max()
-    state = 1 + (cut - last) // period_days
-    after = set(tx["customer"].to_numpy()[(day > cut) & (day <= end)])
-    bought = state.index.isin(list(after))
-    frame = pd.DataFrame({"state": state.to_numpy(), "bought": bought})
+    customers = pd.Index(transactions["customer"].unique())
+    codes = row_codes(transactions, customers)
+    last = np.full(len(customers), np.iinfo("int64").min)
+    before = buys & (day <= cut)
+    np.maximum.at(last, codes[before], day[before])
+    known = last > np.iinfo("int64").min
+    state = 1 + (cut - last[known]) // period_days
+    bought = any_per_customer(codes, len(customers), buys & (day > cut) & (day <= end))[known]
+    frame = pd.DataFrame({"state": state, "bought": bought})
     frame = frame[frame["state"] <= states]
     stats = frame.groupby("state")["bought"].agg(["size", "sum"]).reindex(
         range(1, states + 1), fill_value=0)
@@ -276,42 +280,43 @@ def measure_dwyer_inputs(
     overrides = dict(overrides or {})
     sources: dict[str, str] = {}
     members_set = pd.Index(list(members))
-    tx = transactions[transactions["customer"].isin(members_set)]
+    tx = transactions
+    codes = row_codes(tx, members_set)  # -1 for rows of other customers
     day = tx["date"].to_numpy(dtype="datetime64[D]").astype("int64")
     end = int(np.datetime64(as_of, "D").astype("int64"))
     amount = tx["amount"].to_numpy(float)
-    last_year = (day > end - YEAR_DAYS) & (day <= end)
-    prev_year = (day > end - 2 * YEAR_DAYS) & (day <= end - YEAR_DAYS)
+    member = codes >= 0
+    last_year = member & (day > end - YEAR_DAYS) & (day <= end)
+    prev_year = member & (day > end - 2 * YEAR_DAYS) & (day <= end - YEAR_DAYS)
     buys = amount > 0
-    cust = tx["customer"].to_numpy()
-
     values: dict[str, float] = {"group_size": float(len(members_set))}
     sources["group_size"] = "measured"
-    active_last = set(cust[last_year & buys])
-    active_prev = set(cust[prev_year & buys])
+    active_last = any_per_customer(codes, len(members_set), last_year & buys)
+    active_prev = any_per_customer(codes, len(members_set), prev_year & buys)
     data_start = transactions["date"].min().to_datetime64().astype("datetime64[D]")
     covers_two_years = int(data_start.astype("int64")) <= end - 2 * YEAR_DAYS + 31
-    if covers_two_years and active_prev:
-        values["retention"] = len(active_prev & active_last) / len(active_prev)
+    if covers_two_years and active_prev.any():
+        values["retention"] = float((active_prev & active_last).sum() / active_prev.sum())
         sources["retention"] = "measured"
     else:
         values["retention"] = assumed_retention
         sources["retention"] = "assumed"
-    ly = tx[last_year]
-    purchases = _purchases(ly[ly["amount"] > 0])
-    if active_last and purchases:
-        values["orders"] = purchases / len(active_last)
-        values["order_value"] = float(ly["amount"].sum()) / purchases
+    purchases = _purchases(tx, codes, last_year & buys)
+    net = float(amount[last_year].sum())
+    if active_last.any() and purchases:
+        values["orders"] = purchases / int(active_last.sum())
+        values["order_value"] = net / purchases
         sources["orders"] = sources["order_value"] = "measured"
     else:
         values["orders"], values["order_value"] = 0.0, 0.0
         sources["orders"] = sources["order_value"] = "measured (no purchase in the last year)"
-    net = float(ly["amount"].sum())
     if "cost" in tx and net > 0:
-        values["cost_rate"] = min(max(float(ly["cost"].sum()) / net, 0.0), 1.0)
+        cost = float(tx["cost"].to_numpy(float)[last_year].sum())
+        values["cost_rate"] = min(max(cost / net, 0.0), 1.0)
         sources["cost_rate"] = "measured"
     elif "profit" in tx and net > 0:
-        values["cost_rate"] = min(max(1 - float(ly["profit"].sum()) / net, 0.0), 1.0)
+        profit = float(tx["profit"].to_numpy(float)[last_year].sum())
+        values["cost_rate"] = min(max(1 - profit / net, 0.0), 1.0)
         sources["cost_rate"] = "measured"
     else:
         values["cost_rate"] = 0.0
@@ -327,7 +332,8 @@ def measure_dwyer_inputs(
     return DwyerInputs(**values, sources=sources)
 
 
-def _purchases(rows: pd.DataFrame) -> int:
-    if "order_id" in rows:
-        return int(rows[["customer", "order_id"]].drop_duplicates().shape[0])
-    return len(rows)
+def _purchases(tx: pd.DataFrame, codes: np.ndarray, mask: np.ndarray) -> int:
+    """Purchases among the rows in ``mask``: distinct (customer, order) pairs or rows."""
+    if "order_id" in tx:
+        return len(distinct_pairs(codes[mask], order_codes(tx)[mask]))
+    return int(mask.sum())

@@ -24,6 +24,8 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
+from .grouping import distinct_pairs, row_codes, sum_per_customer
+
 STAGES = ("Acquisition", "Growth", "Maturity", "Decline", "Lost")
 
 
@@ -48,31 +50,30 @@ def spend_halves(transactions: pd.DataFrame, customers: pd.Index,
     end = as_of.to_datetime64()
     inside = dates <= end
     start = dates[inside].min()
-    middle = start + (end - start) / 2
-    recent = dates > middle
+    recent = dates > start + (end - start) / 2
     amount = transactions["amount"].to_numpy(float)
-    cust = transactions["customer"].to_numpy()
-    frame = pd.DataFrame({
-        "customer": cust[inside],
-        "earlier": np.where(recent, 0.0, amount)[inside],
-        "recent": np.where(recent, amount, 0.0)[inside],
-    })
-    sums = frame.groupby("customer", sort=False)[["earlier", "recent"]].sum()
-    return sums.reindex(customers, fill_value=0.0).round(6)
+    codes, n = row_codes(transactions, customers), len(customers)
+    return pd.DataFrame({
+        "earlier": sum_per_customer(codes, amount, n, inside & ~recent),
+        "recent": sum_per_customer(codes, amount, n, inside & recent),
+    }, index=customers).round(6)
 
 
 def usual_gaps(transactions: pd.DataFrame, customers: pd.Index,
                as_of: pd.Timestamp) -> tuple[pd.Series, pd.Series, float]:
     """Purchase days per customer, median gap in days (NaN for one day), population median."""
-    tx = transactions[(transactions["amount"].to_numpy() > 0)
-                      & (transactions["date"].to_numpy() <= as_of.to_datetime64())]
-    frame = pd.DataFrame({
-        "customer": tx["customer"].to_numpy(),
-        "day": tx["date"].to_numpy(dtype="datetime64[D]").astype("int64"),
-    }).drop_duplicates().sort_values(["customer", "day"], kind="stable")
-    gap = frame.groupby("customer", sort=False)["day"].diff()
-    days = frame.groupby("customer", sort=False).size().reindex(customers, fill_value=0)
-    median = gap.groupby(frame["customer"], sort=False).median().reindex(customers)
+    codes = row_codes(transactions, customers)
+    keep = ((transactions["amount"].to_numpy() > 0)
+            & (transactions["date"].to_numpy() <= as_of.to_datetime64()) & (codes >= 0))
+    day = transactions["date"].to_numpy(dtype="datetime64[D]").astype("int64")[keep]
+    base = int(day.min()) if len(day) else 0
+    pairs = distinct_pairs(codes[keep], day - base)  # sorted by customer, then day
+    who, when = pairs >> 32, pairs & 0xFFFFFFFF
+    n = len(customers)
+    days = pd.Series(np.bincount(who, minlength=n), index=customers)
+    same = who[1:] == who[:-1]
+    gaps = pd.Series(np.diff(when)[same]).groupby(who[1:][same]).median()
+    median = pd.Series(gaps.reindex(range(n)).to_numpy(), index=customers)
     overall = float(median.median()) if median.notna().any() else np.nan
     return days, median, overall
 

@@ -16,6 +16,7 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
+from .grouping import row_codes, sum_per_customer
 from .lifecycle import spend_halves
 
 QUADRANTS = ("Value", "Sub-value", "Potential value", "Low value")
@@ -32,8 +33,8 @@ def current_values(transactions: pd.DataFrame, customers: pd.Index, as_of: pd.Ti
         value = transactions["profit"].to_numpy(float)
     elif "cost" in transactions:
         value = value - transactions["cost"].to_numpy(float)
-    sums = pd.Series(value[inside]).groupby(transactions["customer"].to_numpy()[inside]).sum()
-    return sums.reindex(customers, fill_value=0.0).round(6)
+    sums = sum_per_customer(row_codes(transactions, customers), value, len(customers), inside)
+    return pd.Series(sums, index=customers).round(6)
 
 
 def value_matrix(

@@ -39,6 +39,7 @@ import numpy as np
 import pandas as pd
 
 from .errors import InputError
+from .grouping import distinct_pairs, order_codes
 from .values import parse_dates
 
 MONEY_DECIMALS = 6
@@ -162,11 +163,8 @@ def _days_to_dates(days: np.ndarray) -> np.ndarray:
 
 def _frequency(tx: pd.DataFrame, codes: np.ndarray, positive: np.ndarray, n: int) -> np.ndarray:
     if "order_id" in tx:
-        order_codes = pd.factorize(tx["order_id"])[0]
-        pairs = codes[positive].astype("int64") * (int(order_codes.max()) + 1) \
-            + order_codes[positive]
-        unique_pairs = np.unique(pairs)
-        return np.bincount(unique_pairs // (int(order_codes.max()) + 1), minlength=n)
+        pairs = distinct_pairs(codes[positive], order_codes(tx)[positive])
+        return np.bincount(pairs >> 32, minlength=n)
     return np.bincount(codes[positive], minlength=n)
 
 

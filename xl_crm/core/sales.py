@@ -182,36 +182,57 @@ def _build(
     headers: dict[str, str],
     required: Sequence[str] = REQUIRED,
 ) -> Sales:
-    blanks = {role: blank_mask(s) for role, s in data.items()}
+    # Text-like columns are factorized once: blank checks, parsing and id clean-up then
+    # work on the distinct values (a few hundred dates, a few regions) and are spread back.
+    distinct = {role: distinct_values(s) for role, s in data.items() if _text_like(s)}
+    clean = {role: _clean(distinct[role][1]) for role in distinct if role in TEXT_ROLES}
+    blanks = {}
+    for role, s in data.items():
+        if role in clean:
+            blanks[role] = _spread(clean[role] == "", distinct[role][0], True)
+        elif role in distinct:
+            unique_blank = blank_mask(pd.Series(distinct[role][1], dtype=object))
+            blanks[role] = _spread(unique_blank, distinct[role][0], True)
+        else:
+            blanks[role] = blank_mask(s)
     all_blank = np.logical_and.reduce(list(blanks.values()))
     keep = ~all_blank
     if not keep.any():
         raise InputError("has no data rows (only a header or blank rows)",
                          labels.get("amount", "amount"))
-    kept_rows = rows[keep]
+    some_blank = bool(all_blank.any())
+    kept_rows = rows[keep] if some_blank else rows
     out: dict[str, object] = {}
     for role in ORDER:
         if role not in data:
             continue
-        values = data[role][keep].reset_index(drop=True)
-        blank = blanks[role][keep]
         label = labels[role]
+        blank = blanks[role][keep] if some_blank else blanks[role]
         if role in required and blank.any():
             i = int(np.flatnonzero(blank)[0])
             more = int(blank.sum()) - 1
             tail = f" ({more} more rows like it)" if more else ""
             raise InputError(f"is empty but the row has other data{tail}", label,
                              int(kept_rows[i]))
+        values = data[role][keep].reset_index(drop=True) if some_blank else data[role]
+        codes = None
+        if role in distinct:
+            codes = distinct[role][0][keep] if some_blank else distinct[role][0]
         if role == "date":
-            out[role] = parse_dates(values, label, kept_rows, day_first)
+            out[role] = _parse(parse_dates, values, label, kept_rows, distinct.get(role), codes,
+                               day_first=day_first)
         elif role in NUMBER_ROLES:
-            parsed = parse_amounts(values, label, kept_rows)
+            parsed = _parse(parse_amounts, values, label, kept_rows, distinct.get(role), codes)
             if role != "quantity" and np.isnan(parsed).any():
                 i = int(np.flatnonzero(np.isnan(parsed))[0])
                 raise InputError("is empty but the row has other data", label, int(kept_rows[i]))
             out[role] = parsed
+        elif codes is not None:
+            out[role] = _texts(codes, clean[role], categorical=role in ("customer", "order_id"))
         else:
             out[role] = text_ids(values)
+    if not isinstance(out["customer"], pd.Categorical):
+        out["customer"] = pd.Categorical(out["customer"], categories=pd.unique(out["customer"]))
     tx = pd.DataFrame(out)
     tx["row"] = kept_rows
     if "date" in tx:
@@ -219,9 +240,64 @@ def _build(
     return Sales(tx, headers, tuple(int(r) for r in rows[all_blank]), source)
 
 
+def _text_like(values: pd.Series) -> bool:
+    return values.dtype == object or pd.api.types.is_string_dtype(values.dtype)
+
+
+def distinct_values(values: pd.Series) -> tuple[np.ndarray, np.ndarray]:
+    """(codes, distinct values as an object array); blank-like NaN/None get code -1."""
+    codes, uniques = pd.factorize(values, use_na_sentinel=True)
+    return codes, np.asarray(uniques, dtype=object)
+
+
+def _spread(per_unique: np.ndarray, codes: np.ndarray, missing: object) -> np.ndarray:
+    return np.append(per_unique, np.array([missing], dtype=per_unique.dtype))[codes]
+
+
+def _parse(parse, values, label, rows, distinct, codes, **kw) -> np.ndarray:
+    """Parse the distinct values, spread them; on error, parse every row for the message."""
+    if distinct is None or len(distinct[1]) > len(values) // 2 or _has_bool(distinct[1]):
+        return parse(values, label, rows, **kw)
+    first = np.full(len(distinct[1]), len(codes), dtype="int64")
+    present = codes >= 0
+    np.minimum.at(first, codes[present], np.flatnonzero(present))
+    used = first < len(codes)
+    try:
+        parsed = parse(pd.Series(distinct[1][used], dtype=object), label, rows[first[used]], **kw)
+    except InputError:
+        return parse(values, label, rows, **kw)
+    full = np.empty(len(distinct[1]), dtype=parsed.dtype)
+    full[used] = parsed
+    return _spread(full, codes, np.datetime64("NaT") if parsed.dtype.kind == "M" else np.nan)
+
+
+def _has_bool(uniques: np.ndarray) -> bool:
+    # 1, 1.0 and True are equal keys when factorizing: parse every row if a bool is there
+    return any(type(v) is bool or isinstance(v, np.bool_) for v in uniques)
+
+
+def _clean(uniques: np.ndarray) -> np.ndarray:
+    """Distinct raw values as clean id text (see :func:`text_ids`)."""
+    return np.array([_id_text(v) for v in uniques], dtype=object)
+
+
+def _texts(codes: np.ndarray, clean: np.ndarray, categorical: bool):
+    """Ids spread from factorized codes: a Categorical (customer and order ids, which are
+    grouped on) or an object array."""
+    clean = np.append(clean, "")
+    if not categorical:
+        return clean[codes]
+    merged, categories = pd.factorize(clean[:-1])  # "C1" and "C1 " are one id
+    merged = np.append(merged, -1)[codes]
+    return pd.Categorical.from_codes(merged, categories=pd.Index(categories, dtype=object))
+
+
 def text_ids(values: pd.Series) -> pd.Series:
     """Ids and labels as text: integral numbers lose ``.0``, text is NFC and stripped."""
     s = values.reset_index(drop=True)
+    if _text_like(s):
+        codes, uniques = distinct_values(s)
+        return pd.Series(_texts(codes, _clean(uniques), categorical=False), dtype=object)
     if pd.api.types.is_numeric_dtype(s.dtype) and not pd.api.types.is_bool_dtype(s.dtype):
         x = s.to_numpy(dtype=float, na_value=np.nan)
         if np.all(np.isnan(x) | (x == np.floor(x))):
@@ -233,12 +309,15 @@ def text_ids(values: pd.Series) -> pd.Series:
 
 
 def _id_text(v: object) -> str:
+    if type(v) is str:
+        return (v if v.isascii() else unicodedata.normalize("NFC", v)).strip()
     if v is None or (isinstance(v, float) and np.isnan(v)):
         return ""
     if isinstance(v, float) and v.is_integer():
         return str(int(v))
-    if isinstance(v, dt.datetime | pd.Timestamp):
-        return v.strftime("%Y-%m-%d") if v == v.normalize() else str(v)
+    if isinstance(v, dt.datetime):
+        stamp = pd.Timestamp(v)
+        return stamp.strftime("%Y-%m-%d") if stamp == stamp.normalize() else str(stamp)
     return unicodedata.normalize("NFC", str(v)).strip()
 
 

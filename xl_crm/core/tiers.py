@@ -34,11 +34,19 @@ _SLACK = 1e-12
 def rank_order(customers: pd.Index | Sequence[object], values: np.ndarray) -> np.ndarray:
     """Positions that sort customers by value descending, ties by customer id ascending."""
     ids = pd.Index(customers).astype(str)
-    numeric = pd.to_numeric(pd.Series(ids), errors="coerce")
-    if numeric.notna().all():
+    numeric = pd.to_numeric(pd.Series(ids), errors="coerce") if _numeric(ids) else None
+    if numeric is not None and numeric.notna().all():
         id_key = numeric.to_numpy(dtype=float)
         return np.lexsort((ids.to_numpy(), id_key, -np.asarray(values, dtype=float)))
     return np.lexsort((ids.to_numpy(), -np.asarray(values, dtype=float)))
+
+
+def _numeric(ids: pd.Index) -> bool:
+    """Cheap pre-check on the first id before converting them all."""
+    try:
+        return len(ids) > 0 and bool(float(ids[0]) == float(ids[0]))
+    except ValueError:
+        return False
 
 
 def sum_by_customer(customers: Sequence[object], values: Sequence[float]) -> pd.Series:
