@@ -1,0 +1,122 @@
+"""Benchmarks of xl_crm on generated transactions; prints a Markdown table.
+
+    python benchmarks/run.py            # 100k and 1M transactions
+    python benchmarks/run.py --sizes 100000 1000000 10000000
+
+Data: :func:`xl_crm.sample.generate_transactions` (seeded), the same model as the
+shipped sample, scaled by the number of customers (about 12 rows per customer).
+Each figure is the best of ``--repeat`` runs (wall clock, seconds). Peak memory is the
+largest amount allocated through Python's tracemalloc (numpy and pandas buffers
+included) during one run of the step, measured in a separate run.
+
+Rows:
+- ``full analysis``: reading the DataFrame into canonical transactions
+  (``sales_from_frame``) plus :func:`xl_crm.core.analysis.analyze` (RFM, segments, ABC,
+  pyramid, lifecycle, value matrix, Dwyer inputs per tier, migration). Reference: a plain
+  pandas groupby of the same per-customer measures (last purchase date, distinct orders,
+  net sales, cost) on the same frame.
+- ``CRM_RFM`` / ``CRM_ABC``: the worksheet functions given 2-D lists, as xlwings hands
+  them over (dates as ``datetime``, numbers as ``float``).
+"""
+
+from __future__ import annotations
+
+import argparse
+import datetime as dt
+import gc
+import os
+import platform
+import sys
+import time
+import tracemalloc
+from collections.abc import Callable
+from functools import partial
+from pathlib import Path
+
+import pandas as pd
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+from xl_crm.core.analysis import analyze
+from xl_crm.core.sales import sales_from_frame
+from xl_crm.sample import generate_transactions
+from xl_crm.udfs import CRM_ABC, CRM_RFM
+
+ROWS_PER_CUSTOMER = 12.1  # what the generator yields on average
+TODAY = dt.date(2026, 11, 22)
+
+
+def transactions(rows: int) -> pd.DataFrame:
+    """About ``rows`` generated transactions (the seeded sample model)."""
+    return generate_transactions(n_customers=max(10, round(rows / ROWS_PER_CUSTOMER)))
+
+
+def full_analysis(frame: pd.DataFrame) -> None:
+    """Read the frame and run every method."""
+    analyze(sales_from_frame(frame, today=TODAY))
+
+
+def pandas_reference(frame: pd.DataFrame) -> None:
+    """A plain pandas groupby of the same measures, no checks, no scores."""
+    buys = frame[frame["Net Sales"] > 0]
+    last = pd.to_datetime(buys["Date"]).groupby(buys["Customer ID"]).max()
+    orders = buys.groupby("Customer ID")["Order ID"].nunique()
+    money = frame.groupby("Customer ID")[["Net Sales", "Cost"]].sum()
+    pd.concat([last, orders], axis=1).join(money, how="outer")
+
+
+def as_lists(frame: pd.DataFrame, n: int) -> tuple[list, list, list]:
+    """The first ``n`` rows as xlwings would pass three one-column ranges."""
+    head = frame.head(n)
+    dates = [[dt.datetime(d.year, d.month, d.day)] for d in head["Date"]]
+    return ([[c] for c in head["Customer ID"]], dates,
+            [[float(v)] for v in head["Net Sales"]])
+
+
+def timed(fn: Callable[[], object], repeat: int) -> tuple[float, float]:
+    """(best seconds of ``repeat`` runs, peak MB allocated in one more run)."""
+    best = float("inf")
+    for _ in range(repeat):
+        gc.collect()
+        start = time.perf_counter()
+        fn()
+        best = min(best, time.perf_counter() - start)
+    gc.collect()
+    tracemalloc.start()
+    fn()
+    peak = tracemalloc.get_traced_memory()[1] / 2**20
+    tracemalloc.stop()
+    return best, peak
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Run the benchmarks and print the table."""
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--sizes", type=int, nargs="+", default=[100_000, 1_000_000])
+    parser.add_argument("--udf-rows", type=int, nargs="+", default=[100_000, 1_000_000])
+    parser.add_argument("--repeat", type=int, default=3)
+    args = parser.parse_args(argv)
+
+    print(f"Machine: {platform.machine()}, {os.cpu_count()} cores, Python "
+          f"{platform.python_version()}, pandas {pd.__version__}, {platform.platform()}\n")
+    print("| benchmark | rows | seconds | peak MB | reference | ref. seconds | ratio |")
+    print("|---|---:|---:|---:|---|---:|---:|")
+    frame = None
+    for size in args.sizes:
+        frame = transactions(size)
+        secs, peak = timed(partial(full_analysis, frame), args.repeat)
+        ref, _ = timed(partial(pandas_reference, frame), args.repeat)
+        print(f"| full analysis | {len(frame):,} | {secs:.2f} | {peak:,.0f} | pandas groupby | "
+              f"{ref:.2f} | {secs / ref:.2f} |", flush=True)
+    for rows in args.udf_rows:
+        cust, dates, amounts = as_lists(frame, min(rows, len(frame)))
+        for name, call in (("CRM_RFM", partial(CRM_RFM, cust, dates, amounts)),
+                           ("CRM_ABC", partial(CRM_ABC, cust, amounts))):
+            secs, peak = timed(call, args.repeat)
+            print(f"| {name} (2-D lists) | {len(cust):,} | {secs:.2f} | {peak:,.0f} | | | |",
+                  flush=True)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
