@@ -1,7 +1,9 @@
 """The ``xl-crm`` command line: the same analysis as the Excel functions, without Excel.
 
-Each command parses its arguments, calls one library function and turns a domain error
-into a one-line message on stderr with exit status 1 (2 for a usage error).
+Each command parses its arguments, calls library functions and turns a domain error into
+a one-line message on stderr with exit status 1 (2 for a usage error). Sending mail
+never blocks the report: the report is written first; if sending fails it stays, and the
+command says so with exit status 1.
 """
 
 from __future__ import annotations
@@ -18,8 +20,11 @@ from . import __version__
 from .core.analysis import Analysis, Options, analyze
 from .core.errors import XlCrmError
 from .files import read_sales
+from .mail import mail_report
+from .report import ReportOptions, read_summary, report_summary, write_report
 
 REPO_SAMPLE = Path(__file__).resolve().parent.parent / "workbooks" / "sample_sales.xlsx"
+DEMO_OUTPUT = Path("out")
 
 
 def sample_path() -> Path:
@@ -75,17 +80,60 @@ def _table(frame: pd.DataFrame) -> str:
     return shown.to_string(index=False, float_format=lambda v: f"{v:,.2f}")
 
 
+def _analysis(args: argparse.Namespace) -> Analysis:
+    return analyze(read_sales(args.input, sheet=args.sheet), _options(args))
+
+
 def cmd_analyze(args: argparse.Namespace) -> int:
     """Print the analysis of INPUT."""
-    sales = read_sales(args.input, sheet=args.sheet)
-    print(format_analysis(analyze(sales, _options(args))))
+    print(format_analysis(_analysis(args)))
     return 0
 
 
+def cmd_report(args: argparse.Namespace) -> int:
+    """Write the report workbook of INPUT; email it when asked."""
+    result = _analysis(args)
+    output = args.output or Path(f"customer-value-{result.as_of:%Y-%m}.xlsx")
+    written = write_report(result, output, ReportOptions(lang=args.lang, tiers=args.tiers),
+                           overwrite=args.overwrite, inputs=[args.input])
+    print(f"report written: {written}")
+    if not (args.email or args.cc or args.bcc):
+        return 0
+    return _mail(written, report_summary(result, args.lang), args,
+                 f"the report is written ({written}) but was not sent")
+
+
+def _mail(report: Path, summary, args: argparse.Namespace, failed: str = "not sent") -> int:
+    try:
+        line, complete = mail_report(report, summary, args.email, args.cc, args.bcc,
+                                     args.lang, args.dry_run)
+    except XlCrmError as err:
+        print(f"xl-crm: {failed}: {err}", file=sys.stderr)
+        return 1
+    print(line)
+    if not complete:
+        print("xl-crm: some recipients were refused", file=sys.stderr)
+        return 1
+    return 0
+
+
+def cmd_email(args: argparse.Namespace) -> int:
+    """Email an existing report."""
+    args.email = args.to
+    return _mail(args.report, read_summary(args.report), args)
+
+
 def cmd_demo(args: argparse.Namespace) -> int:
-    """Print the analysis of the shipped sample."""
+    """Analyse the shipped sample, print the tables and write its report to out/."""
     args.input, args.sheet = sample_path(), None
-    return cmd_analyze(args)
+    result = _analysis(args)
+    print(format_analysis(result))
+    DEMO_OUTPUT.mkdir(exist_ok=True)
+    output = DEMO_OUTPUT / f"sample-customer-value-{result.as_of:%Y-%m}-{args.lang}.xlsx"
+    written = write_report(result, output, ReportOptions(lang=args.lang, tiers=args.tiers),
+                           overwrite=True, inputs=[args.input])
+    print(f"\nreport written: {written}")
+    return 0
 
 
 def _add_analysis_options(p: argparse.ArgumentParser) -> None:
@@ -97,14 +145,62 @@ def _add_analysis_options(p: argparse.ArgumentParser) -> None:
                    help="RFM segment scheme (default value8, the eight value classes)")
 
 
+def _add_report_options(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--lang", choices=("en", "zh"), default="en", help="report language")
+    p.add_argument("--tiers", nargs="+", choices=("abc", "pyramid"), default=["abc"],
+                   help="tier sheets to write (default abc)")
+
+
+def _add_mail_options(p: argparse.ArgumentParser, to_flag: str) -> None:
+    p.add_argument(to_flag, nargs="+", default=[], metavar="ADDRESS",
+                   dest="to" if to_flag == "--to" else "email", help="recipients")
+    p.add_argument("--cc", nargs="+", default=[], metavar="ADDRESS", help="copy recipients")
+    p.add_argument("--bcc", nargs="+", default=[], metavar="ADDRESS",
+                   help="blind copy recipients")
+    p.add_argument("--dry-run", action="store_true",
+                   help="write the message as REPORT.eml instead of sending it")
+
+
 def build_parser() -> argparse.ArgumentParser:
     """The argument parser (also used by the tests that check every command has help)."""
     parser = argparse.ArgumentParser(
         prog="xl-crm", description="Customer value from sales data: RFM, ABC, pyramid, CLV, "
-        "lifecycle, value matrix and strategy.",
-        epilog="Example: xl-crm analyze workbooks/sample_sales.xlsx --as-of 2026-10-31")
+        "lifecycle, value matrix and strategy. Mail settings: XL_CRM_SMTP_HOST, "
+        "XL_CRM_SMTP_PORT, XL_CRM_SMTP_SECURITY, XL_CRM_SMTP_USER, XL_CRM_SMTP_PASSWORD, "
+        "XL_CRM_MAIL_FROM.",
+        epilog="Example: xl-crm report sales.xlsx --lang zh --email boss@example.com")
     parser.add_argument("--version", action="version", version=f"xl_crm {__version__}")
     sub = parser.add_subparsers(dest="command", required=True)
+
+    p = sub.add_parser("report", help="write the formatted report workbook of a sales file",
+                       description="Analyse a sales file (.xlsx, .xlsm, .csv, .parquet) and "
+                       "write the management report workbook. Example: xl-crm report "
+                       "sales.xlsx -o report.xlsx --as-of 2026-10-31 --email boss@example.com")
+    p.add_argument("input", type=Path, help="sales data file")
+    p.add_argument("-o", "--output", type=Path,
+                   help="report file (default: customer-value-YYYY-MM.xlsx here)")
+    p.add_argument("--overwrite", action="store_true", help="replace an existing report")
+    p.add_argument("--sheet", help="sheet to read (default: Sales/销售, else the first)")
+    _add_analysis_options(p)
+    _add_report_options(p)
+    _add_mail_options(p, "--email")
+    p.set_defaults(func=cmd_report)
+
+    p = sub.add_parser("demo", help="analyse the shipped sample data (no arguments needed)",
+                       description="Analyse the sample sales shipped in workbooks/, print the "
+                       "tables and write the report to out/. Example: xl-crm demo --lang zh")
+    _add_analysis_options(p)
+    _add_report_options(p)
+    p.set_defaults(func=cmd_demo)
+
+    p = sub.add_parser("email", help="email an existing report",
+                       description="Email a report written by xl-crm report. Example: "
+                       "xl-crm email customer-value-2026-10.xlsx --to boss@example.com")
+    p.add_argument("report", type=Path, help="report workbook")
+    p.add_argument("--lang", choices=("en", "zh"), default="en", help="message language")
+    _add_mail_options(p, "--to")
+    p.set_defaults(func=cmd_email)
+
     p = sub.add_parser("analyze", help="print the analysis of a sales file",
                        description="Print the analysis of a sales file (.xlsx, .xlsm, .csv, "
                        ".parquet). Example: xl-crm analyze sales.xlsx --as-of 2026-10-31")
@@ -112,11 +208,6 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--sheet", help="sheet to read (default: Sales/销售, else the first)")
     _add_analysis_options(p)
     p.set_defaults(func=cmd_analyze)
-    p = sub.add_parser("demo", help="analyse the shipped sample data (no arguments needed)",
-                       description="Analyse the sample sales shipped in workbooks/. "
-                       "Example: xl-crm demo")
-    _add_analysis_options(p)
-    p.set_defaults(func=cmd_demo)
     return parser
 
 

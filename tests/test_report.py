@@ -1,0 +1,179 @@
+"""The report workbook read back with openpyxl: sheets, values, tables, formats, safety."""
+
+from __future__ import annotations
+
+import datetime as dt
+
+import pytest
+from openpyxl import load_workbook
+
+from xl_crm.core.analysis import analyze
+from xl_crm.core.sales import sales_from_rows
+from xl_crm.output import OutputError
+from xl_crm.report import ReportOptions, read_summary, write_report
+from xl_crm.report.clv_sheet import ROWS
+
+
+@pytest.fixture(scope="module")
+def report(sample_analysis, tmp_path_factory):
+    path = tmp_path_factory.mktemp("report") / "report.xlsx"
+    write_report(sample_analysis, path)
+    return load_workbook(path), path
+
+
+def rows(ws):
+    return [[c.value for c in r] for r in ws.iter_rows()]
+
+
+def test_sheets_and_opening_sheet(report):
+    book, _ = report
+    assert book.sheetnames == ["Summary", "Tier A", "Tier B", "Tier C", "Customers", "CLV",
+                               "Strategy", "Notes"]
+    assert book.active.title == "Summary"
+
+
+def test_every_customer_exactly_once_across_tier_sheets(report, sample_analysis):
+    book, _ = report
+    seen = []
+    for name in ("Tier A", "Tier B", "Tier C"):
+        data = rows(book[name])
+        assert data[0][0] == "Customer"
+        tier_col = data[0].index("ABC tier")
+        assert {r[tier_col] for r in data[1:]} == {name}
+        seen += [r[0] for r in data[1:]]
+    assert sorted(seen) == sorted(sample_analysis.customers["customer"])
+    customers = rows(book["Customers"])
+    assert len(customers) - 1 == len(sample_analysis.customers)
+
+
+def test_values_and_number_formats(report, sample_analysis):
+    book, _ = report
+    ws = book["Customers"]
+    header = [c.value for c in ws[1]]
+    first = sample_analysis.customers.iloc[0]
+    row = {h: c for h, c in zip(header, ws[2])}
+    assert row["Customer"].value == first["customer"]
+    assert row["Value"].value == pytest.approx(first["value"])
+    assert row["Value"].number_format == "#,##0.00"
+    assert row["Last purchase"].value == first["last_purchase"].to_pydatetime()
+    assert row["Last purchase"].number_format == "yyyy-mm-dd"
+    assert row["Cumulative share"].number_format == "0.0%"
+    assert row["Recency (days)"].number_format == "#,##0"
+    assert row["Segment"].value == first["segment"]
+    assert row["Recommendation"].value  # the segment's goal
+
+
+def test_tables_filters_frozen_panes_and_print_settings(report):
+    book, _ = report
+    for name in ("Tier A", "Customers", "Strategy"):
+        ws = book[name]
+        assert len(ws.tables) == 1
+        table = next(iter(ws.tables.values()))
+        assert table.ref.startswith("A1:") and table.autoFilter is not None
+        assert ws.page_setup.orientation == "landscape"
+        assert ws.page_setup.fitToWidth == 1 and ws.sheet_properties.pageSetUpPr.fitToPage
+        assert ws.print_title_rows == "$1:$1"
+        assert "&P" in ws.oddFooter.right.text
+    assert book["Tier A"].freeze_panes == "B2"
+
+
+def test_summary_has_key_figures_tables_charts_and_heat_map(report, sample_analysis):
+    book, _ = report
+    ws = book["Summary"]
+    assert ws["A1"].value == "Customer value report — 2026-10"
+    assert ws["A5"].value == 3000 and ws["A5"].font.sz == 16
+    assert len(ws._charts) == 3
+    assert len(ws.conditional_formatting) == 1
+    values = rows(ws)
+    tier_a = next(r for r in values if r[0] == "Tier A")
+    abc = sample_analysis.summaries["abc"].set_index("label")
+    assert tier_a[1] == abc.loc["A", "customers"]
+    assert tier_a[3] == pytest.approx(abc.loc["A", "value"])
+
+
+def test_formula_like_names_are_text(report):
+    book, _ = report
+    ws = book["Customers"]
+    cells = [r[1] for r in ws.iter_rows(min_row=2)
+             if isinstance(r[1].value, str) and r[1].value[:1] in "=+-@"]
+    assert {c.value[:5] for c in cells} >= {"=HYPE", "+Plus", "@Home"}
+    assert all(c.data_type == "s" for c in cells)
+
+
+def test_clv_sheet_has_inputs_and_formulas(report):
+    book, _ = report
+    ws = book["CLV"]
+    labels = [r[0] for r in rows(ws)]
+    assert labels[0] == "Tier A — Dwyer customer lifetime value"
+    assert labels.count("Lifetime value per customer") == 3
+    retained = labels.index("Retained customers") + 1
+    assert ws.cell(retained, 2).value.startswith("=$B$")
+    assert ws.cell(retained, 3).value.startswith("=B")
+    assert ws.cell(labels.index("Customers in the group") + 1, 2).fill.fgColor.rgb.endswith(
+        "FFF2CC")
+    assert all(f"{row}" in labels for row in ("Gross profit", "Cumulative NPV"))
+    assert len(ROWS) == 14
+
+
+def test_strategy_and_notes(report, sample_analysis):
+    book, _ = report
+    strategy = rows(book["Strategy"])
+    labels = {r[1] for r in strategy[1:]}
+    assert {"A", "B", "C", "VIP", "Important value", "Lost", "Value"} <= labels
+    notes = {r[0]: r[1] for r in rows(book["Notes"])[1:]}
+    assert notes["Rows read"] == "36,546"
+    assert notes["Blank rows skipped"] == "0"
+    assert "latest purchase date" in notes["Analysis date (as of)"]
+    assert "retention measured" in notes["CLV inputs, A"]
+
+
+def test_chinese_report(sample_analysis, tmp_path):
+    path = write_report(sample_analysis, tmp_path / "zh.xlsx", ReportOptions(lang="zh"))
+    book = load_workbook(path)
+    assert book.sheetnames[:4] == ["摘要", "A类客户", "B类客户", "C类客户"]
+    assert book["摘要"]["A1"].font.name == "Microsoft YaHei"
+    header = [c.value for c in book["客户明细"][1]]
+    assert header[:2] == ["客户编号", "客户名称"]
+    assert read_summary(path).tiers[0].name == "A类客户"
+
+
+def test_same_input_same_cells(sample_analysis, tmp_path):
+    a = load_workbook(write_report(sample_analysis, tmp_path / "a.xlsx"))
+    b = load_workbook(write_report(sample_analysis, tmp_path / "b.xlsx"))
+    for name in a.sheetnames:
+        assert rows(a[name]) == rows(b[name]), name
+
+
+def test_refuses_to_overwrite_and_never_writes_the_input(sample_analysis, tmp_path):
+    path = write_report(sample_analysis, tmp_path / "r.xlsx")
+    before = path.read_bytes()
+    with pytest.raises(OutputError, match="exists"):
+        write_report(sample_analysis, path)
+    assert path.read_bytes() == before
+    with pytest.raises(OutputError, match="input file"):
+        write_report(sample_analysis, path, overwrite=True, inputs=[path])
+    write_report(sample_analysis, path, overwrite=True)
+    assert [p.name for p in tmp_path.iterdir()] == ["r.xlsx"]  # no temporary files left
+
+
+def test_large_tier_continues_on_next_sheet(tmp_path):
+    data = [["Customer", "Date", "Amount"]] + [
+        [f"C{i:04d}", "2025-03-01", 100 + (i % 7)] for i in range(25)]
+    result = analyze(sales_from_rows(data, today=dt.date(2026, 11, 22)))
+    path = write_report(result, tmp_path / "split.xlsx", ReportOptions(max_rows=11))
+    book = load_workbook(path)
+    customer_sheets = [n for n in book.sheetnames if n.startswith("Customers")]
+    assert customer_sheets == ["Customers", "Customers (2)", "Customers (3)"]
+    ids = [r[0] for n in customer_sheets for r in rows(book[n])[1:]]
+    assert sorted(ids) == [f"C{i:04d}" for i in range(25)]
+    assert all(book[n].max_row <= 11 for n in customer_sheets)
+    notes = [r[1] for r in rows(book["Notes"]) if r[0] == "Sheets split"]
+    assert any("Customers: 25 rows on 3 sheets" in n for n in notes)
+
+
+def test_summary_round_trip(report, sample_analysis):
+    _, path = report
+    summary = read_summary(path)
+    assert summary.period == "2026-10" and summary.customers == 3000
+    assert summary.value == pytest.approx(sample_analysis.total_value)
+    assert [t.label for t in summary.tiers] == ["A", "B", "C"]

@@ -1,0 +1,308 @@
+"""The management report workbook (openpyxl): Summary, one sheet per tier, Customers, CLV,
+Strategy and Notes, in English or Chinese.
+
+:func:`write_report` writes to a temporary file beside the target and renames it; it
+refuses to overwrite an existing report unless told to, and never writes over an input.
+Same analysis and options, same cells: nothing depends on the clock.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+import pandas as pd
+from openpyxl import Workbook, load_workbook
+from openpyxl.packaging.custom import StringProperty
+
+from .. import __version__
+from ..core.analysis import Analysis
+from ..core.errors import InputError
+from ..core.strategy import recommend
+from ..i18n import check_lang, method_name, text
+from ..mail import ReportSummary, TierRow
+from ..output import atomic_output, check_target
+from .clv_sheet import write_clv_sheet
+from .layout import (
+    DATE,
+    EXCEL_MAX_ROWS,
+    INTEGER,
+    MONEY,
+    PERCENT,
+    Styler,
+    column_values,
+    notes_footer,
+    safe_sheet_name,
+    set_widths,
+    setup_print,
+    write_table,
+)
+from .summary import segment_kind, write_summary
+
+SUMMARY_PROPERTY = "xl_crm.summary"  # key figures as JSON, for mailing an existing report
+TIER_SETS = {"abc": ("abc_tier", "abc"), "pyramid": ("pyramid_tier", "pyramid")}
+
+# customers-table columns: (analysis column, number format or "text"/None, width)
+COLUMNS = (
+    ("customer", "text", 12), ("name", "text", 28), ("region", "text", 10),
+    ("first_purchase", DATE, 12), ("last_purchase", DATE, 12), ("recency", INTEGER, 10),
+    ("frequency", INTEGER, 10), ("monetary", MONEY, 13), ("net_sales", MONEY, 13),
+    ("cost", MONEY, 13), ("profit", MONEY, 13), ("value", MONEY, 13), ("R", INTEGER, 5),
+    ("F", INTEGER, 5), ("M", INTEGER, 5), ("RFM", None, 6), ("score", INTEGER, 7),
+    ("segment", None, 20), ("abc_tier", None, 8), ("abc_rank", INTEGER, 8),
+    ("abc_share", "0.000%", 10), ("abc_cumulative_share", PERCENT, 11),
+    ("pyramid_tier", None, 11), ("stage", None, 12), ("current_value", MONEY, 13),
+    ("potential_value", MONEY, 13), ("quadrant", None, 14), ("recommendation", None, 60),
+)
+
+
+@dataclass(frozen=True)
+class ReportOptions:
+    """How the report is written."""
+
+    lang: str = "en"
+    tiers: tuple[str, ...] = ("abc",)  # tier sheets: "abc" and/or "pyramid"
+    max_rows: int = EXCEL_MAX_ROWS  # rows per sheet, header included (Excel's limit)
+
+
+def write_report(analysis: Analysis, path: str | Path, options: ReportOptions = ReportOptions(),
+                 overwrite: bool = False, inputs: Sequence[Path] = ()) -> Path:
+    """Write the report workbook to ``path``; returns the path written."""
+    check_lang(options.lang)
+    for tier_set in options.tiers:
+        if tier_set not in TIER_SETS:
+            raise ValueError(f"unknown tier set {tier_set!r}; use abc or pyramid")
+    path = check_target(Path(path), overwrite, inputs)  # refuse before any work
+    book = build_workbook(analysis, options)
+    with atomic_output(path, overwrite, inputs) as tmp:
+        book.save(tmp)
+    return path.expanduser().resolve()
+
+
+def build_workbook(analysis: Analysis, options: ReportOptions = ReportOptions()) -> Workbook:
+    """The report as an unsaved write-only openpyxl workbook."""
+    lang = options.lang
+    book = Workbook(write_only=True)
+    book.calculation.fullCalcOnLoad = True  # Excel computes the CLV formulas on open
+    created = analysis.as_of.to_pydatetime()
+    book.properties.created = book.properties.modified = created
+    book.properties.title = f"{text('summary.title', lang)} {analysis.as_of:%Y-%m}"
+    book.properties.creator = f"xl_crm {__version__}"
+    summary = json.dumps(dataclasses.asdict(report_summary(analysis, lang)), ensure_ascii=False)
+    book.custom_doc_props.append(StringProperty(name=SUMMARY_PROPERTY, value=summary))
+    footer = notes_footer(lang)
+    names: list[str] = []
+    tables: set[str] = set()
+    split_notes: list[str] = []
+
+    ws = _sheet(book, text("sheet.summary", lang), names, footer, title_rows=None)
+    write_summary(ws, analysis, lang)
+
+    frame = customer_frame(analysis, lang)
+    for tier_set in options.tiers:
+        column, kind = TIER_SETS[tier_set]
+        for tier, part in frame.groupby(analysis.customers[column].to_numpy(), sort=False):
+            title = method_name(tier, kind, lang)
+            split_notes += _write_split(book, names, tables, title, part, lang,
+                                        options.max_rows, footer)
+    split_notes += _write_split(book, names, tables, text("sheet.customers", lang), frame, lang,
+                                options.max_rows, footer)
+
+    ws = _sheet(book, text("sheet.clv", lang), names, footer, title_rows=None)
+    groups = {g: (method_name(g, "abc" if analysis.options.clv_group == "abc" else "pyramid",
+                              lang), inputs) for g, inputs in analysis.clv.items()}
+    write_clv_sheet(ws, groups, lang)
+
+    ws = _sheet(book, text("sheet.strategy", lang), names, footer)
+    _strategy_sheet(ws, analysis, lang, tables)
+
+    ws = _sheet(book, text("sheet.notes", lang), names, footer)
+    _notes_sheet(ws, analysis, lang, split_notes)
+    return book
+
+
+def _sheet(book: Workbook, name: str, names: list[str], footer: str,
+           title_rows: str | None = "1:1"):
+    """A new sheet with a unique valid name and the print settings."""
+    title = safe_sheet_name(name, names)
+    names.append(title)
+    ws = book.create_sheet(title)
+    setup_print(ws, footer, title_rows)
+    return ws
+
+
+def customer_frame(analysis: Analysis, lang: str) -> pd.DataFrame:
+    """The customers table as shown: labels translated, recommendation added."""
+    c = analysis.customers.copy()
+    kinds = {"segment": segment_kind(analysis.options.scheme), "abc_tier": "abc",
+             "pyramid_tier": "pyramid", "stage": "lifecycle", "quadrant": "matrix"}
+    goals = {label: _goal(label, kinds["segment"], lang) for label in c["segment"].unique()}
+    c["recommendation"] = c["segment"].map(goals)
+    for col, kind in kinds.items():
+        shown = {label: method_name(label, kind, lang) for label in c[col].unique()}
+        c[col] = c[col].map(shown)
+    for col in ("cost", "profit"):
+        if col not in c:
+            c[col] = float("nan")
+    return c
+
+
+def _goal(label: str, kind: str, lang: str) -> str:
+    try:
+        return recommend(label, lang, None if kind == "custom" else kind).goal
+    except ValueError:
+        return ""
+
+
+def _write_split(book, names, tables, title: str, frame: pd.DataFrame, lang: str,
+                 max_rows: int, footer: str) -> list[str]:
+    """Write ``frame`` on as many sheets as Excel's row limit needs; notes on any split."""
+    per_sheet = max_rows - 1
+    parts = [frame.iloc[i:i + per_sheet] for i in range(0, max(len(frame), 1), per_sheet)]
+    notes = []
+    for i, part in enumerate(parts):
+        ws = _sheet(book, title if i == 0 else f"{title} ({i + 1})", names, footer)
+        _customer_sheet(ws, part, lang, tables, names[-1])
+    if len(parts) > 1:
+        notes.append(f"{title}: {len(frame):,} rows on {len(parts)} sheets "
+                     f"({', '.join(names[-len(parts):])})")
+    return notes
+
+
+def _customer_sheet(ws, frame: pd.DataFrame, lang: str, tables: set[str], name: str) -> None:
+    s = Styler(ws, lang)
+    headers = [text(f"col.{col}", lang) for col, _, _ in COLUMNS]
+    columns = [column_values(frame[col]) for col, _, _ in COLUMNS]
+    set_widths(ws, [w for _, _, w in COLUMNS])
+    write_table(ws, s, headers, columns, [f for _, f, _ in COLUMNS], name, tables)
+
+
+def _strategy_sheet(ws, analysis: Analysis, lang: str, tables: set[str]) -> None:
+    s = Styler(ws, lang)
+    c = analysis.customers
+    seg_kind = segment_kind(analysis.options.scheme)
+    rows = []
+    for column, kind in (("abc_tier", "abc"), ("pyramid_tier", "pyramid"),
+                         ("segment", seg_kind), ("stage", "lifecycle"), ("quadrant", "matrix")):
+        stats = c.groupby(column, sort=False)["value"].agg(["size", "sum"])
+        for label, rec in stats.iterrows():
+            try:
+                r = recommend(label, lang, None if kind == "custom" else kind)
+            except ValueError:
+                r = recommend("Unclassified", lang, "fallback")
+            rows.append((text(f"kind.{kind}", lang), label, r.name, int(rec["size"]),
+                         float(rec["sum"]), r.goal, "\n".join(f"• {a}" for a in r.actions),
+                         r.resources))
+    headers = [text(k, lang) for k in ("strategy.kind", "strategy.label", "strategy.name",
+                                       "sum.customers", "sum.value", "strategy.goal",
+                                       "strategy.actions", "strategy.resources")]
+    set_widths(ws, [14, 18, 20, 11, 14, 45, 70, 45])
+    columns = [list(col) for col in zip(*rows)] if rows else [[] for _ in headers]
+    write_table(ws, s, headers, columns, [None, "text", None, INTEGER, MONEY, None, None, None],
+                text("sheet.strategy", lang), tables)
+
+
+def _notes_sheet(ws, analysis: Analysis, lang: str, split_notes: list[str]) -> None:
+    s = Styler(ws, lang)
+    set_widths(ws, [34, 100])
+    ws.append(s.header_row([text("notes.item", lang), text("notes.value", lang)]))
+    for item, value in notes(analysis, split_notes):
+        ws.append([s.cell(item, font=s.bold), s.cell(value, wrap=True)])
+
+
+def notes(analysis: Analysis, split_notes: Sequence[str] = ()) -> list[tuple[str, str]]:
+    """Parameters of the run, what was measured and assumed, what was skipped (English)."""
+    log, o = analysis.log, analysis.options
+    blank = log["blank_rows"]
+    late = log["rows_after_as_of"]
+    items = [
+        ("xl_crm version", __version__),
+        ("Data source", str(log["source"])),
+        ("Columns used", ", ".join(f"{role}: {h}" for role, h in log["columns"].items())),
+        ("Rows read", f"{log['rows_read']:,}"),
+        ("Blank rows skipped", f"{len(blank)}" + (f" (rows {_rows(blank)})" if blank else "")),
+        ("Rows after the analysis date left out",
+         f"{late}" + (f" (first rows {_rows(log['rows_after_as_of_first'])})" if late else "")),
+        ("Analysis date (as of)", f"{log['as_of']} ({log['as_of_source']})"),
+        ("Data period", f"{log['first_date']} to {log['as_of']}"),
+        ("Customers", (f"{log['customers']:,} ({log['customers_without_purchase']} without a "
+                      "purchase, kept with frequency 0, R and F score 1)")),
+        ("Customer value", f"{analysis.value_basis} per customer; currency as in the data"),
+        ("RFM", f"{o.bins} scores per measure, {o.binning} binning"
+                + (" (shared ties: 1 + floor(k m / n))" if o.binning == "quantile" else "")
+                + f"; monetary = {'net sales' if o.monetary == 'total' else 'mean per purchase'}"),
+        ("RFM thresholds used", _thresholds(analysis.thresholds)),
+        ("Segment scheme", str(o.scheme) if isinstance(o.scheme, str) else "user table"),
+        ("ABC cut-offs", (f"A while the cumulative share <= {o.a_cut:.0%}, B while <= "
+                         f"{o.b_cut:.0%}, C after; value <= 0 is C")),
+        ("Pyramid shares", ", ".join(f"{s:.0%}" for s in o.pyramid_shares) + ", rest Small"),
+        ("Lifecycle rules", (f"lost after {o.lifecycle.lost_days} days; new within "
+                            f"{o.lifecycle.new_days} days; decline when recency > "
+                            f"{o.lifecycle.gap_factor:g} x usual gap or spend falls by more "
+                            f"than {o.lifecycle.trend_tolerance:.0%}; growth when it rises by "
+                            f"more than {o.lifecycle.trend_tolerance:.0%}")),
+        ("Value matrix", (f"current value of the last {o.current_days} days above "
+                         f"{analysis.matrix_thresholds['current_threshold']:,.2f} (mean) is "
+                         "high; potential (recent half minus earlier half) above "
+                         f"{analysis.matrix_thresholds['potential_threshold']:,.2f} is high")),
+    ]
+    for group, inputs in analysis.clv.items():
+        parts = [f"{k} {inputs.sources[k]}" for k in ("group_size", "retention", "orders",
+                                                      "order_value", "cost_rate", "interest")]
+        items.append((f"CLV inputs, {group}", "; ".join(parts)))
+    mig = analysis.migration
+    items.append(("Migration model", "repurchase probability by recency state (90-day "
+                  "periods): " + ", ".join(f"state {int(r.state)}: {r.probability:.1%} "
+                                           f"(value {r.value:,.2f})"
+                                           for r in mig.itertuples() if r.probability == r.probability)))
+    items += [("Sheets split", note) for note in split_notes]
+    return items
+
+
+def _rows(rows: Sequence[int], limit: int = 20) -> str:
+    shown = ", ".join(str(r) for r in rows[:limit])
+    return shown + (" ..." if len(rows) > limit else "")
+
+
+def _thresholds(table: pd.DataFrame) -> str:
+    parts = []
+    for rec in table.itertuples(index=False):
+        within = f" [{rec.within}]" if rec.within else ""
+        parts.append(f"{rec.measure[0].upper()}{rec.score}{within}: {rec.lower:g}–{rec.upper:g}")
+    return "; ".join(parts[:60]) + (" ..." if len(parts) > 60 else "")
+
+
+def report_summary(analysis: Analysis, lang: str = "en") -> ReportSummary:
+    """Key figures and the ABC tier table of an analysis (what the report mail shows)."""
+    abc = analysis.summaries["abc"]
+    tiers = tuple(TierRow(r.label, method_name(r.label, "abc", lang), int(r.customers),
+                          float(r.customer_share), float(r.value), float(r.value_share))
+                  for r in abc.itertuples(index=False))
+    c = analysis.customers
+    return ReportSummary(period=analysis.as_of.strftime("%Y-%m"), as_of=analysis.log["as_of"],
+                         source=str(analysis.log["source"]), customers=len(c),
+                         revenue=float(c["net_sales"].sum()), value=analysis.total_value,
+                         value_basis=analysis.value_basis, tiers=tiers)
+
+
+def read_summary(path: str | Path) -> ReportSummary:
+    """The key figures stored in a report written by :func:`write_report`."""
+    path = Path(path)
+    if not path.exists():
+        raise InputError(f"report not found: {path}")
+    try:
+        book = load_workbook(path, read_only=True)
+    except Exception as err:  # openpyxl raises several types for damaged files
+        raise InputError(f"{path.name} is not a readable workbook: {err}") from err
+    try:
+        props = {p.name: p.value for p in book.custom_doc_props.props}
+    finally:
+        book.close()
+    if SUMMARY_PROPERTY not in props:
+        raise InputError(f"{path.name} is not an xl_crm report (no key figures stored in it)")
+    data = json.loads(props[SUMMARY_PROPERTY])
+    data["tiers"] = tuple(TierRow(**t) for t in data["tiers"])
+    return ReportSummary(**data)

@@ -1,0 +1,213 @@
+"""Building blocks of the report workbook: styles, formats, safe cells, big tables.
+
+Every sheet is written with openpyxl's write-only worksheets (rows streamed in order, so
+100,000 customers stay fast and small in memory). Formatted columns reuse one cell
+object per column, which costs about as much as writing a bare value.
+"""
+
+from __future__ import annotations
+
+import math
+import re
+import warnings
+from collections.abc import Iterable, Sequence
+
+import numpy as np
+import pandas as pd
+from openpyxl.cell import WriteOnlyCell
+from openpyxl.styles import Alignment, Font, PatternFill
+from openpyxl.worksheet.filters import AutoFilter
+from openpyxl.worksheet.properties import PageSetupProperties
+from openpyxl.worksheet.table import Table, TableColumn, TableStyleInfo
+
+from ..i18n import text
+
+MONEY = "#,##0.00"
+PERCENT = "0.0%"
+DATE = "yyyy-mm-dd"
+INTEGER = "#,##0"
+RATE = "0.00"
+EXCEL_MAX_ROWS = 1_048_576
+FONTS = {"en": "Calibri", "zh": "Microsoft YaHei"}  # LibreOffice falls back to Noto CJK
+HEADER_FILL = PatternFill("solid", fgColor="1F4E78")
+INPUT_FILL = PatternFill("solid", fgColor="FFF2CC")
+_BAD_SHEET_CHARS = re.compile(r"[\[\]:*?/\\]")
+
+
+class Styler:
+    """Fonts for one language; cells are created through it so every cell gets the font."""
+
+    def __init__(self, ws, lang: str):
+        self.ws = ws
+        self.lang = lang
+        self.name = FONTS.get(lang, "Calibri")
+        self.plain = Font(name=self.name, size=10)
+        self.bold = Font(name=self.name, size=10, bold=True)
+        self.header = Font(name=self.name, size=10, bold=True, color="FFFFFF")
+        self.title = Font(name=self.name, size=16, bold=True, color="1F4E78")
+        self.big = Font(name=self.name, size=16, bold=True, color="1F4E78")
+        self.small = Font(name=self.name, size=9, italic=True, color="595959")
+
+    def cell(self, value: object, fmt: str | None = None, font: Font | None = None,
+             fill: PatternFill | None = None, wrap: bool = False) -> WriteOnlyCell:
+        """One styled cell; text from users is always stored as text, never a formula."""
+        c = WriteOnlyCell(self.ws, value=cell_value(value))
+        if isinstance(value, str) and not isinstance(value, Formula):
+            c.data_type = "s"
+        c.font = font or self.plain
+        if fmt:
+            c.number_format = fmt
+        if fill:
+            c.fill = fill
+        if wrap:
+            c.alignment = Alignment(wrap_text=True, vertical="top")
+        return c
+
+    def formula(self, expr: str, fmt: str | None = None, font: Font | None = None) -> WriteOnlyCell:
+        """A formula cell (only ever built by the report, never from user text)."""
+        c = WriteOnlyCell(self.ws, value=cell_value(Formula(expr)))
+        c.font = font or self.plain
+        if fmt:
+            c.number_format = fmt
+        return c
+
+    def header_row(self, labels: Sequence[str]) -> list[WriteOnlyCell]:
+        """A row of header cells (white bold on dark blue)."""
+        return [self.cell(h, font=self.header, fill=HEADER_FILL) for h in labels]
+
+
+class Formula(str):
+    """Marks a string as a formula written by the report itself."""
+
+
+def cell_value(v: object) -> object:
+    """A value openpyxl can write: NaN/NaT empty, numpy scalars to Python, datetimes naive."""
+    if v is None or v is pd.NaT:
+        return None
+    if isinstance(v, Formula):
+        return "=" + v.lstrip("=")
+    if isinstance(v, float | np.floating):
+        return None if np.isnan(v) else float(v)
+    if isinstance(v, np.integer):
+        return int(v)
+    if isinstance(v, np.bool_):
+        return bool(v)
+    if isinstance(v, pd.Timestamp | np.datetime64):
+        stamp = pd.Timestamp(v)
+        return None if pd.isna(stamp) else stamp.to_pydatetime()
+    return v
+
+
+def safe_sheet_name(name: str, taken: Iterable[str] = ()) -> str:
+    """Excel-valid sheet name: no []:*?/\\, at most 31 characters, unique in ``taken``."""
+    base = _BAD_SHEET_CHARS.sub("_", name).strip("'") or "Sheet"
+    base = base[:31]
+    taken_lower = {t.lower() for t in taken}
+    candidate, n = base, 2
+    while candidate.lower() in taken_lower:
+        suffix = f" ({n})"
+        candidate = base[: 31 - len(suffix)] + suffix
+        n += 1
+    return candidate
+
+
+def table_name(name: str, taken: set[str]) -> str:
+    """A unique Excel table name (letters, digits, underscores; starts with a letter)."""
+    base = re.sub(r"\W", "_", name, flags=re.ASCII) or "Table"
+    if not base[0].isalpha():
+        base = "T_" + base
+    candidate, n = base, 2
+    while candidate.lower() in taken:
+        candidate, n = f"{base}_{n}", n + 1
+    taken.add(candidate.lower())
+    return candidate
+
+
+def setup_print(ws, footer: str, title_rows: str | None = "1:1") -> None:
+    """Landscape, fit to one page wide, header rows repeated, footer with page numbers.
+
+    Call before the first row is written (write-only sheets write their head first)."""
+    ws.page_setup.orientation = "landscape"
+    ws.page_setup.fitToWidth = 1
+    ws.page_setup.fitToHeight = 0
+    ws.sheet_properties.pageSetUpPr = PageSetupProperties(fitToPage=True)
+    if title_rows:
+        ws.print_title_rows = title_rows
+    ws.oddFooter.left.text = footer
+    ws.oddFooter.right.text = "&P / &N"
+
+
+def set_widths(ws, widths: Sequence[float]) -> None:
+    """Column widths in characters, from column A."""
+    from openpyxl.utils import get_column_letter
+
+    for i, width in enumerate(widths, start=1):
+        ws.column_dimensions[get_column_letter(i)].width = width
+
+
+def column_values(series: pd.Series) -> list[object]:
+    """A column as Python values ready for cells (dates as datetime, NaN as empty)."""
+    if pd.api.types.is_datetime64_any_dtype(series.dtype):
+        return [None if pd.isna(v) else v.to_pydatetime() for v in series]
+    if pd.api.types.is_float_dtype(series.dtype):
+        arr = series.to_numpy(dtype=float)
+        return [None if math.isnan(v) else v for v in arr.tolist()]
+    if pd.api.types.is_integer_dtype(series.dtype):
+        return series.to_numpy().tolist()
+    return [cell_value(v) for v in series.tolist()]
+
+
+def write_table(ws, styler: Styler, headers: Sequence[str], columns: Sequence[list[object]],
+                formats: Sequence[str | None], name: str, taken: set[str]) -> int:
+    """Header row plus data rows as an Excel table with filters; returns rows written.
+
+    ``formats[i]`` is the number format of column i, ``"text"`` for user text (kept as
+    text even when it starts with ``=``), or None.
+    """
+    from openpyxl.utils import get_column_letter
+
+    ws.freeze_panes = "B2"  # before the first row: write-only sheets write their head first
+    ws.append(styler.header_row(headers))
+    reusable = []
+    for fmt in formats:
+        if fmt is None:
+            reusable.append(None)
+        else:
+            reusable.append(styler.cell(None, None if fmt == "text" else fmt))
+    text_cols = [i for i, f in enumerate(formats) if f == "text"]
+    number_cols = [i for i, f in enumerate(formats) if f not in (None, "text")]
+    n = 0
+    for values in zip(*columns):
+        row = list(values)
+        for i in text_cols:
+            c = reusable[i]
+            c.value = row[i]
+            if isinstance(row[i], str):
+                c.data_type = "s"
+            row[i] = c
+        for i in number_cols:
+            c = reusable[i]
+            c.value = row[i]
+            row[i] = c
+        ws.append(row)
+        n += 1
+    last = get_column_letter(len(headers))
+    table = Table(displayName=table_name(name, taken), ref=f"A1:{last}{max(n, 1) + 1}")
+    table.tableStyleInfo = TableStyleInfo(name="TableStyleMedium2", showRowStripes=True)
+    table.tableColumns = [TableColumn(id=i + 1, name=_unique_header(h, headers[:i]))
+                          for i, h in enumerate(headers)]
+    table.autoFilter = AutoFilter(ref=table.ref)
+    with warnings.catch_warnings():  # openpyxl warns in write-only mode; columns are set above
+        warnings.simplefilter("ignore", UserWarning)
+        ws.add_table(table)
+    return n
+
+
+def _unique_header(header: str, before: Sequence[str]) -> str:
+    count = sum(1 for h in before if h == header)
+    return header if not count else f"{header}{count + 1}"
+
+
+def notes_footer(lang: str) -> str:
+    """Page footer text."""
+    return text("notes.footer", lang)

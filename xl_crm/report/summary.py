@@ -1,0 +1,163 @@
+"""The Summary sheet: key figures, group tables, Pareto data, R x F heat map, charts."""
+
+from __future__ import annotations
+
+import itertools
+
+import numpy as np
+import pandas as pd
+from openpyxl.chart import BarChart, LineChart, Reference
+from openpyxl.formatting.rule import ColorScaleRule
+from openpyxl.utils import get_column_letter
+
+from ..core.analysis import Analysis
+from ..i18n import method_name, text
+from .layout import INTEGER, MONEY, PERCENT, Styler, set_widths
+
+GROUPS = (("abc", "abc"), ("pyramid", "pyramid"), ("segment", None), ("stage", "lifecycle"),
+          ("quadrant", "matrix"))
+PARETO_BANDS = 20  # 5 % of customers each
+
+
+def segment_kind(scheme: object) -> str:
+    """Catalogue kind of the segment labels of a scheme."""
+    return scheme if scheme in ("value8", "named") else "custom"
+
+
+def pareto_bands(values: pd.Series, bands: int = PARETO_BANDS) -> pd.DataFrame:
+    """Customer value in bands of equal head count, largest customers first.
+
+    ``values`` sorted descending; band k holds customers ceil((k-1) n / bands) .. ceil(k n /
+    bands) - 1. Returns ``band`` (top share of customers, fraction), ``value`` and
+    ``cumulative_share`` (fraction of the positive total).
+    """
+    v = values.to_numpy(dtype=float)
+    n = len(v)
+    edges = np.ceil(np.arange(bands + 1) * n / bands).astype(int)
+    sums = np.array([v[a:b].sum() for a, b in itertools.pairwise(edges)])
+    base = v[v > 0].sum()
+    cum = np.cumsum(np.where(sums > 0, sums, 0.0)) / base if base > 0 else np.zeros(bands)
+    return pd.DataFrame({"band": np.arange(1, bands + 1) / bands, "value": sums,
+                         "cumulative_share": np.minimum(cum, 1.0)})
+
+
+def heat_map(customers: pd.DataFrame, bins: int) -> pd.DataFrame:
+    """Average monetary value per R score (rows, best first) and F score (columns)."""
+    table = customers.pivot_table(index="R", columns="F", values="monetary", aggfunc="mean",
+                                  observed=False)
+    return table.reindex(index=range(bins, 0, -1), columns=range(1, bins + 1))
+
+
+def write_summary(ws, analysis: Analysis, lang: str, strategies=None) -> None:
+    """Write the Summary sheet (the workbook opens on it)."""
+    s = Styler(ws, lang)
+    set_widths(ws, [30, 18, 20, 20, 18, 18, 3] + [12] * 10)
+    log, c = analysis.log, analysis.customers
+    period = analysis.as_of.strftime("%Y-%m")
+    ws.append([s.cell(f"{text('summary.title', lang)} — {period}", font=s.title)])
+    ws.append([s.cell(f"{text('summary.source', lang)}: {log['source']}   ·   "
+                      f"{text('summary.as_of', lang)}: {log['as_of']}   ·   "
+                      f"{text('summary.period', lang)}: {log['first_date']} – {log['as_of']}",
+                      font=s.small)])
+    ws.append([])
+    abc = analysis.summaries["abc"].set_index("label")
+    recent = int((c["recency"] <= 90).sum())
+    figures = [
+        ("summary.customers", len(c), INTEGER),
+        ("summary.revenue", float(c["net_sales"].sum()), INTEGER),
+        (f"summary.value.{analysis.value_basis}", analysis.total_value, INTEGER),
+        ("summary.tier_a", int(abc.loc["A", "customers"]), INTEGER),
+        ("summary.tier_a_share", float(abc.loc["A", "value_share"]), PERCENT),
+        ("summary.active", recent, INTEGER),
+    ]
+    ws.append([s.cell(text(k, lang), font=s.bold, wrap=True) for k, _, _ in figures])
+    ws.append([s.cell(v, fmt, font=s.big) for _, v, fmt in figures])
+    ws.append([])
+    row = 7
+    anchors = {}
+    for key, kind in GROUPS:
+        kind = kind or segment_kind(analysis.options.scheme)
+        table = analysis.summaries[key]
+        ws.append([s.cell(text(f"summary.{key}", lang), font=s.bold)])
+        ws.append(s.header_row([text(f"sum.{col}", lang) for col in
+                                ("label", "customers", "customer_share", "value", "value_share",
+                                 "average")]))
+        anchors[key] = (row + 2, row + 1 + len(table))
+        for rec in table.itertuples(index=False):
+            ws.append([s.cell(method_name(rec.label, kind, lang)),
+                       s.cell(int(rec.customers), INTEGER), s.cell(rec.customer_share, PERCENT),
+                       s.cell(rec.value, MONEY), s.cell(rec.value_share, PERCENT),
+                       s.cell(rec.average, MONEY)])
+        ws.append([])
+        row += len(table) + 3
+    bins = analysis.options.bins
+    heat = heat_map(c, bins)
+    ws.append([s.cell(text("summary.heatmap", lang), font=s.bold)])
+    ws.append(s.header_row(["R \\ F"] + [f"F={f}" for f in heat.columns]))
+    for r, values in heat.iterrows():
+        ws.append([s.cell(f"R={r}", font=s.bold)] + [s.cell(v, MONEY) for v in values])
+    last_col = get_column_letter(1 + bins)
+    ws.conditional_formatting.add(
+        f"B{row + 2}:{last_col}{row + 1 + bins}",
+        ColorScaleRule(start_type="min", start_color="FFFFFF", mid_type="percentile",
+                       mid_value=50, mid_color="BDD7EE", end_type="max", end_color="5B9BD5"))
+    ws.append([])
+    row += bins + 3
+    pareto = pareto_bands(c["value"])
+    ws.append([s.cell(text("summary.pareto", lang), font=s.bold)])
+    ws.append(s.header_row([text(f"summary.pareto.{k}", lang)
+                            for k in ("band", "value", "cumulative")]))
+    pareto_rows = (row + 2, row + 1 + len(pareto))
+    for rec in pareto.itertuples(index=False):
+        ws.append([s.cell(rec.band, "0%"), s.cell(rec.value, MONEY),
+                   s.cell(rec.cumulative_share, PERCENT)])
+    ws.append([])
+    row += len(pareto) + 3
+    _charts(ws, lang, anchors, pareto_rows)
+
+
+def _charts(ws, lang: str, anchors: dict[str, tuple[int, int]],
+            pareto_rows: tuple[int, int]) -> None:
+    first, last = pareto_rows
+    bars = BarChart()
+    bars.title = text("summary.chart.pareto", lang)
+    bars.add_data(Reference(ws, min_col=2, min_row=first - 1, max_row=last), titles_from_data=True)
+    bars.set_categories(Reference(ws, min_col=1, min_row=first, max_row=last))
+    bars.y_axis.title = text("summary.pareto.value", lang)
+    bars.y_axis.majorGridlines = None
+    line = LineChart()
+    line.add_data(Reference(ws, min_col=3, min_row=first - 1, max_row=last), titles_from_data=True)
+    line.y_axis.axId = 200
+    line.y_axis.title = text("summary.pareto.cumulative", lang)
+    line.y_axis.number_format = "0%"
+    line.y_axis.crosses = "max"
+    bars += line
+    _place(ws, bars, "H3")
+
+    top, bottom = anchors["pyramid"]
+    pyramid = BarChart()
+    pyramid.type = "bar"
+    pyramid.title = text("summary.chart.pyramid", lang)
+    pyramid.add_data(Reference(ws, min_col=2, min_row=top - 1, max_row=bottom),
+                     titles_from_data=True)
+    pyramid.set_categories(Reference(ws, min_col=1, min_row=top, max_row=bottom))
+    pyramid.y_axis.title = text("sum.customers", lang)
+    pyramid.x_axis.scaling.orientation = "maxMin"  # top tier at the top
+    pyramid.legend = None
+    _place(ws, pyramid, "H21")
+
+    top, bottom = anchors["segment"]
+    segments = BarChart()
+    segments.type = "bar"
+    segments.title = text("summary.chart.segment", lang)
+    segments.add_data(Reference(ws, min_col=2, min_row=top - 1, max_row=bottom),
+                      titles_from_data=True)
+    segments.set_categories(Reference(ws, min_col=1, min_row=top, max_row=bottom))
+    segments.legend = None
+    segments.x_axis.scaling.orientation = "maxMin"
+    _place(ws, segments, "H39")
+
+
+def _place(ws, chart, anchor: str) -> None:
+    chart.width, chart.height = 18, 8.5
+    ws.add_chart(chart, anchor)
