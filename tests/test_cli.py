@@ -2,16 +2,25 @@
 
 from __future__ import annotations
 
+import email
+import email.policy
 import subprocess
 import sys
 
+import pytest
+from openpyxl import load_workbook
+
 from xl_crm.cli import build_parser, main
 
-from .conftest import ROOT
+from .conftest import ROOT, SAMPLE_ZH
+from .test_mail import Recorder, start
 
 
-def test_demo_prints_the_analysis_of_the_sample(capsys):
+def test_demo_prints_the_analysis_and_writes_the_report(capsys, tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
     assert main(["demo"]) == 0
+    assert main(["demo"]) == 0  # runs again: the demo replaces its own report
+    assert (tmp_path / "out" / "sample-customer-value-2026-10-en.xlsx").exists()
     out = capsys.readouterr().out
     assert "sample_sales.xlsx [Sales]" in out
     assert "as of 2026-10-31" in out
@@ -43,3 +52,87 @@ def test_every_command_has_help_with_an_example_and_is_in_the_readme():
     for name, sub in commands.items():
         assert "Example: xl-crm" in sub.description, name
         assert f"xl-crm {name}" in readme, name
+
+
+# --- report and mail through the command line, with a real SMTP server on loopback ---
+
+import email
+import email.policy
+
+
+@pytest.fixture
+def smtp(monkeypatch):
+    handler = Recorder(refuse=("nobody@example.com",))
+    controller = start(handler)
+    monkeypatch.setenv("XL_CRM_SMTP_HOST", "127.0.0.1")
+    monkeypatch.setenv("XL_CRM_SMTP_PORT", str(controller.port))
+    monkeypatch.setenv("XL_CRM_SMTP_SECURITY", "none")
+    monkeypatch.setenv("XL_CRM_MAIL_FROM", "Reports <reports@example.com>")
+    for var in ("XL_CRM_SMTP_USER", "XL_CRM_SMTP_PASSWORD", "XL_CRM_CONFIG"):
+        monkeypatch.delenv(var, raising=False)
+    yield handler
+    controller.stop()
+
+
+def test_report_is_written_then_mailed(tmp_path, smtp, capsys):
+    out = tmp_path / "oct.xlsx"
+    code = main(["report", str(SAMPLE_ZH), "-o", str(out), "--lang", "zh",
+                 "--email", "boss@example.com", "--bcc", "audit@example.com"])
+    assert code == 0, capsys.readouterr().err
+    assert load_workbook(out, read_only=True).sheetnames[0] == "摘要"
+    (sender, recipients, raw), = smtp.mails
+    assert sender == "reports@example.com"
+    assert recipients == ["boss@example.com", "audit@example.com"]
+    message = email.message_from_bytes(raw, policy=email.policy.default)
+    assert message["Subject"] == "客户价值报告 — 2026-10"
+    attachment = next(message.iter_attachments())
+    assert attachment.get_content() == out.read_bytes()
+
+
+def test_report_stays_when_a_recipient_is_refused(tmp_path, smtp, capsys):
+    out = tmp_path / "r.xlsx"
+    code = main(["report", str(SAMPLE_ZH), "-o", str(out),
+                 "--email", "boss@example.com", "nobody@example.com"])
+    captured = capsys.readouterr()
+    assert code == 1 and out.exists()
+    assert "refused: nobody@example.com (550 no such user)" in captured.out
+    assert "boss@example.com" in captured.out
+
+
+def test_report_stays_when_the_server_is_down(tmp_path, monkeypatch, capsys):
+    monkeypatch.setenv("XL_CRM_SMTP_HOST", "127.0.0.1")
+    monkeypatch.setenv("XL_CRM_SMTP_PORT", "9")  # discard port: nothing listens
+    monkeypatch.setenv("XL_CRM_SMTP_SECURITY", "none")
+    monkeypatch.setenv("XL_CRM_MAIL_FROM", "reports@example.com")
+    out = tmp_path / "r.xlsx"
+    assert main(["report", str(SAMPLE_ZH), "-o", str(out), "--email", "a@example.com"]) == 1
+    err = capsys.readouterr().err
+    assert out.exists()
+    assert err.startswith(f"xl-crm: the report is written ({out.resolve()}) but was not sent:")
+    assert "cannot reach SMTP server 127.0.0.1:9" in err
+
+
+def test_email_existing_report_dry_run_writes_eml(tmp_path, monkeypatch, capsys):
+    monkeypatch.delenv("XL_CRM_SMTP_HOST", raising=False)
+    out = tmp_path / "r.xlsx"
+    assert main(["report", str(SAMPLE_ZH), "-o", str(out)]) == 0
+    assert main(["email", str(out), "--to", "boss@example.com", "--dry-run"]) == 0
+    eml = tmp_path / "r.eml"
+    message = email.message_from_bytes(eml.read_bytes(), policy=email.policy.default)
+    assert message["To"] == "boss@example.com"
+    assert message["Subject"] == "Customer value report — 2026-10"
+    kinds = {part.get_content_type() for part in message.walk()}
+    assert {"text/plain", "text/html"} <= kinds
+    assert "dry run: message written to" in capsys.readouterr().out
+
+
+def test_report_refuses_existing_output_and_input(tmp_path, capsys):
+    out = tmp_path / "r.xlsx"
+    assert main(["report", str(SAMPLE_ZH), "-o", str(out)]) == 0
+    assert main(["report", str(SAMPLE_ZH), "-o", str(out)]) == 1
+    assert "exists; pass --overwrite" in capsys.readouterr().err
+    copy = tmp_path / "sales.xlsx"
+    copy.write_bytes(SAMPLE_ZH.read_bytes())
+    assert main(["report", str(copy), "-o", str(copy), "--overwrite"]) == 1
+    assert "is the input file" in capsys.readouterr().err
+    assert copy.read_bytes() == SAMPLE_ZH.read_bytes()

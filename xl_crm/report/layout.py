@@ -14,7 +14,7 @@ from collections.abc import Iterable, Sequence
 
 import numpy as np
 import pandas as pd
-from openpyxl.cell import WriteOnlyCell
+from openpyxl.cell import Cell
 from openpyxl.styles import Alignment, Font, PatternFill
 from openpyxl.worksheet.filters import AutoFilter
 from openpyxl.worksheet.properties import PageSetupProperties
@@ -34,6 +34,21 @@ INPUT_FILL = PatternFill("solid", fgColor="FFF2CC")
 _BAD_SHEET_CHARS = re.compile(r"[\[\]:*?/\\]")
 
 
+class _Cell(Cell):
+    """A cell whose repr is cheap: openpyxl's write-only ``append`` formats ``repr(cell)``
+    into an exception message for every styled cell it is given (before catching it)."""
+
+    __slots__ = ()
+
+    def __repr__(self) -> str:
+        return "<cell>"
+
+
+def new_cell(ws, value: object = None) -> Cell:
+    """A write-only cell (openpyxl's ``WriteOnlyCell``, with a cheap repr)."""
+    return _Cell(ws, row=1, column=1, value=value)
+
+
 class Styler:
     """Fonts for one language; cells are created through it so every cell gets the font."""
 
@@ -49,9 +64,9 @@ class Styler:
         self.small = Font(name=self.name, size=9, italic=True, color="595959")
 
     def cell(self, value: object, fmt: str | None = None, font: Font | None = None,
-             fill: PatternFill | None = None, wrap: bool = False) -> WriteOnlyCell:
+             fill: PatternFill | None = None, wrap: bool = False) -> Cell:
         """One styled cell; text from users is always stored as text, never a formula."""
-        c = WriteOnlyCell(self.ws, value=cell_value(value))
+        c = new_cell(self.ws, cell_value(value))
         if isinstance(value, str) and not isinstance(value, Formula):
             c.data_type = "s"
         c.font = font or self.plain
@@ -63,15 +78,15 @@ class Styler:
             c.alignment = Alignment(wrap_text=True, vertical="top")
         return c
 
-    def formula(self, expr: str, fmt: str | None = None, font: Font | None = None) -> WriteOnlyCell:
+    def formula(self, expr: str, fmt: str | None = None, font: Font | None = None) -> Cell:
         """A formula cell (only ever built by the report, never from user text)."""
-        c = WriteOnlyCell(self.ws, value=cell_value(Formula(expr)))
+        c = new_cell(self.ws, cell_value(Formula(expr)))
         c.font = font or self.plain
         if fmt:
             c.number_format = fmt
         return c
 
-    def header_row(self, labels: Sequence[str]) -> list[WriteOnlyCell]:
+    def header_row(self, labels: Sequence[str]) -> list[Cell]:
         """A row of header cells (white bold on dark blue)."""
         return [self.cell(h, font=self.header, fill=HEADER_FILL) for h in labels]
 
@@ -180,11 +195,12 @@ def write_table(ws, styler: Styler, headers: Sequence[str], columns: Sequence[li
     for values in zip(*columns):
         row = list(values)
         for i in text_cols:
-            c = reusable[i]
-            c.value = row[i]
-            if isinstance(row[i], str):
+            value = row[i]
+            if isinstance(value, str) and value.startswith("="):  # text, never a formula
+                c = reusable[i]
+                c.value = value
                 c.data_type = "s"
-            row[i] = c
+                row[i] = c
         for i in number_cols:
             c = reusable[i]
             c.value = row[i]
