@@ -180,13 +180,14 @@ def _customer_sheet(ws, frame: pd.DataFrame, lang: str, tables: set[str], name: 
     write_table(ws, s, headers, columns, [f for _, f, _ in COLUMNS], name, tables)
 
 
-def _strategy_sheet(ws, analysis: Analysis, lang: str, tables: set[str]) -> None:
-    s = Styler(ws, lang)
+def strategy_rows(analysis: Analysis, lang: str) -> list[tuple]:
+    """One row per tier, segment, stage and quadrant present: kind, label, name, customers,
+    value, goal, actions (one per line), resources."""
     c = analysis.customers
-    seg_kind = segment_kind(analysis.options.scheme)
     rows = []
     for column, kind in (("abc_tier", "abc"), ("pyramid_tier", "pyramid"),
-                         ("segment", seg_kind), ("stage", "lifecycle"), ("quadrant", "matrix")):
+                         ("segment", segment_kind(analysis.options.scheme)),
+                         ("stage", "lifecycle"), ("quadrant", "matrix")):
         stats = c.groupby(column, sort=False)["value"].agg(["size", "sum"])
         for label, rec in stats.iterrows():
             try:
@@ -196,6 +197,12 @@ def _strategy_sheet(ws, analysis: Analysis, lang: str, tables: set[str]) -> None
             rows.append((text(f"kind.{kind}", lang), label, r.name, int(rec["size"]),
                          float(rec["sum"]), r.goal, "\n".join(f"• {a}" for a in r.actions),
                          r.resources))
+    return rows
+
+
+def _strategy_sheet(ws, analysis: Analysis, lang: str, tables: set[str]) -> None:
+    s = Styler(ws, lang)
+    rows = strategy_rows(analysis, lang)
     headers = [text(k, lang) for k in ("strategy.kind", "strategy.label", "strategy.name",
                                        "sum.customers", "sum.value", "strategy.goal",
                                        "strategy.actions", "strategy.resources")]

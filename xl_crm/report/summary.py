@@ -134,28 +134,25 @@ def _charts(ws, lang: str, anchors: dict[str, tuple[int, int]],
     bars += line
     _place(ws, bars, "H3")
 
-    top, bottom = anchors["pyramid"]
-    pyramid = BarChart()
-    pyramid.type = "bar"
-    pyramid.title = text("summary.chart.pyramid", lang)
-    pyramid.add_data(Reference(ws, min_col=2, min_row=top - 1, max_row=bottom),
-                     titles_from_data=True)
-    pyramid.set_categories(Reference(ws, min_col=1, min_row=top, max_row=bottom))
-    pyramid.y_axis.title = text("sum.customers", lang)
-    pyramid.x_axis.scaling.orientation = "maxMin"  # top tier at the top
-    pyramid.legend = None
-    _place(ws, pyramid, "H21")
+    _bar(ws, text("summary.chart.pyramid", lang), anchors["pyramid"], "H21",
+         text("sum.customers", lang))
+    _bar(ws, text("summary.chart.segment", lang), anchors["segment"], "H39")
 
-    top, bottom = anchors["segment"]
-    segments = BarChart()
-    segments.type = "bar"
-    segments.title = text("summary.chart.segment", lang)
-    segments.add_data(Reference(ws, min_col=2, min_row=top - 1, max_row=bottom),
-                      titles_from_data=True)
-    segments.set_categories(Reference(ws, min_col=1, min_row=top, max_row=bottom))
-    segments.legend = None
-    segments.x_axis.scaling.orientation = "maxMin"
-    _place(ws, segments, "H39")
+
+def _bar(ws, title: str, rows: tuple[int, int], anchor: str, axis: str | None = None) -> None:
+    """Horizontal bars of the customers column of a summary table, first group on top."""
+    top, bottom = rows
+    chart = BarChart()
+    chart.type = "bar"
+    chart.title = title
+    chart.add_data(Reference(ws, min_col=2, min_row=top - 1, max_row=bottom),
+                   titles_from_data=True)
+    chart.set_categories(Reference(ws, min_col=1, min_row=top, max_row=bottom))
+    chart.x_axis.scaling.orientation = "maxMin"
+    chart.legend = None
+    if axis:
+        chart.y_axis.title = axis
+    _place(ws, chart, anchor)
 
 
 def _place(ws, chart, anchor: str) -> None:

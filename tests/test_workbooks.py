@@ -1,0 +1,110 @@
+"""The shipped macro workbook, its Python module, and the xlwings Lite files."""
+
+from __future__ import annotations
+
+import importlib.util
+import inspect
+import os
+import shutil
+import zipfile
+
+import pytest
+from oletools.olevba import VBA_Parser
+from openpyxl import load_workbook
+
+from xl_crm.monthly import SETTINGS
+
+from .conftest import ROOT
+
+WORKBOOK = ROOT / "workbooks" / "xl_crm_monthly.xlsm"
+INTERFACE = ("CRM_RFM", "CRM_RFM_SCORE", "CRM_SEGMENT", "CRM_ABC", "CRM_PYRAMID", "CRM_DWYER",
+             "CRM_CLV", "CRM_LIFECYCLE", "CRM_STRATEGY")
+
+
+@pytest.fixture(scope="module")
+def book():
+    return load_workbook(WORKBOOK, keep_vba=True)
+
+
+def load_module(path, name):
+    spec = importlib.util.spec_from_file_location(name, path)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def test_sheets_settings_and_conf(book):
+    assert book.sheetnames == ["Start", "Sales", "Settings", "Functions", "xlwings.conf"]
+    settings = [[c.value for c in r] for r in book["Settings"].iter_rows()]
+    assert settings[0] == ["Setting", "Value", "Meaning"]
+    assert [r[0] for r in settings[1:]] == list(SETTINGS)
+    assert book["xlwings.conf"]["A1"].value == "UDF Modules"
+    assert book["xlwings.conf"]["B1"].value == "xl_crm.udfs"
+    assert "SalesTable" in book["Sales"].tables
+    assert book["Sales"]["A1"].value == "Date" and book["Sales"].max_row == 36547
+
+
+def test_functions_sheet_types_every_worksheet_function(book):
+    formulas = " ".join(str(v) for row in cells(book["Functions"]) for v in row
+                        if isinstance(v, str) and v.startswith("="))
+    for name in INTERFACE:
+        if name not in ("CRM_RFM_SCORE", "CRM_SEGMENT"):  # shown on the data by CRM_RFM
+            assert f"{name}(" in formulas, name
+    assert "Sales!C2:C36547" in formulas
+
+
+def test_button_runs_the_quickstart_macro_which_runs_python():
+    with zipfile.ZipFile(WORKBOOK) as zf:
+        vml = "".join(zf.read(n).decode() for n in zf.namelist() if n.endswith(".vml"))
+        assert "xl/vbaProject.bin" in zf.namelist()
+    assert "<x:FmlaMacro>[0]!SampleCall</x:FmlaMacro>" in vml
+    assert "Generate report" in vml
+    parser = VBA_Parser(str(WORKBOOK))
+    code = "\n".join(source for _, _, _, source in parser.extract_macros())
+    parser.close()
+    assert "Sub SampleCall()" in code
+    assert 'RunPython "import " & mymodule & ";" & mymodule & ".main()"' in code
+
+
+def test_workbook_module_calls_the_macro(monkeypatch):
+    module = load_module(ROOT / "workbooks" / "xl_crm_monthly.py", "xl_crm_monthly")
+    assert WORKBOOK.stem == module.__name__  # SampleCall imports the workbook's name
+    calls = []
+    monkeypatch.setattr("xl_crm.macros.monthly_report", lambda: calls.append(True))
+    module.main()
+    assert calls == [True]
+
+
+def test_lite_main_defines_every_function_and_the_script():
+    module = load_module(ROOT / "workbooks" / "lite" / "main.py", "lite_main")
+    members = dict(inspect.getmembers(module, callable))
+    for name in INTERFACE:
+        assert name in members, name
+    script = members["monthly_report"]
+    assert list(inspect.signature(script).parameters) == ["book"]
+    requirements = (ROOT / "workbooks" / "lite" / "requirements.txt").read_text()
+    assert {"xl_crm", "pandas", "numpy", "openpyxl"} <= set(requirements.split())
+
+
+@pytest.mark.skipif(not shutil.which("soffice") and not os.environ.get("CI"),
+                    reason="LibreOffice is not installed (CI installs it)")
+def test_libreoffice_opens_the_macro_workbook(tmp_path):
+    from xl_crm.libreoffice import convert
+
+    out = convert(WORKBOOK, "xlsx:Calc MS Excel 2007 XML", tmp_path)
+    reopened = load_workbook(out, read_only=True)
+    assert {"Start", "Sales", "Settings"} <= set(reopened.sheetnames)
+
+
+def test_builder_rebuilds_the_same_workbook(tmp_path):
+    builder = load_module(ROOT / "workbooks" / "build_macro_workbook.py", "builder")
+    rebuilt = load_workbook(builder.build(tmp_path / "again.xlsm"), keep_vba=True)
+    shipped = load_workbook(WORKBOOK, keep_vba=True)
+    assert rebuilt.sheetnames == shipped.sheetnames
+    for name in ("Start", "Settings", "Functions"):
+        assert cells(rebuilt[name]) == cells(shipped[name]), name
+
+
+def cells(ws):
+    """Cell values, array formulas as their text."""
+    return [[getattr(c.value, "text", c.value) for c in r] for r in ws.iter_rows()]

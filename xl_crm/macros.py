@@ -1,0 +1,51 @@
+"""The button macro (classic xlwings): ``RunPython "import xl_crm.macros;
+xl_crm.macros.monthly_report()"``, or the shipped workbook's button.
+
+A thin adapter: it finds the calling workbook, runs :func:`xl_crm.monthly.run` (which
+holds all the logic), saves the report next to the workbook in ``reports/`` and offers to
+email it when recipients and mail settings exist. Errors reach the user as a message box,
+never a traceback; a failure leaves the workbook as it was.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from .core.errors import XlCrmError
+from .mail import MailError, MailSettings, mail_report
+from .monthly import run
+from .report import report_summary
+
+TITLE = "xl_crm"
+
+
+def monthly_report(book=None) -> None:
+    """Turn the calling workbook's sales sheet into result sheets and a saved report."""
+    import xlwings as xw
+
+    book = book or xw.Book.caller()
+    try:
+        folder = Path(book.fullname).resolve().parent
+        outcome = run(book, report_dir=folder / "reports")
+        _offer_mail(book, outcome)
+    except XlCrmError as err:
+        book.app.alert(str(err), title=TITLE)
+    except Exception as err:  # noqa: BLE001 - the user gets a message box, not a traceback
+        book.app.alert(f"Unexpected error: {type(err).__name__}: {err}", title=TITLE)
+
+
+def _offer_mail(book, outcome) -> None:
+    settings = outcome.settings
+    if not (outcome.report and settings.recipients):
+        return
+    try:
+        MailSettings.load()
+    except MailError:
+        return  # no mail settings: nothing to offer
+    who = ", ".join(settings.recipients)
+    if book.app.alert(f"Email {outcome.report.name} to {who}?", title=TITLE,
+                      buttons="yes_no") != "yes":
+        return
+    line, _ = mail_report(outcome.report, report_summary(outcome.analysis, settings.language),
+                          settings.recipients, settings.cc, lang=settings.language)
+    book.app.alert(line, title=TITLE)

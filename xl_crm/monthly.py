@@ -1,0 +1,309 @@
+"""The button job: the month's sales sheet of a workbook in, result sheets (and a report
+file) out. Everything here runs without Excel; :mod:`xl_crm.macros` only hands it the
+calling workbook.
+
+The job touches a workbook only through the few xlwings members listed in
+:class:`BookLike` (``sheets``, ``range(...).value``, ``used_range``, ``tables``,
+``name``, ``delete``, ``add``), so tests drive it with a small in-memory stand-in.
+
+Rules:
+- **Where the sales are**: the sheet named by the ``sales_sheet`` setting, else a sheet
+  called ``Sales`` or ``销售``, else the active sheet; on it, the first Excel table if
+  there is one, else the used range, whose header row is found like everywhere else.
+- **Settings** come from a sheet named ``Settings`` or ``设置`` (two columns, setting and
+  value, under a header row; see :data:`SETTINGS` for names, defaults and meanings).
+- **Output**: sheets whose names start with ``CRM `` (customers, tiers, strategy, log);
+  only these are ever replaced. The sales data is never written to.
+- **All or nothing**: the analysis and every output table are computed first; the new
+  sheets are written under temporary names and swapped in only when all are written, so a
+  failure leaves the workbook as it was.
+"""
+
+from __future__ import annotations
+
+import math
+import time
+from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Protocol
+
+import pandas as pd
+
+from .core.analysis import Analysis, Options, analyze
+from .core.errors import InputError
+from .core.sales import sales_from_rows
+from .i18n import check_lang, method_name, text
+from .report import ReportOptions, customer_frame, strategy_rows, write_report
+from .report.summary import segment_kind
+
+PREFIX = "CRM "
+SALES_SHEETS = ("sales", "销售")
+SETTINGS_SHEETS = ("settings", "设置")
+TEMP = "CRM~new~"
+
+# name -> (default, meaning); the Settings sheet lists them in this order
+SETTINGS: dict[str, tuple[object, str]] = {
+    "sales_sheet": ("", "sheet with the sales table (empty: Sales / 销售, else the active sheet)"),
+    "as_of": ("", "analysis date (empty: the latest purchase date)"),
+    "bins": (5, "scores per RFM measure, 2 to 9"),
+    "binning": ("quantile", "quantile (shared ties) or nested"),
+    "scheme": ("value8", "segment scheme: value8 (eight value classes) or named"),
+    "a_cut": (0.8, "ABC: cumulative share of value that closes tier A (fraction)"),
+    "b_cut": (0.95, "ABC: cumulative share of value that closes tier B (fraction)"),
+    "language": ("en", "en or zh, for the result sheets and the report"),
+    "save_report": ("yes", "save the formatted report in reports/ next to the workbook"),
+    "recipients": ("", "email addresses for the report, separated by ; or ,"),
+    "cc": ("", "copy recipients, separated by ; or ,"),
+}
+
+
+class RangeLike(Protocol):
+    """What the job uses of ``xlwings.Range``."""
+
+    value: object
+    number_format: str
+
+
+class SheetLike(Protocol):
+    """What the job uses of ``xlwings.Sheet``."""
+
+    name: str
+
+    def range(self, address: str) -> RangeLike: ...
+    def delete(self) -> None: ...
+    def autofit(self) -> None: ...
+
+    @property
+    def used_range(self) -> RangeLike: ...
+
+    @property
+    def tables(self) -> Sequence: ...
+
+
+class BookLike(Protocol):
+    """What the job uses of ``xlwings.Book``."""
+
+    @property
+    def sheets(self): ...  # iterable; [name], .active, .add(name, after=)
+
+
+@dataclass
+class Settings:
+    """The Settings sheet, parsed and checked."""
+
+    sales_sheet: str = ""
+    as_of: object = None
+    bins: int = 5
+    binning: str = "quantile"
+    scheme: str = "value8"
+    a_cut: float = 0.8
+    b_cut: float = 0.95
+    language: str = "en"
+    save_report: bool = True
+    recipients: tuple[str, ...] = ()
+    cc: tuple[str, ...] = ()
+
+    def options(self) -> Options:
+        """Analysis options for these settings."""
+        return Options(as_of=self.as_of, bins=self.bins, binning=self.binning,
+                       scheme=self.scheme, a_cut=self.a_cut, b_cut=self.b_cut)
+
+
+@dataclass
+class Outcome:
+    """What a run did (the log sheet shows the same)."""
+
+    analysis: Analysis
+    settings: Settings
+    sheets: dict[str, list[list[object]]]
+    log: list[tuple[str, object]] = field(default_factory=list)
+    report: Path | None = None
+
+
+def read_settings(rows: Sequence[Sequence[object]] | None) -> Settings:
+    """Settings from the Settings sheet's values (2-D); missing names keep their default.
+
+    Errors name the Settings row.
+    """
+    settings = Settings()
+    for i, row in enumerate(rows or [], start=1):
+        cells = list(row) + [None, None]
+        name = str(cells[0] or "").strip().lower().replace(" ", "_")
+        if not name or name in ("setting", "设置项") or name not in SETTINGS:
+            continue
+        value = cells[1]
+        if value is None or (isinstance(value, str) and not value.strip()):
+            continue
+        try:
+            _set(settings, name, value)
+        except (ValueError, TypeError) as err:
+            raise InputError(f"{name} = {value!r}: {err}", "Settings", i) from err
+    return settings
+
+
+def _set(settings: Settings, name: str, value: object) -> None:
+    if name in ("bins",):
+        number = float(value)
+        if number != int(number) or not 2 <= number <= 9:
+            raise ValueError("must be a whole number from 2 to 9")
+        settings.bins = int(number)
+    elif name in ("a_cut", "b_cut"):
+        number = float(value)
+        if not 0 < number <= 1:
+            raise ValueError("must be a fraction, e.g. 0.8 for 80%")
+        setattr(settings, name, number)
+    elif name == "binning":
+        if str(value).strip().lower() not in ("quantile", "nested"):
+            raise ValueError("must be quantile or nested")
+        settings.binning = str(value).strip().lower()
+    elif name == "scheme":
+        if str(value).strip().lower() not in ("value8", "named"):
+            raise ValueError("must be value8 or named")
+        settings.scheme = str(value).strip().lower()
+    elif name == "language":
+        settings.language = check_lang(str(value).strip().lower())
+    elif name == "save_report":
+        settings.save_report = str(value).strip().lower() in ("yes", "true", "1", "是")
+    elif name in ("recipients", "cc"):
+        parts = str(value).replace(",", ";").split(";")
+        setattr(settings, name, tuple(p.strip() for p in parts if p.strip()))
+    elif name == "as_of":
+        settings.as_of = value
+    else:
+        settings.sales_sheet = str(value).strip()
+
+
+def find_sheet(book: BookLike, names: Iterable[str]) -> SheetLike | None:
+    """The first sheet whose name matches one of ``names`` (case-insensitive)."""
+    wanted = [n.lower() for n in names]
+    for sheet in book.sheets:
+        if sheet.name.strip().lower() in wanted:
+            return sheet
+    return None
+
+
+def sales_sheet(book: BookLike, settings: Settings) -> SheetLike:
+    """The sheet holding the sales table (see the module docstring)."""
+    if settings.sales_sheet:
+        sheet = find_sheet(book, [settings.sales_sheet])
+        if sheet is None:
+            raise InputError(f"the settings name sales sheet {settings.sales_sheet!r}, but "
+                             "the workbook has no sheet of that name")
+        return sheet
+    return find_sheet(book, SALES_SHEETS) or book.sheets.active
+
+
+def sheet_rows(sheet: SheetLike) -> tuple[list[list[object]], int]:
+    """The sales table's values and the sheet row of its first row."""
+    tables = list(getattr(sheet, "tables", []) or [])
+    rng = tables[0].range if tables else sheet.used_range
+    values = rng.value
+    if not isinstance(values, list):
+        values = [[values]]
+    elif values and not isinstance(values[0], list):
+        values = [values]
+    return values, int(getattr(rng, "row", 1))
+
+
+def build_sheets(analysis: Analysis, lang: str) -> dict[str, list[list[object]]]:
+    """The result sheets as 2-D lists with header rows, by sheet name."""
+    frame = customer_frame(analysis, lang)
+    columns = ["customer", "name", "region", "last_purchase", "recency", "frequency",
+               "monetary", "value", "R", "F", "M", "RFM", "segment", "abc_tier",
+               "pyramid_tier", "stage", "quadrant", "recommendation"]
+    customers = [[text(f"col.{c}", lang) for c in columns]]
+    customers += [[_plain(v) for v in row] for row in frame[columns].itertuples(index=False)]
+    tiers = [[text("summary.abc", lang)] + [""] * 5]
+    seg_kind = segment_kind(analysis.options.scheme)
+    for key, kind in (("abc", "abc"), ("pyramid", "pyramid"), ("segment", seg_kind),
+                      ("stage", "lifecycle"), ("quadrant", "matrix")):
+        if key != "abc":
+            tiers += [[""] * 6, [text(f"summary.{key}", lang)] + [""] * 5]
+        tiers.append([text(f"sum.{c}", lang) for c in ("label", "customers", "customer_share",
+                                                        "value", "value_share", "average")])
+        for r in analysis.summaries[key].itertuples(index=False):
+            tiers.append([method_name(r.label, kind, lang), int(r.customers),
+                          float(r.customer_share), float(r.value), float(r.value_share),
+                          float(r.average)])
+    return {
+        f"{PREFIX}{text('sheet.customers', lang)}": customers,
+        f"{PREFIX}{text('summary.abc', lang).split(' ')[0]}": tiers,
+        f"{PREFIX}{text('sheet.strategy', lang)}": _strategy_rows(analysis, lang),
+    }
+
+
+def _strategy_rows(analysis: Analysis, lang: str) -> list[list[object]]:
+    header = [text(k, lang) for k in ("strategy.kind", "strategy.label", "strategy.name",
+                                      "sum.customers", "sum.value", "strategy.goal",
+                                      "strategy.actions", "strategy.resources")]
+    return [header] + [list(r) for r in strategy_rows(analysis, lang)]
+
+
+def _plain(value: object) -> object:
+    if value is None or value is pd.NaT:
+        return None
+    if isinstance(value, pd.Timestamp):
+        return value.to_pydatetime()
+    if isinstance(value, float) and math.isnan(value):
+        return None
+    return value.item() if hasattr(value, "item") else value
+
+
+def run(book: BookLike, report_dir: Path | None = None,
+        clock: Callable[[], float] = time.perf_counter) -> Outcome:
+    """Read, analyse, write the result sheets and (when ``report_dir``) the report file."""
+    started = clock()
+    settings_sheet = find_sheet(book, SETTINGS_SHEETS)
+    settings = read_settings(settings_sheet.used_range.value if settings_sheet else None)
+    source = sales_sheet(book, settings)
+    rows, first_row = sheet_rows(source)
+    sales = sales_from_rows(rows, source=f"{getattr(book, 'name', 'workbook')} [{source.name}]",
+                            first_row=first_row)
+    analysis = analyze(sales, settings.options())
+    lang = settings.language
+    sheets = build_sheets(analysis, lang)
+    outcome = Outcome(analysis, settings, sheets)
+    if report_dir is not None and settings.save_report:
+        report_dir.mkdir(parents=True, exist_ok=True)
+        outcome.report = write_report(
+            analysis, report_dir / f"customer-value-{analysis.as_of:%Y-%m}.xlsx",
+            ReportOptions(lang=lang), overwrite=True, inputs=[Path(getattr(book, "fullname", ""))])
+    log = analysis.log
+    outcome.log = [
+        ("sales sheet", source.name),
+        ("rows read", log["rows_read"]),
+        ("blank rows skipped", len(log["blank_rows"])),
+        ("rows after the analysis date left out", log["rows_after_as_of"]),
+        ("analysis date", f"{log['as_of']} ({log['as_of_source']})"),
+        ("customers", log["customers"]),
+        ("value", analysis.value_basis),
+        ("report", str(outcome.report) if outcome.report else "not saved"),
+        ("seconds", round(clock() - started, 2)),
+    ]
+    sheets[f"{PREFIX}Log"] = [["item", "value"]] + [[k, v] for k, v in outcome.log]
+    replace_sheets(book, sheets)
+    return outcome
+
+
+def replace_sheets(book: BookLike, sheets: dict[str, list[list[object]]]) -> None:
+    """Write ``sheets`` under temporary names, then swap them for the old ``CRM `` sheets.
+
+    If writing fails, the temporary sheets are removed and the old ones are untouched.
+    """
+    created = []
+    try:
+        for i, (name, rows) in enumerate(sheets.items()):
+            sheet = book.sheets.add(f"{TEMP}{i}", after=list(book.sheets)[-1])
+            created.append((sheet, name))
+            if rows:
+                sheet.range("A1").value = rows
+            sheet.autofit()
+    except Exception:
+        for sheet, _ in created:
+            sheet.delete()
+        raise
+    for sheet in [s for s in book.sheets if s.name.startswith(PREFIX)]:
+        sheet.delete()
+    for sheet, name in created:
+        sheet.name = name
