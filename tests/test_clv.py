@@ -97,6 +97,12 @@ def test_dwyer_single_values_and_length_errors():
         dwyer_table(10, [0.5, 0.6, 0.7], 2, 100, 0.5, years=5)
     with pytest.raises(InputError, match="retention: must be fractions"):
         dwyer_table(10, 60, 2, 100, 0.5)
+    with pytest.raises(InputError, match="retention: has an empty or non-finite value"):
+        dwyer_table(10, float("nan"), 2, 100, 0.5)
+    with pytest.raises(InputError, match="customers: must be a number"):
+        dwyer_table(float("nan"), 0.5, 2, 100, 0.5)
+    with pytest.raises(InputError, match="margin: must be a number"):
+        retention_clv(float("nan"), 0.5, 0.1)
 
 
 @pytest.mark.parametrize("r,i,multiple", [
@@ -160,8 +166,9 @@ def test_dwyer_inputs_measured_and_assumed():
     inputs = measure_dwyer_inputs(t, ["a", "b"], pd.Timestamp("2025-12-01"))
     # previous year (2023-12-02 .. 2024-12-01): a, b bought; last year: a -> retention 1/2
     assert inputs.retention == 0.5 and inputs.sources["retention"] == "measured"
-    # last year: a bought twice for 400 -> orders 2 per active customer, value 200, cost 60%
-    assert (inputs.orders, inputs.order_value, inputs.cost_rate) == (2, 200, 0.6)
+    # last year: a bought twice for 400; per group member (a, b): orders 2 / 2 = 1,
+    # order value 400 / 2 = 200, cost 60%: size x orders x value = 400, the group's sales
+    assert (inputs.orders, inputs.order_value, inputs.cost_rate) == (1, 200, 0.6)
     assert inputs.group_size == 2 and inputs.sources["interest"] == "assumed"
     given = measure_dwyer_inputs(t, ["a", "b"], pd.Timestamp("2025-12-01"), {"retention": 0.7})
     assert given.retention == 0.7 and given.sources["retention"] == "given"

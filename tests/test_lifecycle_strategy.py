@@ -130,3 +130,12 @@ def test_analysis_without_cost_uses_net_sales_and_says_so():
     assert a.value_basis == "net sales"
     assert a.clv["A"].sources["cost_rate"].startswith("assumed")
     assert pd.Series(a.customers["value"]).tolist() == [10, 5]
+
+
+def test_only_returns_is_never_a_high_value_customer():
+    # values: mean current value is negative (-5 and -1): the threshold stays at 0
+    s = sales([["a", "2025-12-01", -5], ["b", "2025-12-02", -1], ["c", "2025-12-03", 0]])
+    m = customer_measures(s.transactions, as_of="2025-12-31")
+    frame, cuts = value_matrix(s.transactions, m.table.index, m.as_of)
+    assert cuts["current_threshold"] == 0
+    assert set(frame["quadrant"]) == {"Low value"}

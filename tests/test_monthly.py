@@ -59,6 +59,17 @@ def test_run_writes_result_sheets_and_leaves_user_sheets_alone(book):
     assert log["report"] == "not saved"
 
 
+def test_a_user_sheet_named_like_crm_is_never_touched(book):
+    book.add_sheet("CRM Sales notes", [["keep me"]])
+    run(book)
+    assert book.sheets["CRM Sales notes"].cells == {(1, 1): "keep me"}
+
+    other = Book()
+    other.add_sheet("CRM Log", sales_rows())
+    other.add_sheet("Settings", settings_rows(sales_sheet="CRM Log"))
+    with pytest.raises(InputError, match="has the name of a result sheet"):
+        run(other)
+
 def test_second_run_replaces_only_its_own_sheets(book):
     run(book)
     book.sheets["CRM Customers"].cells[(1, 1)] = "stale"
@@ -70,7 +81,7 @@ def test_second_run_replaces_only_its_own_sheets(book):
 
 def test_settings_are_applied(book):
     book.sheets["Settings"].cells.clear()
-    for i, row in enumerate(settings_rows(language="zh", bins=4, scheme="named"), start=1):
+    for i, row in enumerate(settings_rows(language="zh", bins=4), start=1):
         for j, v in enumerate(row, start=1):
             book.sheets["Settings"].cells[(i, j)] = v
     outcome = run(book)
@@ -100,8 +111,16 @@ def test_bad_data_reaches_the_user_as_a_message_and_changes_nothing(book):
 
 
 def test_bad_settings_name_the_row():
-    with pytest.raises(InputError, match=r"Settings row 4: bins = 12: must be a whole number"):
+    with pytest.raises(InputError, match=r"Settings row 4: bins = 12: bins must be a whole"):
         read_settings(settings_rows(bins=12))
+    with pytest.raises(InputError, match=r"Settings row 3: unknown setting 'bin'"):
+        read_settings([["Setting", "Value"], ["as_of", None], ["bin", 4]])
+    with pytest.raises(InputError, match=r"Settings row 2: save_report = 'maybe'"):
+        read_settings([["Setting", "Value"], ["save_report", "maybe"]])
+    with pytest.raises(InputError, match=r"Settings row 2: as_of = 'soon': .*not a date"):
+        read_settings([["Setting", "Value"], ["as_of", "soon"]])
+    fixed = read_settings([["r_thresholds", "30;60"], ["f_thresholds", "2"]])
+    assert fixed.thresholds == {"recency": (30.0, 60.0), "frequency": (2.0,)}
     assert read_settings(settings_rows(recipients="a@x.com; b@x.com")).recipients == \
         ("a@x.com", "b@x.com")
     assert read_settings(None).bins == 5

@@ -175,3 +175,30 @@ def test_sample_workbooks_read_cleanly(sample_sales):
     assert len(zh.blank_rows) == 2
     assert zh.columns["amount"] == "销售额"
     assert not np.isnat(zh.transactions["date"].to_numpy()).any()
+
+
+def test_csv_with_a_ragged_row_or_only_a_header(tmp_path):
+    ragged = tmp_path / "ragged.csv"
+    ragged.write_text("Customer,Date,Amount\nC1,2025-03-01,12\nC2,2025-03-02,3,4,5\n")
+    with pytest.raises(InputError, match="ragged.csv: row 3 has 5 cells but the header"):
+        read_sales(ragged, today=TODAY)
+    header = tmp_path / "header.csv"
+    header.write_text("Customer,Date,Amount\n")
+    with pytest.raises(InputError, match="no data rows"):
+        read_sales(header, today=TODAY)
+
+
+def test_blank_order_ids_are_orders_of_their_own():
+    from xl_crm.core.rfm import customer_measures
+
+    rows = [["Customer", "Date", "Amount", "Order ID"], ["a", "2025-01-01", 10, None],
+            ["a", "2025-01-02", 10, ""], ["a", "2025-01-03", 10, "o1"],
+            ["a", "2025-01-03", 5, "o1"]]
+    tx = sales_from_rows(rows, today=TODAY).transactions
+    assert customer_measures(tx).table.loc["a", "frequency"] == 3  # two blanks + o1
+
+
+def test_empty_columns_parse_to_empty_arrays():
+    from xl_crm.core.values import parse_amounts, parse_dates
+
+    assert len(parse_amounts([])) == 0 and len(parse_dates([])) == 0

@@ -120,3 +120,8 @@ def test_tier_invariants(values):
     assert sorted(pyr["customer"]) == sorted(v.index)
     assert pyr["tier"].value_counts().reindex(["VIP", "Major", "Ordinary", "Small"],
                                               fill_value=0).tolist() == tier_sizes(len(v))
+
+
+def test_named_scheme_needs_five_scores():
+    with pytest.raises(InputError, match="use bins=5"):
+        assign_segments(scores([(3, 3, 3)]), "named", bins=3)

@@ -116,14 +116,20 @@ def test_crm_abc_and_pyramid_sum_repeated_customers():
         CRM_PYRAMID([["a"], ["b"]], [[1]])
 
 
-def test_crm_dwyer_matches_hughes_and_infers_years():
+def test_crm_dwyer_matches_hughes_and_checks_years():
     out = CRM_DWYER(100_000, [[0.6, 0.7, 0.8]], [[1.8], [2.5], [3]], [[90, 95, 100]],
-                    [[0.7, 0.65, 0.65]], 0, [[55, 20, 20]], 0.08, 2)
+                    [[0.7, 0.65, 0.65]], 0, [[55, 20, 20]], 0.08, 2, 3)
     assert out[0] == ["", "Year 1", "Year 2", "Year 3"]
     rows = {r[0]: r[1:] for r in out[1:]}
     assert rows["Gross profit"] == pytest.approx([-640_000, 3_787_500, 3_570_000])
-    with pytest.raises(InputError, match="orders: has 2 values but retention has 3"):
-        CRM_DWYER(10, [[0.6, 0.7, 0.8]], [[1, 2]], 10, 0.5)
+    with pytest.raises(InputError, match="retention: has 3 values for 5 years"):
+        CRM_DWYER(10, [[0.6, 0.7, 0.8]], 1, 10, 0.5)  # years defaults to 5
+    with pytest.raises(InputError, match="orders: has 2 values for 3 years"):
+        CRM_DWYER(10, [[0.6, 0.7, 0.8]], [[1, 2]], 10, 0.5, years=3)
+    with pytest.raises(InputError, match="retention row 2: is empty; give a value for every"):
+        CRM_DWYER(10, [[0.6], [None], [0.8]], 1, 10, 0.5, years=3)
+    with pytest.raises(InputError, match="retention: is required"):
+        CRM_DWYER(10, float("nan"), 1, 10, 0.5)
     with pytest.raises(InputError, match="customers: is required"):
         CRM_DWYER(None, 0.5, 1, 10, 0.5)
 

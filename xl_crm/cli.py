@@ -152,7 +152,7 @@ def _add_report_options(p: argparse.ArgumentParser) -> None:
 
 
 def _add_mail_options(p: argparse.ArgumentParser, to_flag: str) -> None:
-    p.add_argument(to_flag, nargs="+", default=[], metavar="ADDRESS",
+    p.add_argument(to_flag, nargs="+", default=[], metavar="ADDRESS", required=to_flag == "--to",
                    dest="to" if to_flag == "--to" else "email", help="recipients")
     p.add_argument("--cc", nargs="+", default=[], metavar="ADDRESS", help="copy recipients")
     p.add_argument("--bcc", nargs="+", default=[], metavar="ADDRESS",
@@ -218,10 +218,15 @@ def main(argv: Sequence[str] | None = None) -> int:
         return args.func(args)
     except XlCrmError as err:
         print(f"xl-crm: {err}", file=sys.stderr)
-        return 1
+    except OSError as err:  # a file that cannot be read or written (open in Excel, ...)
+        print(f"xl-crm: {err.strerror or err}: {err.filename or ''}".rstrip(": "),
+              file=sys.stderr)
     except KeyboardInterrupt:
         print("xl-crm: interrupted", file=sys.stderr)
         return 130
+    except Exception as err:  # noqa: BLE001 - one line for the user, never a traceback
+        print(f"xl-crm: unexpected error: {type(err).__name__}: {err}", file=sys.stderr)
+    return 1
 
 
 if __name__ == "__main__":

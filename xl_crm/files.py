@@ -83,6 +83,16 @@ def _read_workbook(path: Path, sheet: str | None, mapping, today) -> Sales:
         raise InputError(f"{path.name} [{name}]: {err}") from err
 
 
+def _csv_problem(err: Exception) -> str:
+    """pandas' parser message in the user's terms (pandas counts lines of the file)."""
+    import re
+
+    m = re.search(r"line (\d+), saw (\d+)", str(err))
+    if m:
+        return f"row {m.group(1)} has {m.group(2)} cells but the header has fewer"
+    return f"not a readable CSV table ({err})"
+
+
 def _read_csv(path: Path, mapping, today) -> Sales:
     raw = path.read_bytes()
     for encoding in ENCODINGS:
@@ -100,8 +110,14 @@ def _read_csv(path: Path, mapping, today) -> Sales:
         pass
     head = list(csv.reader(io.StringIO(text), dialect))[:30]
     h = find_header_row(head, mapping)
-    frame = pd.read_csv(io.StringIO(text), dtype=str, keep_default_na=False, header=None,
-                        skiprows=h + 1, sep=dialect.delimiter, skip_blank_lines=False)
+    try:
+        frame = pd.read_csv(io.StringIO(text), dtype=str, keep_default_na=False, header=None,
+                            skiprows=h + 1, sep=dialect.delimiter, skip_blank_lines=False,
+                            names=range(len(head[h])))
+    except pd.errors.EmptyDataError as err:
+        raise InputError(f"{path.name}: no data rows below the header (row {h + 1})") from err
+    except pd.errors.ParserError as err:
+        raise InputError(f"{path.name}: {_csv_problem(err)}") from err
     try:
         return sales_from_frame(frame, mapping, source=path.name, first_row=h + 2, today=today,
                                 headers=head[h])

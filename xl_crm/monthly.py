@@ -12,8 +12,9 @@ Rules:
   there is one, else the used range, whose header row is found like everywhere else.
 - **Settings** come from a sheet named ``Settings`` or ``设置`` (two columns, setting and
   value, under a header row; see :data:`SETTINGS` for names, defaults and meanings).
-- **Output**: sheets whose names start with ``CRM `` (customers, tiers, strategy, log);
-  only these are ever replaced. The sales data is never written to.
+- **Output**: the sheets ``CRM Customers``, ``CRM ABC``, ``CRM Strategy``, ``CRM Log``
+  (Chinese names in Chinese); only sheets with exactly these names are ever replaced, and
+  a sales sheet with such a name is refused. The sales data is never written to.
 - **All or nothing**: the analysis and every output table are computed first; the new
   sheets are written under temporary names and swapped in only when all are written, so a
   failure leaves the workbook as it was.
@@ -32,8 +33,10 @@ import pandas as pd
 
 from .core.analysis import Analysis, Options, analyze
 from .core.errors import InputError
+from .core.rfm import BINNINGS, check_bins, to_timestamp
 from .core.sales import sales_from_rows
-from .i18n import check_lang, method_name, text
+from .core.segments import SCHEMES
+from .i18n import LANGS, check_lang, method_name, text
 from .report import ReportOptions, customer_frame, strategy_rows, write_report
 from .report.summary import segment_kind
 
@@ -47,7 +50,10 @@ SETTINGS: dict[str, tuple[object, str]] = {
     "sales_sheet": ("", "sheet with the sales table (empty: Sales / 销售, else the active sheet)"),
     "as_of": ("", "analysis date (empty: the latest purchase date)"),
     "bins": (5, "scores per RFM measure, 2 to 9"),
-    "binning": ("quantile", "quantile (shared ties) or nested"),
+    "binning": ("quantile", "quantile (shared ties), nested, or fixed (thresholds below)"),
+    "r_thresholds": ("", "fixed binning: days, e.g. 30;60;90;180 (0-30 days scores 5)"),
+    "f_thresholds": ("", "fixed binning: purchases, e.g. 2;3;5;10 (10+ scores 5)"),
+    "m_thresholds": ("", "fixed binning: net sales, e.g. 100;500;1000;5000"),
     "scheme": ("value8", "segment scheme: value8 (eight value classes) or named"),
     "a_cut": (0.8, "ABC: cumulative share of value that closes tier A (fraction)"),
     "b_cut": (0.95, "ABC: cumulative share of value that closes tier B (fraction)"),
@@ -96,6 +102,7 @@ class Settings:
     as_of: object = None
     bins: int = 5
     binning: str = "quantile"
+    thresholds: dict[str, tuple[float, ...]] = field(default_factory=dict)
     scheme: str = "value8"
     a_cut: float = 0.8
     b_cut: float = 0.95
@@ -107,7 +114,8 @@ class Settings:
     def options(self) -> Options:
         """Analysis options for these settings."""
         return Options(as_of=self.as_of, bins=self.bins, binning=self.binning,
-                       scheme=self.scheme, a_cut=self.a_cut, b_cut=self.b_cut)
+                       thresholds=self.thresholds or None, scheme=self.scheme,
+                       a_cut=self.a_cut, b_cut=self.b_cut)
 
 
 @dataclass
@@ -124,52 +132,65 @@ class Outcome:
 def read_settings(rows: Sequence[Sequence[object]] | None) -> Settings:
     """Settings from the Settings sheet's values (2-D); missing names keep their default.
 
-    Errors name the Settings row.
+    An unknown setting name or a bad value is an error naming the Settings row.
     """
     settings = Settings()
     for i, row in enumerate(rows or [], start=1):
         cells = list(row) + [None, None]
         name = str(cells[0] or "").strip().lower().replace(" ", "_")
-        if not name or name in ("setting", "设置项") or name not in SETTINGS:
+        if not name or i == 1 and name in ("setting", "设置项"):
             continue
+        if name not in SETTINGS:
+            raise InputError(f"unknown setting {cells[0]!r}; the settings are "
+                             f"{', '.join(SETTINGS)}", "Settings", i)
         value = cells[1]
         if value is None or (isinstance(value, str) and not value.strip()):
             continue
         try:
             _set(settings, name, value)
-        except (ValueError, TypeError) as err:
-            raise InputError(f"{name} = {value!r}: {err}", "Settings", i) from err
+        except (ValueError, TypeError, InputError) as err:
+            reason = err.reason if isinstance(err, InputError) else str(err)
+            raise InputError(f"{name} = {value!r}: {reason}", "Settings", i) from err
     return settings
 
 
+YES, NO = ("yes", "true", "1", "是"), ("no", "false", "0", "否")
+
+
 def _set(settings: Settings, name: str, value: object) -> None:
-    if name in ("bins",):
+    """Check one setting with the core's own rules and store it."""
+    word = str(value).strip().lower()
+    if name == "bins":
         number = float(value)
-        if number != int(number) or not 2 <= number <= 9:
-            raise ValueError("must be a whole number from 2 to 9")
+        if number != int(number):
+            raise ValueError("must be a whole number")
+        check_bins(int(number))
         settings.bins = int(number)
     elif name in ("a_cut", "b_cut"):
         number = float(value)
         if not 0 < number <= 1:
             raise ValueError("must be a fraction, e.g. 0.8 for 80%")
         setattr(settings, name, number)
-    elif name == "binning":
-        if str(value).strip().lower() not in ("quantile", "nested"):
-            raise ValueError("must be quantile or nested")
-        settings.binning = str(value).strip().lower()
-    elif name == "scheme":
-        if str(value).strip().lower() not in ("value8", "named"):
-            raise ValueError("must be value8 or named")
-        settings.scheme = str(value).strip().lower()
+    elif name in ("binning", "scheme"):
+        allowed = BINNINGS if name == "binning" else SCHEMES
+        if word not in allowed:
+            raise ValueError(f"must be one of {', '.join(allowed)}")
+        setattr(settings, name, word)
     elif name == "language":
-        settings.language = check_lang(str(value).strip().lower())
+        settings.language = check_lang(word)
     elif name == "save_report":
-        settings.save_report = str(value).strip().lower() in ("yes", "true", "1", "是")
+        if word not in YES + NO:
+            raise ValueError("must be yes or no")
+        settings.save_report = word in YES
     elif name in ("recipients", "cc"):
         parts = str(value).replace(",", ";").split(";")
         setattr(settings, name, tuple(p.strip() for p in parts if p.strip()))
     elif name == "as_of":
-        settings.as_of = value
+        settings.as_of = to_timestamp(value, "as_of")
+    elif name.endswith("_thresholds"):
+        measure = {"r": "recency", "f": "frequency", "m": "monetary"}[name[0]]
+        parts = str(value).replace(",", ";").split(";")
+        settings.thresholds[measure] = tuple(float(p) for p in parts if p.strip())
     else:
         settings.sales_sheet = str(value).strip()
 
@@ -226,11 +247,19 @@ def build_sheets(analysis: Analysis, lang: str) -> dict[str, list[list[object]]]
             tiers.append([method_name(r.label, kind, lang), int(r.customers),
                           float(r.customer_share), float(r.value), float(r.value_share),
                           float(r.average)])
-    return {
-        f"{PREFIX}{text('sheet.customers', lang)}": customers,
-        f"{PREFIX}{text('summary.abc', lang).split(' ')[0]}": tiers,
-        f"{PREFIX}{text('sheet.strategy', lang)}": _strategy_rows(analysis, lang),
-    }
+    names = output_names(lang)
+    return {names[0]: customers, names[1]: tiers, names[2]: _strategy_rows(analysis, lang)}
+
+
+def output_names(lang: str) -> tuple[str, str, str, str]:
+    """Names of the result sheets in ``lang``: customers, tiers, strategy, log."""
+    return (f"{PREFIX}{text('sheet.customers', lang)}", f"{PREFIX}ABC",
+            f"{PREFIX}{text('sheet.strategy', lang)}", f"{PREFIX}Log")
+
+
+def is_output(name: str) -> bool:
+    """True for a sheet this job writes (in any language); no other sheet is ever replaced."""
+    return any(name == n for lang in LANGS for n in output_names(lang))
 
 
 def _strategy_rows(analysis: Analysis, lang: str) -> list[list[object]]:
@@ -257,6 +286,9 @@ def run(book: BookLike, report_dir: Path | None = None,
     settings_sheet = find_sheet(book, SETTINGS_SHEETS)
     settings = read_settings(settings_sheet.used_range.value if settings_sheet else None)
     source = sales_sheet(book, settings)
+    if is_output(source.name):
+        raise InputError(f"the sales sheet {source.name!r} has the name of a result sheet; "
+                         "rename it or name the sales sheet in Settings")
     rows, first_row = sheet_rows(source)
     sales = sales_from_rows(rows, source=f"{getattr(book, 'name', 'workbook')} [{source.name}]",
                             first_row=first_row)
@@ -281,7 +313,7 @@ def run(book: BookLike, report_dir: Path | None = None,
         ("report", str(outcome.report) if outcome.report else "not saved"),
         ("seconds", round(clock() - started, 2)),
     ]
-    sheets[f"{PREFIX}Log"] = [["item", "value"]] + [[k, v] for k, v in outcome.log]
+    sheets[output_names(lang)[3]] = [["item", "value"]] + [[k, v] for k, v in outcome.log]
     replace_sheets(book, sheets)
     return outcome
 
@@ -303,7 +335,7 @@ def replace_sheets(book: BookLike, sheets: dict[str, list[list[object]]]) -> Non
         for sheet, _ in created:
             sheet.delete()
         raise
-    for sheet in [s for s in book.sheets if s.name.startswith(PREFIX)]:
+    for sheet in [s for s in book.sheets if is_output(s.name)]:
         sheet.delete()
     for sheet, name in created:
         sheet.name = name

@@ -52,7 +52,8 @@ def is_blank(v: object) -> bool:
         isinstance(v, str) and not v.strip())
 
 
-def _header_cell(value: object, kind: str) -> bool:
+def is_header_cell(value: object, kind: str = "number") -> bool:
+    """True for non-empty text that is not a valid ``kind`` ("date" or "number") value."""
     if not isinstance(value, str) or not value.strip():
         return False
     try:
@@ -63,15 +64,26 @@ def _header_cell(value: object, kind: str) -> bool:
 
 
 def strip_header(columns: dict[str, list[object]], typed: dict[str, str]) -> int:
-    """Drop a header row from every column when a typed one starts with a header.
+    """Drop a header row from every column when the typed ones start with a header.
 
-    ``typed`` maps argument names to ``"date"`` or ``"number"``. Returns the range row
-    of the first data row (1 without a header, 2 with one).
+    ``typed`` maps argument names to ``"date"`` or ``"number"``. The first row is a header
+    only when *every* typed argument's first cell is text that is not a value; when only
+    some are, the ranges do not start on the same row and that is an error (so no data row
+    is ever dropped silently). Returns the range row of the first data row (1 or 2).
     """
-    if any(columns[name] and _header_cell(columns[name][0], kind) for name, kind in typed.items()):
+    present = {name: kind for name, kind in typed.items() if columns[name]}
+    heads = {name: is_header_cell(columns[name][0], kind) for name, kind in present.items()}
+    if heads and all(heads.values()):
         for name in columns:
             columns[name] = columns[name][1:]
         return 2
+    if any(heads.values()):
+        header = next(name for name, h in heads.items() if h)
+        value = next(name for name, h in heads.items() if not h)
+        kind = "date" if present[header] == "date" else "number"
+        raise InputError(f"{columns[header][0]!r} is not a {kind} ({value} row 1 holds the "
+                         f"value {columns[value][0]!r}, so row 1 is data; if it is a header, "
+                         "select every range with its header row)", header, 1)
     return 1
 
 

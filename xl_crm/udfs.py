@@ -17,13 +17,13 @@ import xlwings as xw
 from .core.clv import dwyer_table, retention_clv
 from .core.errors import InputError
 from .core.lifecycle import lifecycle_stages
-from .core.rfm import customer_measures, score_rfm, shared_tie_scores, to_timestamp
+from .core.rfm import customer_measures, score_rfm, shared_tie_scores
 from .core.sales import Sales, sales_from_columns, same_height
 from .core.segments import assign_segments
 from .core.strategy import recommend
 from .core.tiers import abc_tiers, pyramid_tiers, sum_by_customer
 from .core.values import parse_amounts
-from .ranges import cells, column, flag, is_blank, scalar, strip_header, table
+from .ranges import cells, column, flag, is_blank, is_header_cell, scalar, strip_header, table
 
 __all__ = [
     "CRM_ABC",
@@ -38,23 +38,27 @@ __all__ = [
 ]
 
 
-def _sales(customers: object, dates: object, amounts: object, as_of: object) -> Sales:
+def _sales(customers: object, dates: object, amounts: object) -> Sales:
     cols = {"customers": column(customers, "customers"), "dates": column(dates, "dates"),
             "amounts": column(amounts, "amounts")}
     first = strip_header(cols, {"dates": "date", "amounts": "number"})
-    sales = sales_from_columns(
+    return sales_from_columns(
         {"customer": cols["customers"], "date": cols["dates"], "amount": cols["amounts"]},
         {"customer": "customers", "date": "dates", "amount": "amounts"}, first_row=first)
-    if not is_blank(as_of):
-        limit = to_timestamp(as_of).to_datetime64()
-        late = sales.transactions["date"].to_numpy() > limit
-        if late.any():
-            row = int(sales.transactions["row"].to_numpy()[late][0])
-            when = str(sales.transactions["date"].to_numpy()[late][0])[:10]
-            raise InputError(f"{when} is after as_of {str(limit)[:10]} ({int(late.sum())} "
-                             "rows are); leave as_of empty or select rows up to as_of",
-                             "dates", row)
-    return sales
+
+
+def _measures(sales: Sales, as_of: object):
+    """Customer measures; rows after an explicit as_of are an error in a worksheet
+    function, which cannot report what it left out."""
+    measures = customer_measures(sales.transactions, None if is_blank(as_of) else as_of)
+    if measures.after_as_of:
+        row = measures.after_as_of_rows[0]
+        tx = sales.transactions
+        when = str(tx.loc[tx["row"] == row, "date"].iloc[0])[:10]
+        raise InputError(f"{when} is after as_of {measures.as_of.date()} "
+                         f"({measures.after_as_of} rows are); leave as_of empty or select "
+                         "rows up to as_of", "dates", row)
+    return measures
 
 
 def _pairs(customers: object, values: object) -> pd.Series:
@@ -79,12 +83,11 @@ def CRM_RFM(customers, dates, amounts, as_of=None, bins=5, scheme="value8"):
     skipped); as_of: analysis date (default: the latest purchase); bins: 2-9;
     scheme: value8, named, or a range holding a scheme table.
     """
-    sales = _sales(customers, dates, amounts, as_of)
+    measures = _measures(_sales(customers, dates, amounts), as_of)
     k = scalar(bins, "bins", 5, integer=True)
     chosen = cells(scheme) if isinstance(scheme, list | tuple) else (scheme or "value8")
-    measures = customer_measures(sales.transactions, None if is_blank(as_of) else as_of)
     scored = score_rfm(measures.table, k).table
-    scored["segment"] = assign_segments(scored, chosen)
+    scored["segment"] = assign_segments(scored, chosen, k)
     out = scored.reset_index()[["customer", "recency", "frequency", "monetary", "R", "F",
                                 "M", "RFM", "score", "segment"]]
     return table(out, ["Customer", "Recency", "Frequency", "Monetary", "R", "F", "M", "RFM",
@@ -104,7 +107,8 @@ def CRM_RFM_SCORE(values, bins=5, higher_is_better=True):
         raise InputError("is an empty range", "values")
     k = scalar(bins, "bins", 5, integer=True)
     better = flag(higher_is_better, "higher_is_better", True)
-    header = 1 if any(isinstance(v, str) and v.strip() and _not_number(v) for v in rows[0]) else 0
+    first = [v for v in rows[0] if not is_blank(v)]
+    header = 1 if first and all(is_header_cell(v) for v in first) else 0
     flat = [(i, j, v) for i, r in enumerate(rows[header:], start=header) for j, v in enumerate(r)
             if not is_blank(v)]
     numbers = parse_amounts([v for _, _, v in flat], "values",
@@ -116,14 +120,6 @@ def CRM_RFM_SCORE(values, bins=5, higher_is_better=True):
     for (i, j, _), s in zip(flat, scores):
         out[i][j] = int(s)
     return out
-
-
-def _not_number(v: str) -> bool:
-    try:
-        parse_amounts([v])
-    except InputError:
-        return True
-    return False
 
 
 @xw.func
@@ -184,28 +180,28 @@ def CRM_PYRAMID(customers, values, vip=0.01, major=0.04, ordinary=0.15):
 
 
 def _per_year(value: object, name: str, default: float | None = None) -> list[float]:
+    """One cell, or one value per year (a row or a column without blanks)."""
     if not isinstance(value, list | tuple):
         number = scalar(value, name, default)
         if number is None:
             raise InputError("is required", name)
         return [number]
-    flat = [v for v in column(value, name) if not is_blank(v)]
-    if not flat:
-        if default is None:
-            raise InputError("is empty", name)
-        return [default]
+    flat = column(value, name)
+    blank = [i for i, v in enumerate(flat, start=1) if is_blank(v)]
+    if blank:
+        raise InputError("is empty; give a value for every year", name, blank[0])
     return parse_amounts(flat, name).tolist()
 
 
 @xw.func
 def CRM_DWYER(customers, retention, orders, order_value, cost_rate, acquisition_cost=0,
-              marketing_cost=0, interest=0, risk=1, years=None, referral=0,
+              marketing_cost=0, interest=0, risk=1, years=5, referral=0,
               referral_incentive=0, delay_days=0):
     """Dwyer customer-lifetime-value table: a label column, then one column per year.
 
     customers: group size; retention, orders, order_value, cost_rate, marketing_cost,
     referral, referral_incentive: one cell or one value per year (row or column);
-    rates are fractions; years: default 5, or the number of per-year values given.
+    rates are fractions; years: default 5.
     """
     size = scalar(customers, "customers")
     if size is None:
@@ -219,14 +215,7 @@ def CRM_DWYER(customers, retention, orders, order_value, cost_rate, acquisition_
         "referral": _per_year(referral, "referral", 0.0),
         "referral_incentive": _per_year(referral_incentive, "referral_incentive", 0.0),
     }
-    n_years = scalar(years, "years", None, integer=True)
-    if n_years is None:
-        lengths = [(name, len(v)) for name, v in inputs.items() if len(v) > 1]
-        n_years = lengths[0][1] if lengths else 5
-        for name, length in lengths:
-            if length != n_years:
-                raise InputError(f"has {length} values but {lengths[0][0]} has {n_years}; "
-                                 "give one value or one per year", name)
+    n_years = scalar(years, "years", 5, integer=True)
     inputs["marketing_costs"] = inputs.pop("marketing_cost")
     frame = dwyer_table(
         size, acquisition_cost=scalar(acquisition_cost, "acquisition_cost", 0.0),
@@ -259,8 +248,8 @@ def CRM_LIFECYCLE(customers, dates, amounts, as_of=None):
 
     Stages: Acquisition, Growth, Maturity, Decline, Lost (thresholds in the README).
     """
-    sales = _sales(customers, dates, amounts, as_of)
-    measures = customer_measures(sales.transactions, None if is_blank(as_of) else as_of)
+    sales = _sales(customers, dates, amounts)
+    measures = _measures(sales, as_of)
     stages = lifecycle_stages(sales.transactions, measures.table, measures.as_of)
     out = measures.table[["first_purchase", "last_purchase"]].join(stages["stage"])
     return table(out.reset_index(), ["Customer", "First purchase", "Last purchase", "Stage"])

@@ -96,7 +96,7 @@ def analyze(sales: Sales, options: Options = Options()) -> Analysis:
     as_of = measured.as_of
     rfm = score_rfm(measured.table, options.bins, options.binning, options.thresholds)
     table = rfm.table
-    table["segment"] = assign_segments(table, options.scheme)
+    table["segment"] = assign_segments(table, options.scheme, options.bins)
     basis = sales.value_basis
     table["value"] = table["profit"] if basis == "profit" else table["net_sales"]
 

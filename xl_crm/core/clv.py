@@ -43,13 +43,13 @@ YEAR_DAYS = 365
 def per_year(value: PerYear, years: int, name: str) -> np.ndarray:
     """One value or one per year, as an array of length ``years``."""
     arr = np.atleast_1d(np.asarray(value, dtype=float)).ravel()
+    if not np.isfinite(arr).all():
+        raise InputError("has an empty or non-finite value", name)
     if arr.size == 1:
         return np.repeat(arr, years)
     if arr.size != years:
         raise InputError(f"has {arr.size} values for {years} years; give one value or "
                          f"one per year", name)
-    if np.isnan(arr).any():
-        raise InputError("has an empty value", name)
     return arr
 
 
@@ -76,6 +76,10 @@ def dwyer_table(
     years = int(years)
     if not 1 <= years <= 100:
         raise InputError(f"must be between 1 and 100, not {years}", "years")
+    for name, number in (("customers", group_size), ("acquisition_cost", acquisition_cost),
+                         ("interest", interest), ("risk", risk), ("delay_days", delay_days)):
+        if not np.isfinite(number):
+            raise InputError(f"must be a number, not {number}", name)
     if group_size <= 0:
         raise InputError(f"must be a positive number of customers, not {group_size}",
                          "customers")
@@ -139,6 +143,9 @@ def dwyer_table(
 def retention_clv(margin: float, retention: float, discount: float,
                   years: int | None = None) -> float:
     """Closed-form CLV per customer: m*r/(1+d-r), or its sum over ``years`` years."""
+    for name, number in (("margin", margin), ("retention", retention), ("discount", discount)):
+        if not np.isfinite(number):
+            raise InputError(f"must be a number, not {number}", name)
     if not 0 <= retention <= 1:
         raise InputError(f"must be a fraction between 0 and 1, not {retention}", "retention")
     if discount <= -1:
@@ -272,7 +279,9 @@ def measure_dwyer_inputs(
     - retention: share of the group's customers who bought in the previous year and
       bought again in the last year (needs data covering two years; otherwise
       ``assumed_retention`` is used and marked assumed);
-    - orders: purchases in the last year per customer who bought in it;
+    - orders: purchases in the last year per customer of the group (customers who did
+      not buy count as zero, so that size x orders x order value reproduces the group's
+      net sales of the last year);
     - order_value: net sales of the last year per purchase;
     - cost_rate: cost / net sales of the last year (0 assumed without a cost column).
     ``overrides`` (any field) win and are marked given.
@@ -304,7 +313,7 @@ def measure_dwyer_inputs(
     purchases = _purchases(tx, codes, last_year & buys)
     net = float(amount[last_year].sum())
     if active_last.any() and purchases:
-        values["orders"] = purchases / int(active_last.sum())
+        values["orders"] = purchases / len(members_set)
         values["order_value"] = net / purchases
         sources["orders"] = sources["order_value"] = "measured"
     else:

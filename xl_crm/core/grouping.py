@@ -36,5 +36,16 @@ def distinct_pairs(first: np.ndarray, second: np.ndarray) -> np.ndarray:
 
 
 def order_codes(transactions: pd.DataFrame) -> np.ndarray:
-    """Integer code per row for the order id (cheap when it is categorical)."""
-    return pd.factorize(transactions["order_id"])[0]
+    """Integer code per row for the order id (cheap when it is categorical).
+
+    A row with a blank order id gets a code of its own: it is an order by itself.
+    """
+    ids = transactions["order_id"]
+    codes = pd.factorize(ids)[0]
+    if not isinstance(ids.dtype, pd.CategoricalDtype):
+        codes = np.where(ids.astype(object).eq("").to_numpy(), -1, codes)
+    blank = codes < 0
+    if blank.any():
+        codes = codes.copy()
+        codes[blank] = codes.max(initial=-1) + 1 + np.arange(int(blank.sum()))
+    return codes

@@ -6,7 +6,7 @@
   the earlier half (currency; see :mod:`xl_crm.core.lifecycle`).
 
 High current value: above ``current_threshold`` (default: the mean current value of all
-customers). High potential: above ``potential_threshold`` (default 0: spend rising).
+customers, and never below 0, so a customer with nothing but returns is never "high"). High potential: above ``potential_threshold`` (default 0: spend rising).
 Quadrants: Value 价值客户 (high, high), Sub-value 次价值客户 (high current, low
 potential), Potential value 潜价值客户 (low current, high potential), Low value 低价值客户.
 """
@@ -52,7 +52,8 @@ def value_matrix(
     current = current_values(transactions, customers, as_of, current_days)
     halves = spend_halves(transactions, customers, as_of)
     potential = (halves["recent"] - halves["earlier"]).round(6)
-    cut = float(current.mean()) if current_threshold is None else float(current_threshold)
+    cut = max(float(current.mean()), 0.0) if current_threshold is None \
+        else float(current_threshold)
     high_c = current.to_numpy() > cut
     high_p = potential.to_numpy() > potential_threshold
     quadrant = np.select([high_c & high_p, high_c, high_p], list(QUADRANTS[:3]),

@@ -290,3 +290,10 @@ def _fixed_bounds(edges: list[float], score: int, k: int, lower_is_better: bool)
     lower = edges[score - 2] if score > 1 else np.nan
     upper = edges[score - 1] if score < k else np.nan
     return lower, upper
+
+
+def heat_map(customers: pd.DataFrame, bins: int) -> pd.DataFrame:
+    """Average monetary value per R score (rows, best first) and F score (columns)."""
+    table = customers.pivot_table(index="R", columns="F", values="monetary", aggfunc="mean",
+                                  observed=False)
+    return table.reindex(index=range(bins, 0, -1), columns=range(1, bins + 1))

@@ -15,7 +15,8 @@ Rules:
 - a row whose every used cell is blank is skipped and counted (``Sales.blank_rows``);
 - in any other row, a blank customer, date or amount is an error naming column and row;
 - customer and order ids are text: Excel's ``1001.0`` becomes ``"1001"``, white space
-  around ids is removed;
+  around ids is removed; a purchase row with a blank order id counts as an order of its
+  own;
 - a date after ``today`` (default: the computer's date) is an error: it is a typo, and
   it would otherwise move the default analysis date;
 - the caller's objects are never modified.
@@ -289,7 +290,12 @@ def _texts(codes: np.ndarray, clean: np.ndarray, categorical: bool):
         return clean[codes]
     merged, categories = pd.factorize(clean[:-1])  # "C1" and "C1 " are one id
     merged = np.append(merged, -1)[codes]
-    return pd.Categorical.from_codes(merged, categories=pd.Index(categories, dtype=object))
+    categories = pd.Index(categories, dtype=object)
+    if "" in categories:  # a blank id is missing (code -1), not an id called ""
+        blank = categories.get_loc("")
+        merged = np.where(merged == blank, -1, merged - (merged > blank))
+        categories = categories.delete(blank)
+    return pd.Categorical.from_codes(merged, categories=categories)
 
 
 def text_ids(values: pd.Series) -> pd.Series:

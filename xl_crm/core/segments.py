@@ -98,16 +98,20 @@ def fm_score(f: np.ndarray, m: np.ndarray) -> np.ndarray:
 
 
 def assign_segments(
-    scores: pd.DataFrame, scheme: str | pd.DataFrame | Sequence[Sequence[object]] = "value8"
+    scores: pd.DataFrame, scheme: str | pd.DataFrame | Sequence[Sequence[object]] = "value8",
+    bins: int | None = None,
 ) -> pd.Series:
-    """Segment name per row of ``scores`` (columns R, F, M); first matching rule wins."""
+    """Segment name per row of ``scores`` (columns R, F, M); first matching rule wins.
+
+    ``bins``: the number of scores used; the ``named`` scheme needs 5.
+    """
     table = load_scheme(scheme)
     values = {c: scores[c].to_numpy(dtype="int64") for c in ("R", "F", "M")}
     values["FM"] = fm_score(values["F"], values["M"])
     means = {c: v.mean() if len(v) else 0.0 for c, v in values.items()}
     if isinstance(scheme, str) and scheme.strip().lower() == "named":
         top = max((int(v.max()) for v in values.values() if len(v)), default=5)
-        if top > 5:
+        if top > 5 or bins not in (None, 5):
             raise InputError("the named scheme is defined on scores 1-5; use bins=5", "scheme")
     out = np.full(len(scores), UNCLASSIFIED, dtype=object)
     free = np.ones(len(scores), dtype=bool)

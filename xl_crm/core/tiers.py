@@ -17,6 +17,7 @@ shares 1 % VIP, 4 % Major, 15 % Ordinary, the rest Small (configurable).
 
 from __future__ import annotations
 
+import itertools
 import math
 from collections.abc import Sequence
 
@@ -140,3 +141,23 @@ def group_summary(
                               out["value"] / out["customers"].clip(lower=1), 0.0)
     out.index.name = "label"
     return out.reset_index()
+
+
+PARETO_BANDS = 20  # 5 % of customers each
+
+
+def pareto_bands(values: pd.Series, bands: int = PARETO_BANDS) -> pd.DataFrame:
+    """Customer value in bands of equal head count, largest customers first.
+
+    ``values`` sorted descending; band k holds customers ceil((k-1) n / bands) .. ceil(k n /
+    bands) - 1. Returns ``band`` (top share of customers, fraction), ``value`` and
+    ``cumulative_share`` (fraction of the positive total).
+    """
+    v = values.to_numpy(dtype=float)
+    n = len(v)
+    edges = np.ceil(np.arange(bands + 1) * n / bands).astype(int)
+    sums = np.array([v[a:b].sum() for a, b in itertools.pairwise(edges)])
+    base = v[v > 0].sum()
+    cum = np.cumsum(np.where(sums > 0, sums, 0.0)) / base if base > 0 else np.zeros(bands)
+    return pd.DataFrame({"band": np.arange(1, bands + 1) / bands, "value": sums,
+                         "cumulative_share": np.minimum(cum, 1.0)})

@@ -119,6 +119,8 @@ def parse_dates(
     """
     s = as_series(values)
     rows = _rows(rows, len(s))
+    if len(s) == 0:
+        return np.array([], dtype="datetime64[ns]")
     if isinstance(s.dtype, pd.DatetimeTZDtype):
         s = s.dt.tz_localize(None)
     if pd.api.types.is_datetime64_any_dtype(s.dtype):
@@ -130,7 +132,7 @@ def parse_dates(
 
     out = np.full(len(s), np.datetime64("NaT"), dtype="datetime64[ns]")
     blank = blank_mask(s)
-    kind = s.map(_date_kind).to_numpy()
+    kind = s.map(_date_kind).to_numpy(dtype=object, copy=True)
     kind[blank] = "blank"
     if (kind == "bool").any():
         _fail(column, rows, s, kind == "bool", "is TRUE/FALSE, not a date")
@@ -247,6 +249,8 @@ def parse_amounts(
     """Parse a column of amounts (currency, quantities) to float64; blanks become NaN."""
     s = as_series(values)
     rows = _rows(rows, len(s))
+    if len(s) == 0:
+        return np.array([], dtype=float)
     if pd.api.types.is_bool_dtype(s.dtype):
         _fail(column, rows, s, np.ones(len(s), bool), "is TRUE/FALSE, not a number")
     if pd.api.types.is_numeric_dtype(s.dtype):
@@ -257,7 +261,7 @@ def parse_amounts(
         _fail(column, rows, s, s.notna().to_numpy(), "is a date, not a number")
     out = np.full(len(s), np.nan)
     blank = blank_mask(s)
-    kind = s.map(_number_kind).to_numpy()
+    kind = s.map(_number_kind).to_numpy(dtype=object, copy=True)
     kind[blank] = "blank"
     for bad_kind, why in (("bool", "is TRUE/FALSE, not a number"), ("date", "is a date, not a number"),
                           ("other", "is not a number")):

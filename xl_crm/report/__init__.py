@@ -42,6 +42,8 @@ from .layout import (
 )
 from .summary import segment_kind, write_summary
 
+CLV_KINDS = {"abc": "abc", "pyramid": "pyramid", "segment": None, "stage": "lifecycle",
+             "quadrant": "matrix", "region": "region"}
 SUMMARY_PROPERTY = "xl_crm.summary"  # key figures as JSON, for mailing an existing report
 TIER_SETS = {"abc": ("abc_tier", "abc"), "pyramid": ("pyramid_tier", "pyramid")}
 
@@ -74,7 +76,7 @@ def write_report(analysis: Analysis, path: str | Path, options: ReportOptions = 
     check_lang(options.lang)
     for tier_set in options.tiers:
         if tier_set not in TIER_SETS:
-            raise ValueError(f"unknown tier set {tier_set!r}; use abc or pyramid")
+            raise InputError(f"unknown tier set {tier_set!r}; use abc or pyramid", "tiers")
     path = check_target(Path(path), overwrite, inputs)  # refuse before any work
     book = build_workbook(analysis, options)
     with atomic_output(path, overwrite, inputs) as tmp:
@@ -112,8 +114,8 @@ def build_workbook(analysis: Analysis, options: ReportOptions = ReportOptions())
                                 options.max_rows, footer)
 
     ws = _sheet(book, text("sheet.clv", lang), names, footer, title_rows=None)
-    groups = {g: (method_name(g, "abc" if analysis.options.clv_group == "abc" else "pyramid",
-                              lang), inputs) for g, inputs in analysis.clv.items()}
+    kind = CLV_KINDS.get(analysis.options.clv_group) or segment_kind(analysis.options.scheme)
+    groups = {g: (method_name(g, kind, lang), inputs) for g, inputs in analysis.clv.items()}
     write_clv_sheet(ws, groups, lang)
 
     ws = _sheet(book, text("sheet.strategy", lang), names, footer)
@@ -153,8 +155,8 @@ def customer_frame(analysis: Analysis, lang: str) -> pd.DataFrame:
 def _goal(label: str, kind: str, lang: str) -> str:
     try:
         return recommend(label, lang, None if kind == "custom" else kind).goal
-    except ValueError:
-        return ""
+    except InputError:
+        return recommend("Unclassified", lang, "fallback").goal
 
 
 def _write_split(book, names, tables, title: str, frame: pd.DataFrame, lang: str,
@@ -180,22 +182,24 @@ def _customer_sheet(ws, frame: pd.DataFrame, lang: str, tables: set[str], name: 
     write_table(ws, s, headers, columns, [f for _, f, _ in COLUMNS], name, tables)
 
 
+SUMMARY_KINDS = (("abc", "abc"), ("pyramid", "pyramid"), ("segment", None),
+                 ("stage", "lifecycle"), ("quadrant", "matrix"))
+
+
 def strategy_rows(analysis: Analysis, lang: str) -> list[tuple]:
     """One row per tier, segment, stage and quadrant present: kind, label, name, customers,
     value, goal, actions (one per line), resources."""
-    c = analysis.customers
     rows = []
-    for column, kind in (("abc_tier", "abc"), ("pyramid_tier", "pyramid"),
-                         ("segment", segment_kind(analysis.options.scheme)),
-                         ("stage", "lifecycle"), ("quadrant", "matrix")):
-        stats = c.groupby(column, sort=False)["value"].agg(["size", "sum"])
-        for label, rec in stats.iterrows():
+    for key, kind in SUMMARY_KINDS:
+        kind = kind or segment_kind(analysis.options.scheme)
+        table = analysis.summaries[key]
+        for rec in table[table["customers"] > 0].itertuples(index=False):
             try:
-                r = recommend(label, lang, None if kind == "custom" else kind)
-            except ValueError:
+                r = recommend(rec.label, lang, None if kind == "custom" else kind)
+            except InputError:
                 r = recommend("Unclassified", lang, "fallback")
-            rows.append((text(f"kind.{kind}", lang), label, r.name, int(rec["size"]),
-                         float(rec["sum"]), r.goal, "\n".join(f"• {a}" for a in r.actions),
+            rows.append((text(f"kind.{kind}", lang), rec.label, r.name, int(rec.customers),
+                         float(rec.value), r.goal, "\n".join(f"• {a}" for a in r.actions),
                          r.resources))
     return rows
 
@@ -260,11 +264,10 @@ def notes(analysis: Analysis, split_notes: Sequence[str] = ()) -> list[tuple[str
         parts = [f"{k} {inputs.sources[k]}" for k in ("group_size", "retention", "orders",
                                                       "order_value", "cost_rate", "interest")]
         items.append((f"CLV inputs, {group}", "; ".join(parts)))
-    mig = analysis.migration
-    items.append(("Migration model", "repurchase probability by recency state (90-day "
-                  "periods): " + ", ".join(f"state {int(r.state)}: {r.probability:.1%} "
-                                           f"(value {r.value:,.2f})"
-                                           for r in mig.itertuples() if r.probability == r.probability)))
+    states = ", ".join(f"state {int(r.state)}: {r.probability:.1%} (value {r.value:,.2f})"
+                       for r in analysis.migration.itertuples() if not pd.isna(r.probability))
+    items.append(("Migration model", (f"repurchase probability by recency state "
+                  f"({o.migration_period_days}-day periods): {states}")))
     items += [("Sheets split", note) for note in split_notes]
     return items
 

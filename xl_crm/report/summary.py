@@ -2,50 +2,23 @@
 
 from __future__ import annotations
 
-import itertools
-
-import numpy as np
-import pandas as pd
 from openpyxl.chart import BarChart, LineChart, Reference
 from openpyxl.formatting.rule import ColorScaleRule
 from openpyxl.utils import get_column_letter
 
 from ..core.analysis import Analysis
+from ..core.rfm import heat_map
+from ..core.tiers import pareto_bands
 from ..i18n import method_name, text
 from .layout import INTEGER, MONEY, PERCENT, Styler, set_widths
 
 GROUPS = (("abc", "abc"), ("pyramid", "pyramid"), ("segment", None), ("stage", "lifecycle"),
           ("quadrant", "matrix"))
-PARETO_BANDS = 20  # 5 % of customers each
 
 
 def segment_kind(scheme: object) -> str:
     """Catalogue kind of the segment labels of a scheme."""
     return scheme if scheme in ("value8", "named") else "custom"
-
-
-def pareto_bands(values: pd.Series, bands: int = PARETO_BANDS) -> pd.DataFrame:
-    """Customer value in bands of equal head count, largest customers first.
-
-    ``values`` sorted descending; band k holds customers ceil((k-1) n / bands) .. ceil(k n /
-    bands) - 1. Returns ``band`` (top share of customers, fraction), ``value`` and
-    ``cumulative_share`` (fraction of the positive total).
-    """
-    v = values.to_numpy(dtype=float)
-    n = len(v)
-    edges = np.ceil(np.arange(bands + 1) * n / bands).astype(int)
-    sums = np.array([v[a:b].sum() for a, b in itertools.pairwise(edges)])
-    base = v[v > 0].sum()
-    cum = np.cumsum(np.where(sums > 0, sums, 0.0)) / base if base > 0 else np.zeros(bands)
-    return pd.DataFrame({"band": np.arange(1, bands + 1) / bands, "value": sums,
-                         "cumulative_share": np.minimum(cum, 1.0)})
-
-
-def heat_map(customers: pd.DataFrame, bins: int) -> pd.DataFrame:
-    """Average monetary value per R score (rows, best first) and F score (columns)."""
-    table = customers.pivot_table(index="R", columns="F", values="monetary", aggfunc="mean",
-                                  observed=False)
-    return table.reindex(index=range(bins, 0, -1), columns=range(1, bins + 1))
 
 
 def write_summary(ws, analysis: Analysis, lang: str, strategies=None) -> None:
@@ -61,16 +34,18 @@ def write_summary(ws, analysis: Analysis, lang: str, strategies=None) -> None:
                       font=s.small)])
     ws.append([])
     abc = analysis.summaries["abc"].set_index("label")
-    recent = int((c["recency"] <= 90).sum())
+    active_days = analysis.options.migration_period_days
+    recent = int((c["recency"] <= active_days).sum())
     figures = [
         ("summary.customers", len(c), INTEGER),
         ("summary.revenue", float(c["net_sales"].sum()), INTEGER),
         (f"summary.value.{analysis.value_basis}", analysis.total_value, INTEGER),
         ("summary.tier_a", int(abc.loc["A", "customers"]), INTEGER),
         ("summary.tier_a_share", float(abc.loc["A", "value_share"]), PERCENT),
-        ("summary.active", recent, INTEGER),
+        ("summary.active", recent, INTEGER),  # label says "in the last {days} days"
     ]
-    ws.append([s.cell(text(k, lang), font=s.bold, wrap=True) for k, _, _ in figures])
+    ws.append([s.cell(text(k, lang, days=active_days), font=s.bold, wrap=True)
+               for k, _, _ in figures])
     ws.append([s.cell(v, fmt, font=s.big) for _, v, fmt in figures])
     ws.append([])
     row = 7
