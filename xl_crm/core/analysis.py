@@ -20,21 +20,21 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 
-import numpy as np
 import pandas as pd
 
 from .clv import (
     DEFAULT_INTEREST,
     DwyerInputs,
-    measure_dwyer_inputs,
-    measure_repurchase,
+    covers_two_years,
+    dwyer_inputs_from_facts,
     migration_values,
+    repurchase_from_facts,
 )
 from .errors import InputError
-from .grouping import row_codes
-from .lifecycle import STAGES, LifecycleRules, lifecycle_stages
-from .matrix import QUADRANTS, value_matrix
-from .rfm import customer_measures, score_rfm
+from .facts import Facts, customer_facts
+from .lifecycle import STAGES, LifecycleRules, assign_stages
+from .matrix import QUADRANTS, assign_quadrants
+from .rfm import score_rfm
 from .sales import Sales
 from .segments import assign_segments, scheme_labels
 from .tiers import ABC_TIERS, PYRAMID_SHARES, PYRAMID_TIERS, abc_tiers, group_summary, pyramid_tiers
@@ -88,26 +88,35 @@ class Analysis:
 
 def analyze(sales: Sales, options: Options = Options()) -> Analysis:
     """Run RFM, segments, ABC, pyramid, lifecycle, value matrix, CLV and migration."""
+    facts = customer_facts(sales.transactions, options.as_of, options.monetary,
+                           options.current_days, options.migration_period_days)
+    source = {"source": sales.source, "columns": dict(sales.columns),
+              "rows_read": sales.rows_read, "blank_rows": list(sales.blank_rows)}
+    return analyze_facts(facts, sales.value_basis, source, options)
+
+
+def analyze_facts(facts: Facts, basis: str, source: Mapping[str, object],
+                  options: Options = Options()) -> Analysis:
+    """The analysis from per-customer facts (computed by pandas or by a SQL engine).
+
+    ``basis`` is "profit" or "net sales"; ``source`` holds ``source``, ``columns``,
+    ``rows_read`` and ``blank_rows`` for the log.
+    """
     if options.clv_group not in CLV_GROUPS:
         raise InputError(f"clv_group must be one of {', '.join(CLV_GROUPS)}, "
                          f"not {options.clv_group!r}")
-    tx = sales.transactions
-    measured = customer_measures(tx, options.as_of, options.monetary)
-    as_of = measured.as_of
-    rfm = score_rfm(measured.table, options.bins, options.binning, options.thresholds)
+    as_of = facts.as_of
+    rfm = score_rfm(facts.table, options.bins, options.binning, options.thresholds)
     table = rfm.table
     table["segment"] = assign_segments(table, options.scheme, options.bins)
-    basis = sales.value_basis
     table["value"] = table["profit"] if basis == "profit" else table["net_sales"]
 
     abc = abc_tiers(table["value"], options.a_cut, options.b_cut).set_index("customer")
     pyramid = pyramid_tiers(table["value"], options.pyramid_shares).set_index("customer")
-    inside = tx if not measured.after_as_of else tx[tx["date"].to_numpy() <= as_of.to_datetime64()]
-    stages = lifecycle_stages(inside, table, as_of, options.lifecycle)
-    matrix, matrix_cuts = value_matrix(inside, table.index, as_of, options.current_days)
-
-    out = _labels(inside, table.index)
-    out = out.join(table.drop(columns=["first_seen"]))
+    stages = assign_stages(table, as_of, options.lifecycle)
+    matrix, matrix_cuts = assign_quadrants(table["current_value"],
+                                           table["recent"] - table["earlier"])
+    out = table[[c for c in CUSTOMER_COLUMNS if c in table]].copy()
     out["abc_tier"] = abc["tier"]
     out["abc_rank"] = abc["rank"]
     out["abc_share"] = abc["share"]
@@ -125,65 +134,47 @@ def analyze(sales: Sales, options: Options = Options()) -> Analysis:
         "quadrant": group_summary(out["quadrant"], out["value"], QUADRANTS),
     }
     summaries["segment"] = summaries["segment"][summaries["segment"]["customers"] > 0]
-    clv = _clv(inside, out, as_of, options)
     log = {
-        "source": sales.source,
-        "columns": dict(sales.columns),
-        "rows_read": sales.rows_read,
-        "blank_rows": list(sales.blank_rows),
-        "rows_after_as_of": measured.after_as_of,
-        "rows_after_as_of_first": list(measured.after_as_of_rows[:20]),
+        **source,
+        "rows_after_as_of": facts.after_as_of,
+        "rows_after_as_of_first": list(facts.after_as_of_rows[:20]),
         "as_of": as_of.date().isoformat(),
         "as_of_source": "given" if options.as_of is not None else "latest purchase date",
-        "first_date": pd.Timestamp(inside["date"].min()).date().isoformat(),
+        "first_date": facts.start.date().isoformat(),
         "customers": len(out),
         "customers_without_purchase": int((out["frequency"] == 0).sum()),
         "value_basis": basis,
     }
-    return Analysis(out, as_of, options, basis, rfm.thresholds, summaries, matrix_cuts, clv,
-                    _migration(inside, as_of, options, basis), log)
+    return Analysis(out, as_of, options, basis, rfm.thresholds, summaries, matrix_cuts,
+                    _clv(table, out, facts, options), _migration(table, facts, options), log)
 
 
-def _labels(tx: pd.DataFrame, customers: pd.Index) -> pd.DataFrame:
-    """Latest non-empty name and region per customer ("" when the data has none)."""
-    out = pd.DataFrame(index=customers)
-    codes = row_codes(tx, customers)
-    for col in ("name", "region"):
-        out[col] = ""
-        if col in tx:
-            text = tx[col].to_numpy()
-            keep = (text != "") & (codes >= 0)
-            last = pd.Series(text[keep]).groupby(codes[keep], sort=False).last()
-            out.iloc[last.index.to_numpy(), out.columns.get_loc(col)] = last.to_numpy()
-    return out
+CUSTOMER_COLUMNS = ("name", "region", "first_purchase", "last_purchase", "recency",
+                    "frequency", "monetary", "net_sales", "purchases", "returns", "cost",
+                    "profit", "R", "F", "M", "RFM", "score", "weighted", "segment", "value")
 
 
-def _clv(tx: pd.DataFrame, customers: pd.DataFrame, as_of: pd.Timestamp,
+def _clv(facts: pd.DataFrame, customers: pd.DataFrame, measured: Facts,
          options: Options) -> dict[str, DwyerInputs]:
     column = CLV_GROUPS[options.clv_group]
     overrides = {"years": options.clv_years, **dict(options.clv_overrides or {})}
+    two_years = covers_two_years(measured.start, measured.as_of)
     groups: dict[str, DwyerInputs] = {}
     for label, members in customers.groupby(column, sort=False)["customer"]:
-        groups[str(label) or "(none)"] = measure_dwyer_inputs(
-            tx, members.to_numpy(), as_of, overrides)
+        groups[str(label) or "(none)"] = dwyer_inputs_from_facts(
+            facts.loc[members.to_numpy()], two_years, overrides)
     order = {k: i for i, k in enumerate(ABC_TIERS + PYRAMID_TIERS + STAGES + QUADRANTS)}
     return dict(sorted(groups.items(), key=lambda kv: (order.get(kv[0], 99), kv[0])))
 
 
-def _migration(tx: pd.DataFrame, as_of: pd.Timestamp, options: Options,
-               basis: str) -> pd.DataFrame:
-    """Repurchase probabilities per recency state and the migration-model value."""
+def _migration(facts: pd.DataFrame, measured: Facts, options: Options) -> pd.DataFrame:
+    """Repurchase probabilities per recency state and the migration-model value.
+
+    Margin per period = value of the last period's rows / customers who bought in it."""
     period = options.migration_period_days
-    probs = measure_repurchase(tx, as_of, period, options.migration_states)
-    end = as_of.to_datetime64()
-    last = tx[(tx["date"].to_numpy() > end - np.timedelta64(period, "D"))]
-    buyers = last.loc[last["amount"] > 0, "customer"].nunique()
-    if basis == "profit":
-        margin_total = (last["profit"].sum() if "profit" in last
-                        else (last["amount"] - last["cost"]).sum())
-    else:
-        margin_total = last["amount"].sum()
-    margin = float(margin_total) / buyers if buyers else 0.0
+    probs = repurchase_from_facts(facts, measured.as_of, period, options.migration_states)
+    buyers = int(facts["lp_buyer"].sum())
+    margin = float(facts["lp_value"].sum()) / buyers if buyers else 0.0
     discount = (1 + DEFAULT_INTEREST) ** (period / 365) - 1
     p = probs["probability"].fillna(0.0).to_numpy()
     probs["margin"] = margin

@@ -33,7 +33,6 @@ import numpy as np
 import pandas as pd
 
 from .errors import InputError
-from .grouping import any_per_customer, distinct_pairs, order_codes, row_codes
 
 PerYear = float | Sequence[float]
 DEFAULT_INTEREST = 0.10  # assumed discount rate when measuring inputs from data
@@ -210,19 +209,21 @@ def measure_repurchase(
     who bought in the period after the cut. Returns ``state``, ``customers``,
     ``repurchased``, ``probability`` (NaN where a state has no customer).
     """
-    buys = transactions["amount"].to_numpy() > 0
-    day = transactions["date"].to_numpy(dtype="datetime64[D]").astype("int64")
-    end = int(np.datetime64(as_of, "D").astype("int64"))
-    cut = end - period_days
-    customers = pd.Index(transactions["customer"].unique())
-    codes = row_codes(transactions, customers)
-    last = np.full(len(customers), np.iinfo("int64").min)
-    before = buys & (day <= cut)
-    np.maximum.at(last, codes[before], day[before])
-    known = last > np.iinfo("int64").min
-    state = 1 + (cut - last[known]) // period_days
-    bought = any_per_customer(codes, len(customers), buys & (day > cut) & (day <= end))[known]
-    frame = pd.DataFrame({"state": state, "bought": bought})
+    from .facts import customer_facts
+
+    facts = customer_facts(transactions, as_of, period_days=period_days)
+    return repurchase_from_facts(facts.table, as_of, period_days, states)
+
+
+def repurchase_from_facts(facts: pd.DataFrame, as_of: pd.Timestamp, period_days: int = 90,
+                          states: int = 4) -> pd.DataFrame:
+    """:func:`measure_repurchase` from the facts ``last_before_cut`` and ``lp_buyer``."""
+    cut = int(np.datetime64(as_of, "D").astype("int64")) - period_days
+    last = facts["last_before_cut"].to_numpy(float)
+    known = ~np.isnan(last)
+    state = 1 + (cut - last[known].astype("int64")) // period_days
+    frame = pd.DataFrame({"state": state,
+                          "bought": facts["lp_buyer"].to_numpy(bool)[known]})
     frame = frame[frame["state"] <= states]
     stats = frame.groupby("state")["bought"].agg(["size", "sum"]).reindex(
         range(1, states + 1), fill_value=0)
@@ -286,46 +287,51 @@ def measure_dwyer_inputs(
     - cost_rate: cost / net sales of the last year (0 assumed without a cost column).
     ``overrides`` (any field) win and are marked given.
     """
+    from .facts import customer_facts
+
+    facts = customer_facts(transactions, as_of)
+    group = facts.table.loc[facts.table.index.isin(pd.Index(list(members)))]
+    missing = len(set(members)) - len(group)
+    return dwyer_inputs_from_facts(group, covers_two_years(facts.start, as_of), overrides,
+                                   assumed_retention, extra_members=missing)
+
+
+def covers_two_years(start: pd.Timestamp, as_of: pd.Timestamp) -> bool:
+    """True when the data starts early enough to measure a yearly retention (a month of
+    slack: data that starts in the month two years back counts)."""
+    return (as_of - start).days >= 2 * YEAR_DAYS - 31
+
+
+def dwyer_inputs_from_facts(
+    group: pd.DataFrame,
+    two_years: bool,
+    overrides: Mapping[str, float] | None = None,
+    assumed_retention: float = 0.5,
+    extra_members: int = 0,
+) -> DwyerInputs:
+    """:func:`measure_dwyer_inputs` from the facts of the group's customers."""
     overrides = dict(overrides or {})
-    sources: dict[str, str] = {}
-    members_set = pd.Index(list(members))
-    tx = transactions
-    codes = row_codes(tx, members_set)  # -1 for rows of other customers
-    day = tx["date"].to_numpy(dtype="datetime64[D]").astype("int64")
-    end = int(np.datetime64(as_of, "D").astype("int64"))
-    amount = tx["amount"].to_numpy(float)
-    member = codes >= 0
-    last_year = member & (day > end - YEAR_DAYS) & (day <= end)
-    prev_year = member & (day > end - 2 * YEAR_DAYS) & (day <= end - YEAR_DAYS)
-    buys = amount > 0
-    values: dict[str, float] = {"group_size": float(len(members_set))}
-    sources["group_size"] = "measured"
-    active_last = any_per_customer(codes, len(members_set), last_year & buys)
-    active_prev = any_per_customer(codes, len(members_set), prev_year & buys)
-    data_start = transactions["date"].min().to_datetime64().astype("datetime64[D]")
-    covers_two_years = int(data_start.astype("int64")) <= end - 2 * YEAR_DAYS + 31
-    if covers_two_years and active_prev.any():
-        values["retention"] = float((active_prev & active_last).sum() / active_prev.sum())
+    sources: dict[str, str] = {"group_size": "measured"}
+    size = len(group) + extra_members
+    values: dict[str, float] = {"group_size": float(size)}
+    prev, last = group["py_active"].to_numpy(bool), group["ly_active"].to_numpy(bool)
+    if two_years and prev.any():
+        values["retention"] = float((prev & last).sum() / prev.sum())
         sources["retention"] = "measured"
     else:
         values["retention"] = assumed_retention
         sources["retention"] = "assumed"
-    purchases = _purchases(tx, codes, last_year & buys)
-    net = float(amount[last_year].sum())
-    if active_last.any() and purchases:
-        values["orders"] = purchases / len(members_set)
+    purchases = int(group["ly_purchases"].sum())
+    net = float(group["ly_net"].sum())
+    if last.any() and purchases:
+        values["orders"] = purchases / size
         values["order_value"] = net / purchases
         sources["orders"] = sources["order_value"] = "measured"
     else:
         values["orders"], values["order_value"] = 0.0, 0.0
         sources["orders"] = sources["order_value"] = "measured (no purchase in the last year)"
-    if "cost" in tx and net > 0:
-        cost = float(tx["cost"].to_numpy(float)[last_year].sum())
-        values["cost_rate"] = min(max(cost / net, 0.0), 1.0)
-        sources["cost_rate"] = "measured"
-    elif "profit" in tx and net > 0:
-        profit = float(tx["profit"].to_numpy(float)[last_year].sum())
-        values["cost_rate"] = min(max(1 - profit / net, 0.0), 1.0)
+    if "ly_cost" in group and net > 0:
+        values["cost_rate"] = min(max(float(group["ly_cost"].sum()) / net, 0.0), 1.0)
         sources["cost_rate"] = "measured"
     else:
         values["cost_rate"] = 0.0
@@ -339,10 +345,3 @@ def measure_dwyer_inputs(
         values[key] = val
         sources[key] = "given"
     return DwyerInputs(**values, sources=sources)
-
-
-def _purchases(tx: pd.DataFrame, codes: np.ndarray, mask: np.ndarray) -> int:
-    """Purchases among the rows in ``mask``: distinct (customer, order) pairs or rows."""
-    if "order_id" in tx:
-        return len(distinct_pairs(codes[mask], order_codes(tx)[mask]))
-    return int(mask.sum())

@@ -91,17 +91,31 @@ def lifecycle_stages(
     """
     idx = measures.index
     halves = spend_halves(transactions, idx, as_of)
-    days, gap, overall = usual_gaps(transactions, idx, as_of)
-    gap = gap.fillna(overall)
-    recency = measures["recency"].to_numpy(float)
-    first = measures["first_purchase"].to_numpy(dtype="datetime64[ns]")
+    days, gap, _ = usual_gaps(transactions, idx, as_of)
+    facts = pd.DataFrame({
+        "first_purchase": measures["first_purchase"], "recency": measures["recency"],
+        "purchase_days": days, "median_gap": gap,
+        "earlier": halves["earlier"], "recent": halves["recent"]}, index=idx)
+    return assign_stages(facts, as_of, rules)
+
+
+def assign_stages(facts: pd.DataFrame, as_of: pd.Timestamp,
+                  rules: LifecycleRules = LifecycleRules()) -> pd.DataFrame:
+    """Stage per customer from the facts ``first_purchase``, ``recency``,
+    ``purchase_days``, ``median_gap``, ``earlier`` and ``recent``."""
+    gap = facts["median_gap"].astype(float)
+    overall = float(gap.median()) if gap.notna().any() else np.nan
+    gap = gap.fillna(overall).to_numpy(float)
+    recency = facts["recency"].to_numpy(float)
+    first = facts["first_purchase"].to_numpy(dtype="datetime64[ns]")
     since_first = (as_of.to_datetime64() - first) / np.timedelta64(1, "D")
-    repeat = days.to_numpy() >= 2
-    earlier, recent = halves["earlier"].to_numpy(), halves["recent"].to_numpy()
+    days = facts["purchase_days"].to_numpy()
+    repeat = days >= 2
+    earlier, recent = facts["earlier"].to_numpy(float), facts["recent"].to_numpy(float)
     tol = rules.trend_tolerance
     falling = repeat & (recent < earlier * (1 - tol))
     rising = repeat & (recent > earlier * (1 + tol))
-    overdue = recency > rules.gap_factor * gap.to_numpy(float)
+    overdue = recency > rules.gap_factor * gap
     lost = np.isnan(recency) | (recency > rules.lost_days)
     new = since_first <= rules.new_days
     stage = np.select(
@@ -111,8 +125,8 @@ def lifecycle_stages(
     )
     return pd.DataFrame({
         "stage": stage.astype(object),
-        "purchase_days": days.to_numpy(),
-        "usual_gap": gap.to_numpy(float),
+        "purchase_days": days,
+        "usual_gap": gap,
         "earlier": earlier,
         "recent": recent,
-    }, index=idx)
+    }, index=facts.index)

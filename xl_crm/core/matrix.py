@@ -51,7 +51,15 @@ def value_matrix(
     """
     current = current_values(transactions, customers, as_of, current_days)
     halves = spend_halves(transactions, customers, as_of)
-    potential = (halves["recent"] - halves["earlier"]).round(6)
+    return assign_quadrants(current, halves["recent"] - halves["earlier"], current_threshold,
+                            potential_threshold)
+
+
+def assign_quadrants(current: pd.Series, potential: pd.Series,
+                     current_threshold: float | None = None,
+                     potential_threshold: float = 0.0) -> tuple[pd.DataFrame, dict[str, float]]:
+    """Quadrants from current and potential value per customer (see the module docstring)."""
+    potential = potential.round(6)
     cut = max(float(current.mean()), 0.0) if current_threshold is None \
         else float(current_threshold)
     high_c = current.to_numpy() > cut
@@ -62,5 +70,5 @@ def value_matrix(
         "current_value": current.to_numpy(),
         "potential_value": potential.to_numpy(),
         "quadrant": quadrant.astype(object),
-    }, index=customers)
+    }, index=current.index)
     return frame, {"current_threshold": cut, "potential_threshold": float(potential_threshold)}

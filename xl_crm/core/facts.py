@@ -1,0 +1,140 @@
+"""Per-customer facts: every aggregate the methods need, in one table.
+
+All methods after this point (scores, segments, tiers, lifecycle, value matrix, Dwyer
+inputs, migration) read only this table, so it can be computed by pandas from
+transactions (:func:`customer_facts`) or by any SQL engine from a file of any size
+(:mod:`xl_crm.duck`), with the same columns and the same meaning:
+
+=================== ===========================================================
+column              meaning (days, currency; rows up to ``as_of`` only)
+=================== ===========================================================
+first_purchase      first day with amount > 0 (NaT when none)
+last_purchase       last day with amount > 0 (NaT when none)
+first_seen          first day with any row
+recency             days from last_purchase to as_of (NaN when none)
+frequency           purchases: distinct order ids of rows with amount > 0 (a blank
+                    order id is an order of its own), or such rows
+net_sales           sum of amounts, returns included
+purchases, returns  sums of positive / negative amounts
+cost, profit        sums (when the data has cost or profit; profit = net - cost)
+monetary            net_sales, or net_sales / frequency (``monetary="mean"``)
+name, region        the last non-empty value in the data's row order ("" when none)
+purchase_days       distinct days with a purchase
+median_gap          median days between consecutive purchase days (NaN below 2)
+earlier, recent     net sales in the earlier / recent half of [start, as_of]
+current_value       row value (profit, else net sales) of the last ``current_days``
+ly_active, py_active  bought in the last year (as_of-365, as_of] / the year before
+ly_purchases        purchases in the last year
+ly_net, ly_cost     net sales and cost (or 1 - profit share) of the last year
+last_before_cut     last purchase day on or before ``as_of - period_days`` (day number)
+lp_buyer, lp_value  bought in the last period; row value of the last period
+=================== ===========================================================
+
+Money sums are rounded to 6 decimals (see :mod:`xl_crm.core.rfm`).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+import pandas as pd
+
+from .grouping import any_per_customer, distinct_pairs, order_codes, row_codes, sum_per_customer
+from .lifecycle import spend_halves, usual_gaps
+from .rfm import Measures, customer_measures
+
+YEAR_DAYS = 365
+
+
+@dataclass(frozen=True)
+class Facts(Measures):
+    """Customer facts (``table``) with the analysis date and the first date of the data."""
+
+    start: pd.Timestamp = pd.NaT
+    current_days: int = 365
+    period_days: int = 90
+
+
+def row_values(tx: pd.DataFrame) -> np.ndarray:
+    """Value of each row: profit when known, net sales minus cost, else the amount."""
+    if "profit" in tx:
+        return tx["profit"].to_numpy(float)
+    if "cost" in tx:
+        return tx["amount"].to_numpy(float) - tx["cost"].to_numpy(float)
+    return tx["amount"].to_numpy(float)
+
+
+def customer_facts(transactions: pd.DataFrame, as_of: object | None = None,
+                   monetary: str = "total", current_days: int = 365,
+                   period_days: int = 90) -> Facts:
+    """Every per-customer fact of the module docstring, from canonical transactions."""
+    measured = customer_measures(transactions, as_of, monetary)
+    as_of = measured.as_of
+    tx = transactions
+    if measured.after_as_of:
+        tx = tx[tx["date"].to_numpy() <= as_of.to_datetime64()]
+    table = measured.table
+    idx, n = table.index, len(table)
+    codes = row_codes(tx, idx)
+    day = tx["date"].to_numpy(dtype="datetime64[D]").astype("int64")
+    end = int(np.datetime64(as_of, "D").astype("int64"))
+    amount = tx["amount"].to_numpy(float)
+    buys = amount > 0
+    value = row_values(tx)
+
+    halves = spend_halves(tx, idx, as_of)
+    days, gaps, _ = usual_gaps(tx, idx, as_of)
+    table["purchase_days"] = days.to_numpy()
+    table["median_gap"] = gaps.to_numpy(float)
+    table["earlier"], table["recent"] = halves["earlier"].to_numpy(), halves["recent"].to_numpy()
+    table["current_value"] = _money(sum_per_customer(codes, value, n, day > end - current_days))
+
+    last_year = day > end - YEAR_DAYS
+    prev_year = (day > end - 2 * YEAR_DAYS) & ~last_year
+    table["ly_active"] = any_per_customer(codes, n, last_year & buys)
+    table["py_active"] = any_per_customer(codes, n, prev_year & buys)
+    table["ly_purchases"] = _purchases(tx, codes, n, last_year & buys)
+    table["ly_net"] = _money(sum_per_customer(codes, amount, n, last_year))
+    if "cost" in tx or "profit" in tx:
+        cost = amount - value  # cost, or net sales minus profit
+        table["ly_cost"] = _money(sum_per_customer(codes, cost, n, last_year))
+
+    cut = end - period_days
+    before = buys & (day <= cut) & (codes >= 0)
+    last = np.full(n, np.iinfo("int64").min)
+    np.maximum.at(last, codes[before], day[before])
+    table["last_before_cut"] = np.where(last > np.iinfo("int64").min, last, np.nan)
+    table["lp_buyer"] = any_per_customer(codes, n, buys & (day > cut))
+    table["lp_value"] = _money(sum_per_customer(codes, value, n, day > cut))
+    for col, text in _labels(tx, codes, n).items():
+        table[col] = text
+    start = pd.Timestamp(tx["date"].min())
+    return Facts(table, as_of, measured.after_as_of, measured.after_as_of_rows, start,
+                 current_days, period_days)
+
+
+def _money(x: np.ndarray) -> np.ndarray:
+    return np.round(x, 6) + 0.0
+
+
+def _purchases(tx: pd.DataFrame, codes: np.ndarray, n: int, mask: np.ndarray) -> np.ndarray:
+    keep = mask & (codes >= 0)
+    if "order_id" in tx:
+        pairs = distinct_pairs(codes[keep], order_codes(tx)[keep])
+        return np.bincount(pairs >> 32, minlength=n)
+    return np.bincount(codes[keep], minlength=n)
+
+
+def _labels(tx: pd.DataFrame, codes: np.ndarray, n: int) -> dict[str, np.ndarray]:
+    """Last non-empty name and region per customer, in the data's row order."""
+    out = {}
+    for col in ("name", "region"):
+        text = np.full(n, "", dtype=object)
+        if col in tx:
+            values = tx[col].to_numpy()
+            keep = (values != "") & (codes >= 0)
+            last = pd.Series(values[keep]).groupby(codes[keep], sort=False).last()
+            text[last.index.to_numpy()] = last.to_numpy()
+        out[col] = text
+    return out
