@@ -11,18 +11,20 @@ from __future__ import annotations
 import argparse
 import sys
 import tempfile
+import time
 from collections.abc import Sequence
 from pathlib import Path
 
 import pandas as pd
 
 from . import __version__
-from .core.analysis import Analysis, Options, analyze
+from .core.analysis import Analysis, Options
 from .core.errors import XlCrmError
-from .files import read_sales
+from .engines import ENGINES, analyze_path
 from .mail import mail_report
 from .report import ReportOptions, read_summary, report_summary, write_report
 
+STARTED = time.perf_counter()
 REPO_SAMPLE = Path(__file__).resolve().parent.parent / "workbooks" / "sample_sales.xlsx"
 DEMO_OUTPUT = Path("out")
 
@@ -80,8 +82,16 @@ def _table(frame: pd.DataFrame) -> str:
     return shown.to_string(index=False, float_format=lambda v: f"{v:,.2f}")
 
 
+def progress(message: str) -> None:
+    """Progress on the terminal (stderr, only when it is a terminal)."""
+    if sys.stderr.isatty():
+        print(f"[{time.perf_counter() - STARTED:6.1f}s] {message} ...", file=sys.stderr,
+              flush=True)
+
+
 def _analysis(args: argparse.Namespace) -> Analysis:
-    return analyze(read_sales(args.input, sheet=args.sheet), _options(args))
+    return analyze_path(args.input, _options(args), getattr(args, "engine", "pandas"),
+                        sheet=args.sheet, progress=progress)
 
 
 def cmd_analyze(args: argparse.Namespace) -> int:
@@ -94,6 +104,7 @@ def cmd_report(args: argparse.Namespace) -> int:
     """Write the report workbook of INPUT; email it when asked."""
     result = _analysis(args)
     output = args.output or Path(f"customer-value-{result.as_of:%Y-%m}.xlsx")
+    progress(f"writing {output}")
     written = write_report(result, output, ReportOptions(lang=args.lang, tiers=args.tiers),
                            overwrite=args.overwrite, inputs=[args.input])
     print(f"report written: {written}")
@@ -104,6 +115,7 @@ def cmd_report(args: argparse.Namespace) -> int:
 
 
 def _mail(report: Path, summary, args: argparse.Namespace, failed: str = "not sent") -> int:
+    progress("sending" if not args.dry_run else "writing the message")
     try:
         line, complete = mail_report(report, summary, args.email, args.cc, args.bcc,
                                      args.lang, args.dry_run)
@@ -137,6 +149,8 @@ def cmd_demo(args: argparse.Namespace) -> int:
 
 
 def _add_analysis_options(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--engine", choices=ENGINES, default="pandas",
+                   help="pandas (default, every format) or duckdb (large CSV/Parquet files)")
     p.add_argument("--as-of", help="analysis date, e.g. 2026-10-31 (default: latest purchase)")
     p.add_argument("--bins", type=int, default=5, help="scores per measure, 2-9 (default 5)")
     p.add_argument("--binning", choices=("quantile", "nested"), default="quantile",

@@ -1,0 +1,92 @@
+"""The DuckDB engine gives the pandas engine's results on the same data."""
+
+from __future__ import annotations
+
+import datetime as dt
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from xl_crm.core.analysis import Options
+from xl_crm.core.errors import InputError
+from xl_crm.core.facts import customer_facts
+from xl_crm.duck import read_facts
+from xl_crm.engines import analyze_path
+from xl_crm.files import read_sales
+from xl_crm.sample import generate_transactions
+
+TODAY = dt.date(2026, 11, 22)
+
+
+@pytest.fixture(scope="module")
+def csv_file(tmp_path_factory):
+    # 800 customers of the sample model: returns, return-only customers (no purchase),
+    # many ties (one-time buyers, equal amounts), several lines per order
+    path = tmp_path_factory.mktemp("engines") / "sales.csv"
+    generate_transactions(n_customers=800).to_csv(path, index=False)
+    return path
+
+
+def assert_same_facts(a, b):
+    a, b = a.sort_index(), b.sort_index()
+    assert list(a.index) == list(b.index)
+    assert list(a.columns) == list(b.columns)
+    for col in a.columns:
+        x, y = a[col], b[col]
+        if x.dtype == object or pd.api.types.is_string_dtype(x.dtype):
+            assert x.astype(str).tolist() == y.astype(str).tolist(), col
+        elif pd.api.types.is_datetime64_any_dtype(x.dtype):
+            assert (x.isna() == y.isna()).all() and (x.dropna() == y.dropna()).all(), col
+        else:
+            assert np.allclose(x.astype(float), y.astype(float), rtol=0, atol=1e-6,
+                               equal_nan=True), col
+
+
+def test_facts_are_equal(csv_file):
+    pandas_facts = customer_facts(read_sales(csv_file, today=TODAY).transactions)
+    duck_facts, basis, source = read_facts(csv_file, today=TODAY)
+    assert basis == "profit" and source["rows_read"] == len(pd.read_csv(csv_file))
+    assert duck_facts.as_of == pandas_facts.as_of and duck_facts.start == pandas_facts.start
+    assert_same_facts(pandas_facts.table, duck_facts.table)
+    assert (duck_facts.table["frequency"] == 0).sum() == 3  # return-only customers kept
+
+
+@pytest.mark.parametrize("options", [Options(), Options(as_of="2026-06-30", bins=4),
+                                     Options(monetary="mean", binning="nested")])
+def test_full_analysis_is_equal(csv_file, options):
+    a = analyze_path(csv_file, options, "pandas", today=TODAY)
+    b = analyze_path(csv_file, options, "duckdb", today=TODAY)
+    assert a.log["rows_after_as_of"] == b.log["rows_after_as_of"]
+    left, right = a.customers.set_index("customer"), b.customers.set_index("customer")
+    assert_same_facts(left, right)
+    for key in a.summaries:
+        pd.testing.assert_frame_equal(a.summaries[key].reset_index(drop=True),
+                                      b.summaries[key].reset_index(drop=True), atol=1e-6)
+    assert {g: i.table().round(4).to_dict() for g, i in a.clv.items()} == \
+        {g: i.table().round(4).to_dict() for g, i in b.clv.items()}
+
+
+def test_duckdb_reads_text_dates_and_numbers_and_names_bad_rows(tmp_path):
+    good = tmp_path / "mixed.csv"
+    good.write_text("Customer,Date,Amount,Order ID\n"
+                    "a,2025/3/1,\"1,200.50\",o1\n"
+                    "a,2025年3月2日,10,o2\n"
+                    "b,45717,5,o3\n"
+                    ",,,\n"
+                    "b,20250303,-1,o3\n", encoding="utf-8")
+    a = analyze_path(good, engine="pandas", today=TODAY).customers.set_index("customer")
+    b = analyze_path(good, engine="duckdb", today=TODAY).customers.set_index("customer")
+    assert_same_facts(a[["net_sales", "frequency", "recency"]],
+                      b[["net_sales", "frequency", "recency"]])
+    assert b.loc["a", "net_sales"] == 1210.5
+    facts, _, source = read_facts(good, today=TODAY)
+    assert source["blank_rows"] == [5]
+    bad = tmp_path / "bad.csv"
+    bad.write_text("Customer,Date,Amount\na,2025-03-01,1\nb,2025-03-02,twelve\n")
+    with pytest.raises(InputError, match=r"Amount row 3: 'twelve' is not a number"):
+        read_facts(bad, today=TODAY)
+    future = tmp_path / "future.csv"
+    future.write_text("Customer,Date,Amount\na,2099-03-01,1\n")
+    with pytest.raises(InputError, match=r"Date row 2: 2099-03-01 is in the future"):
+        read_facts(future, today=TODAY)

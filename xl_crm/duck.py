@@ -1,0 +1,319 @@
+"""The DuckDB engine (``--engine duckdb``): CSV or Parquet files of any size, aggregated to
+per-customer facts in SQL; the facts then go through the normal core
+(:func:`xl_crm.core.analysis.analyze_facts`), so results equal the pandas engine's.
+
+DuckDB streams the file and spills to disk, so inputs may be larger than memory. The
+aggregation is one plain SQL query over a ``tx`` relation (``customer, date, amount,
+order_key, cost, profit, name, region, rn``) with standard aggregates, ``FILTER``
+clauses, ``median`` and one ``lag`` window: the same text runs on Spark SQL or Trino once
+``tx`` is defined there (see :func:`facts_sql` and the README).
+
+Rules of this engine, beyond the pandas engine's:
+- the header is the file's first row (no title rows above it);
+- dates: date columns, or text as ISO ``2025-03-01``, ``2025/3/1``, ``2025.3.1``,
+  ``20250301``, ``2025年3月1日`` or Excel serial numbers; amounts: numbers or text with
+  thousands separators; anything else is an error naming the column and row (the pandas
+  engine reads more formats);
+- row numbers count file lines, the header being line 1 (DuckDB keeps the file's order).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Mapping
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from .core.columns import detect_columns
+from .core.errors import InputError, show
+from .core.facts import Facts
+
+DATE_FORMATS = ("%Y/%m/%d", "%Y.%m.%d", "%Y%m%d", "%Y年%m月%d日")
+TEXT_ROLES = ("customer", "order_id", "name", "region")
+
+
+def _connect(threads: int | None = None):
+    try:
+        import duckdb
+    except ImportError as err:
+        raise InputError("the DuckDB engine needs duckdb: pip install duckdb") from err
+    con = duckdb.connect()
+    if threads:
+        con.execute(f"SET threads = {int(threads)}")
+    return con
+
+
+def _scan(path: Path) -> str:
+    quoted = str(path).replace("'", "''")
+    suffix = path.suffix.lower()
+    if suffix == ".csv":
+        return f"read_csv('{quoted}', header = true, sample_size = 100000)"
+    if suffix == ".parquet":
+        return f"read_parquet('{quoted}')"
+    raise InputError(f"{path.name}: the DuckDB engine reads .csv and .parquet files")
+
+
+def _ident(name: str) -> str:
+    return '"' + name.replace('"', '""') + '"'
+
+
+def _date_expr(col: str, kind: str) -> str:
+    if kind in ("DATE",) or kind.startswith("TIMESTAMP"):
+        return f"CAST({col} AS DATE)"
+    if kind in ("DOUBLE", "FLOAT", "BIGINT", "INTEGER", "HUGEINT", "DECIMAL") or \
+            kind.startswith("DECIMAL"):
+        return (f"CASE WHEN {col} >= 61 THEN DATE '1899-12-30' + CAST(floor({col}) AS INTEGER)"
+                f" WHEN {col} >= 1 AND {col} < 60 THEN DATE '1899-12-31' + "
+                f"CAST(floor({col}) AS INTEGER) END")
+    text = f"trim(CAST({col} AS VARCHAR))"
+    tries = [f"TRY_CAST({text} AS DATE)"]
+    tries += [f"CAST(try_strptime({text}, '{f}') AS DATE)" for f in DATE_FORMATS]
+    serial = f"TRY_CAST({text} AS DOUBLE)"
+    tries.append(f"CASE WHEN {serial} >= 61 AND regexp_full_match({text}, '[0-9]+(\\.[0-9]+)?')"
+                 f" THEN DATE '1899-12-30' + CAST(floor({serial}) AS INTEGER) END")
+    return f"coalesce({', '.join(tries)})"
+
+
+def _number_expr(col: str, kind: str) -> str:
+    if kind in ("DOUBLE", "FLOAT", "BIGINT", "INTEGER", "HUGEINT", "SMALLINT") or \
+            kind.startswith("DECIMAL"):
+        return f"CAST({col} AS DOUBLE)"
+    text = f"trim(CAST({col} AS VARCHAR))"
+    plain = f"CASE WHEN regexp_full_match({text}, '[+-]?([0-9]{{1,3}}(,[0-9]{{3}})+|[0-9]+)" \
+            f"(\\.[0-9]+)?') THEN replace({text}, ',', '') END"
+    return f"TRY_CAST({plain} AS DOUBLE)"
+
+
+def _text_expr(col: str, kind: str) -> str:
+    if kind in ("DOUBLE", "FLOAT"):
+        return (f"CASE WHEN {col} = floor({col}) THEN CAST(CAST({col} AS BIGINT) AS VARCHAR)"
+                f" ELSE CAST({col} AS VARCHAR) END")
+    return f"coalesce(trim(CAST({col} AS VARCHAR)), '')"
+
+
+def read_facts(path: str | Path, as_of: object | None = None, monetary: str = "total",
+               current_days: int = 365, period_days: int = 90,
+               mapping: Mapping[str, object] | None = None, today: dt.date | None = None,
+               threads: int | None = None) -> tuple[Facts, str, dict]:
+    """Facts of a CSV/Parquet file computed by DuckDB: (facts, value basis, source log)."""
+    from .core.rfm import to_timestamp
+
+    path = Path(path)
+    if not path.exists():
+        raise InputError(f"file not found: {path}")
+    con = _connect(threads)
+    scan = _scan(path)
+    described = con.execute(f"DESCRIBE SELECT * FROM {scan}").fetchall()
+    headers = [row[0] for row in described]
+    kinds = {row[0]: row[1] for row in described}
+    found = detect_columns(headers, mapping)
+    cols = {role: _ident(headers[i]) for role, i in found.items()}
+    label = {role: headers[i] for role, i in found.items()}
+    exprs = {"rn": "row_number() OVER () + 1"}
+    for role, col in cols.items():
+        kind = kinds[label[role]]
+        if role == "date":
+            exprs[role] = _date_expr(col, kind)
+        elif role in ("amount", "cost", "profit"):
+            exprs[role] = _number_expr(col, kind)
+        elif role in TEXT_ROLES:
+            exprs[role] = _text_expr(col, kind)
+    raw = {role: f"{col} AS raw_{role}" for role, col in cols.items()
+           if role in ("customer", "date", "amount", "cost", "profit")}
+    select = ", ".join([f"{e} AS {r}" for r, e in exprs.items()] + list(raw.values()))
+    con.execute(f"CREATE TEMP VIEW typed AS SELECT {select} FROM {scan}")
+    blank_rows = _check(con, found, label, raw, today)
+    tx_filter = "NOT (" + " AND ".join(_blank(f"raw_{r}") for r in raw) + ")"
+    con.execute(f"CREATE TEMP VIEW rows AS SELECT * FROM typed WHERE {tx_filter}")
+    stats = con.execute("SELECT count(*), max(date) FILTER (WHERE amount > 0) FROM rows").fetchone()
+    if as_of is None:
+        if stats[1] is None:
+            raise InputError("there is no purchase (amount > 0) to take the analysis date "
+                             "from; give as_of")
+        stamp = pd.Timestamp(stats[1])
+    else:
+        stamp = to_timestamp(as_of)
+    late = con.execute(f"SELECT count(*), list(rn ORDER BY rn)[1:1000] FROM rows "
+                       f"WHERE date > DATE '{stamp.date()}'").fetchone()
+    start = con.execute(f"SELECT min(date) FROM rows WHERE date <= DATE '{stamp.date()}'"
+                        ).fetchone()[0]
+    if start is None:
+        raise InputError(f"every row is dated after the analysis date {stamp.date()}")
+    start = pd.Timestamp(start)
+    basis = "profit" if ("cost" in found or "profit" in found) else "net sales"
+    con.execute(f"CREATE TEMP VIEW tx AS SELECT {_tx_columns(found)} FROM rows "
+                f"WHERE date <= DATE '{stamp.date()}'")
+    sql = facts_sql(found, stamp, start, current_days, period_days)
+    table = con.execute(sql).df()
+    con.close()
+    facts = _to_facts(table, found, stamp, monetary)
+    source = {"source": f"{path.name} (DuckDB)", "columns": dict(label),
+              "rows_read": int(stats[0]), "blank_rows": blank_rows}
+    return (Facts(facts, stamp, int(late[0]), tuple(int(r) for r in (late[1] or [])), start,
+                  current_days, period_days), basis, source)
+
+
+def _blank(col: str) -> str:
+    return f"({col} IS NULL OR trim(CAST({col} AS VARCHAR)) = '')"
+
+
+def _tx_columns(found: Mapping[str, int]) -> str:
+    parts = ["customer", "date", "amount", "rn"]
+    parts.append("coalesce(nullif(order_id, ''), chr(1) || CAST(rn AS VARCHAR)) AS order_key"
+                 if "order_id" in found else "chr(1) || CAST(rn AS VARCHAR) AS order_key")
+    if "profit" in found:
+        parts.append("profit AS value")
+    elif "cost" in found:
+        parts.append("amount - cost AS value")
+    else:
+        parts.append("amount AS value")
+    for role in ("cost", "profit"):
+        if role in found:
+            parts.append(role)
+    for role in ("name", "region"):
+        parts.append(role if role in found else f"'' AS {role}")
+    return ", ".join(parts)
+
+
+def _check(con, found, label, raw, today) -> list[int]:
+    """Errors naming column and row for blank or unreadable cells and future dates;
+    returns the row numbers of entirely blank rows."""
+    all_blank = " AND ".join(_blank(f"raw_{r}") for r in raw)
+    blank_rows = [r[0] for r in con.execute(
+        f"SELECT rn FROM typed WHERE {all_blank} ORDER BY rn").fetchall()]
+    for role in ("customer", "date", "amount", "cost", "profit"):
+        if role not in raw:
+            continue
+        parsed = role if role != "customer" else "nullif(customer, '')"
+        bad = con.execute(
+            f"SELECT rn, CAST(raw_{role} AS VARCHAR), count(*) OVER () FROM typed "
+            f"WHERE {parsed} IS NULL AND NOT ({all_blank}) ORDER BY rn LIMIT 1").fetchone()
+        if bad:
+            row, value, count = bad
+            more = f" ({count - 1} more rows like it)" if count > 1 else ""
+            where = label[role]
+            why = "is empty but the row has other data" if value is None or not str(
+                value).strip() else f"{show(value)} is not a " + (
+                "date" if role == "date" else "number")
+            raise InputError(f"{why}{more}", where, int(row))
+    limit = today or dt.date.today()
+    future = con.execute(f"SELECT rn, date FROM typed WHERE date > DATE '{limit}' "
+                         "ORDER BY rn LIMIT 1").fetchone()
+    if future:
+        raise InputError(f"{future[1]} is in the future (today is {limit})", label["date"],
+                         int(future[0]))
+    return blank_rows
+
+
+def facts_sql(found: Mapping[str, int], as_of: pd.Timestamp, start: pd.Timestamp,
+              current_days: int = 365, period_days: int = 90) -> str:
+    """The per-customer facts query over ``tx`` (plain SQL: aggregates, FILTER, median, lag).
+
+    ``tx`` has one row per sales line up to the analysis date: customer, date (DATE),
+    amount, order_key (order id, or a unique key for a line without one), value (profit of
+    the line, or its amount), cost/profit when the data has them, name, region and rn
+    (the line's position in the file).
+    """
+    end = f"DATE '{as_of.date()}'"
+    middle = start + (as_of - start) / 2
+    mid = f"TIMESTAMP '{middle}'"
+    buy = "amount > 0"
+    cut = f"{end} - INTERVAL {int(period_days)} DAY"
+    ly = f"date > {end} - INTERVAL 365 DAY"
+    py = f"date > {end} - INTERVAL 730 DAY AND date <= {end} - INTERVAL 365 DAY"
+    money = "round(coalesce({}, 0), 6)"
+    extra = []
+    if "cost" in found:
+        extra.append(f"{money.format('sum(cost)')} AS cost")
+    if "profit" in found:
+        extra.append(f"{money.format('sum(profit)')} AS profit")
+    if "cost" in found or "profit" in found:
+        extra.append(f"{money.format(f'sum(amount - value) FILTER (WHERE {ly})')} AS ly_cost")
+    extra_sql = "".join(f",\n    {e}" for e in extra)
+    return f"""
+WITH per_customer AS (
+  SELECT customer,
+    min(rn) AS first_rn,
+    min(date) FILTER (WHERE {buy}) AS first_purchase,
+    max(date) FILTER (WHERE {buy}) AS last_purchase,
+    min(date) AS first_seen,
+    count(DISTINCT order_key) FILTER (WHERE {buy}) AS frequency,
+    {money.format('sum(amount)')} AS net_sales,
+    {money.format(f'sum(amount) FILTER (WHERE {buy})')} AS purchases,
+    {money.format('sum(amount) FILTER (WHERE amount < 0)')} AS returns,
+    {money.format(f'sum(amount) FILTER (WHERE date <= {mid})')} AS earlier,
+    {money.format(f'sum(amount) FILTER (WHERE date > {mid})')} AS recent,
+    {money.format(f'sum(value) FILTER (WHERE date > {end} - INTERVAL {int(current_days)} DAY)')}
+        AS current_value,
+    coalesce(bool_or({buy} AND {ly}), false) AS ly_active,
+    coalesce(bool_or({buy} AND {py}), false) AS py_active,
+    count(DISTINCT order_key) FILTER (WHERE {buy} AND {ly}) AS ly_purchases,
+    {money.format(f'sum(amount) FILTER (WHERE {ly})')} AS ly_net,
+    max(date) FILTER (WHERE {buy} AND date <= {cut}) AS last_before_cut,
+    coalesce(bool_or({buy} AND date > {cut}), false) AS lp_buyer,
+    {money.format(f'sum(value) FILTER (WHERE date > {cut})')} AS lp_value,
+    coalesce(arg_max(name, rn) FILTER (WHERE name <> ''), '') AS name,
+    coalesce(arg_max(region, rn) FILTER (WHERE region <> ''), '') AS region{extra_sql}
+  FROM tx
+  GROUP BY customer
+),
+purchase_days AS (
+  SELECT DISTINCT customer, date FROM tx WHERE {buy}
+),
+gaps AS (
+  SELECT customer, date - lag(date) OVER (PARTITION BY customer ORDER BY date) AS gap
+  FROM purchase_days
+),
+gap_stats AS (
+  SELECT customer, count(*) AS purchase_days, median(gap) AS median_gap
+  FROM gaps GROUP BY customer
+)
+SELECT per_customer.*, coalesce(gap_stats.purchase_days, 0) AS purchase_days,
+       gap_stats.median_gap AS median_gap
+FROM per_customer LEFT JOIN gap_stats USING (customer)
+ORDER BY first_rn
+"""
+
+
+def _to_facts(table: pd.DataFrame, found, as_of: pd.Timestamp, monetary: str) -> pd.DataFrame:
+    """The query result in the pandas engine's layout and types."""
+    t = table.set_index("customer")
+    t.index = pd.Index(t.index.astype(str), dtype=object, name="customer")
+    out = pd.DataFrame(index=t.index)
+    for col in ("first_purchase", "last_purchase", "first_seen"):
+        out[col] = pd.to_datetime(t[col]).astype("datetime64[ns]")
+    end = np.datetime64(as_of.date(), "D").astype("int64")
+    last = out["last_purchase"].to_numpy(dtype="datetime64[D]")
+    out["recency"] = np.where(np.isnat(last), np.nan, end - last.astype("int64"))
+    out["frequency"] = t["frequency"].to_numpy(dtype="int64")
+    net = t["net_sales"].to_numpy(float)
+    freq = out["frequency"].to_numpy()
+    out["monetary"] = np.round(np.where(freq > 0, net / np.maximum(freq, 1), net), 6) \
+        if monetary == "mean" else net
+    for col in ("net_sales", "purchases", "returns"):
+        out[col] = t[col].to_numpy(float)
+    if "cost" in t:
+        out["cost"] = t["cost"].to_numpy(float)
+    if "profit" in t:
+        out["profit"] = t["profit"].to_numpy(float)
+    elif "cost" in t:
+        out["profit"] = np.round(out["net_sales"] - out["cost"], 6) + 0.0
+    out["purchase_days"] = t["purchase_days"].to_numpy(dtype="int64")
+    out["median_gap"] = pd.to_numeric(t["median_gap"], errors="coerce").to_numpy(float)
+    for col in ("earlier", "recent", "current_value"):
+        out[col] = t[col].to_numpy(float)
+    out["ly_active"] = t["ly_active"].to_numpy(bool)
+    out["py_active"] = t["py_active"].to_numpy(bool)
+    out["ly_purchases"] = t["ly_purchases"].to_numpy(dtype="int64")
+    out["ly_net"] = t["ly_net"].to_numpy(float)
+    if "ly_cost" in t:
+        out["ly_cost"] = t["ly_cost"].to_numpy(float)
+    cut = pd.to_datetime(t["last_before_cut"]).to_numpy(dtype="datetime64[D]")
+    out["last_before_cut"] = np.where(np.isnat(cut), np.nan, cut.astype("int64"))
+    out["lp_buyer"] = t["lp_buyer"].to_numpy(bool)
+    out["lp_value"] = t["lp_value"].to_numpy(float)
+    out["name"] = t["name"].astype(object).to_numpy()
+    out["region"] = t["region"].astype(object).to_numpy()
+    return out

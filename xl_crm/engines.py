@@ -1,0 +1,43 @@
+"""Analysing a sales file with the chosen engine: ``pandas`` (default: every format, every
+check of :mod:`xl_crm.core.sales`) or ``duckdb`` (CSV/Parquet of any size, see
+:mod:`xl_crm.duck`). Both end in :func:`xl_crm.core.analysis.analyze_facts`."""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Callable
+from pathlib import Path
+
+from .core.analysis import Analysis, Options, analyze_facts
+from .core.errors import InputError
+from .core.facts import customer_facts
+from .files import read_sales
+
+ENGINES = ("pandas", "duckdb")
+
+
+def analyze_path(path: str | Path, options: Options | None = None, engine: str = "pandas",
+                 sheet: str | None = None, today: dt.date | None = None,
+                 progress: Callable[[str], None] = lambda _: None) -> Analysis:
+    """Read and analyse a sales file; ``progress`` is told what is happening."""
+    path, options = Path(path), options or Options()
+    if engine not in ENGINES:
+        raise InputError(f"engine must be pandas or duckdb, not {engine!r}", "engine")
+    if engine == "duckdb":
+        from .duck import read_facts
+
+        progress(f"reading and aggregating {path.name} with DuckDB")
+        facts, basis, source = read_facts(path, options.as_of, options.monetary,
+                                          options.current_days, options.migration_period_days,
+                                          today=today)
+    else:
+        progress(f"reading {path.name}")
+        sales = read_sales(path, sheet=sheet, today=today)
+        progress(f"aggregating {sales.rows_read:,} rows")
+        facts = customer_facts(sales.transactions, options.as_of, options.monetary,
+                               options.current_days, options.migration_period_days)
+        basis = sales.value_basis
+        source = {"source": sales.source, "columns": dict(sales.columns),
+                  "rows_read": sales.rows_read, "blank_rows": list(sales.blank_rows)}
+    progress(f"analysing {len(facts.table):,} customers")
+    return analyze_facts(facts, basis, source, options)
