@@ -94,6 +94,65 @@ def dump_cells(result, path: Path) -> None:
     book.save(path)
 
 
+DUCK_REFERENCE = """
+SELECT "Customer ID", max("Date") FILTER (WHERE "Net Sales" > 0),
+       min("Date") FILTER (WHERE "Net Sales" > 0),
+       count(DISTINCT "Order ID") FILTER (WHERE "Net Sales" > 0),
+       sum("Net Sales"), sum("Cost")
+FROM {scan} GROUP BY "Customer ID"
+"""
+
+
+def write_files(size: int, folder: Path) -> tuple[int, dict[str, Path]]:
+    """About ``size`` generated transactions as CSV and Parquet (written by DuckDB)."""
+    import duckdb
+
+    frame = transactions(size)
+    rows = len(frame)
+    frame["Date"] = pd.to_datetime(frame["Date"])
+    paths = {"csv": folder / f"sales-{size}.csv", "parquet": folder / f"sales-{size}.parquet"}
+    con = duckdb.connect()
+    con.register("frame", frame)
+    con.execute(f"COPY frame TO '{paths['csv']}' (HEADER, DATEFORMAT '%Y-%m-%d')")
+    con.execute(f"COPY frame TO '{paths['parquet']}' (FORMAT PARQUET)")
+    con.close()
+    return rows, paths
+
+
+def child(code: str) -> tuple[float, float]:
+    """Run ``code`` (which prints seconds) in a fresh process: (seconds, peak RSS MB)."""
+    wrapped = ("import resource, sys, time\n"
+               f"sys.path.insert(0, {str(Path(__file__).resolve().parent)!r})\n" + code +
+               "print(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024)\n")
+    out = subprocess.run([sys.executable, "-c", wrapped], capture_output=True, text=True,
+                         check=True).stdout.split()
+    return float(out[-2]), float(out[-1])
+
+
+def duck_rows(size: int, repeat: int) -> None:
+    """The DuckDB engine on CSV and Parquet files against a bare DuckDB GROUP BY."""
+    folder = Path(tempfile.mkdtemp(prefix="xl_crm_duck_"))
+    rows, paths = write_files(size, folder)
+    for kind, path in paths.items():
+        best = peak = ref = float("inf")
+        for _ in range(repeat):
+            secs, rss = child(
+                "from xl_crm.engines import analyze_path\nimport run\n"
+                "start = time.perf_counter()\n"
+                f"analyze_path({str(path)!r}, engine='duckdb', today=run.TODAY)\n"
+                "print(time.perf_counter() - start)\n")
+            best, peak = min(best, secs), min(peak, rss)
+            sql = DUCK_REFERENCE.format(scan=f"read_{kind}('{path}')")
+            secs, _ = child(
+                "import duckdb\nstart = time.perf_counter()\n"
+                f"duckdb.connect().execute({sql!r}).fetchall()\n"
+                "print(time.perf_counter() - start)\n")
+            ref = min(ref, secs)
+        print(f"| DuckDB engine, {kind} file | {rows:,} | {best:.2f} | {peak:,.0f} (RSS) | "
+              f"DuckDB GROUP BY | {ref:.2f} | {best / ref:.2f} |", flush=True)
+    shutil.rmtree(folder)
+
+
 def _seconds(fn: Callable[[], object]) -> float:
     gc.collect()
     start = time.perf_counter()
@@ -153,6 +212,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--udf-rows", type=int, nargs="+", default=[100_000, 1_000_000])
     parser.add_argument("--repeat", type=int, default=3)
     parser.add_argument("--report-customers", type=int, default=100_000)
+    parser.add_argument("--duck-sizes", type=int, nargs="*",
+                        default=[100_000, 1_000_000, 10_000_000])
     args = parser.parse_args(argv)
 
     print(f"Machine: {platform.machine()}, {os.cpu_count()} cores, Python "
@@ -173,6 +234,8 @@ def main(argv: list[str] | None = None) -> int:
             secs, peak = timed(call, args.repeat)
             print(f"| {name} (2-D lists) | {len(cust):,} | {secs:.2f} | {peak:,.0f} | | | |",
                   flush=True)
+    for size in args.duck_sizes:
+        duck_rows(size, args.repeat)
     if args.report_customers:
         secs, peak = report_in_child(args.report_customers)
         result = analyze(sales_from_frame(

@@ -4,7 +4,7 @@ per-customer facts in SQL; the facts then go through the normal core
 
 DuckDB streams the file and spills to disk, so inputs may be larger than memory. The
 aggregation is one plain SQL query over a ``tx`` relation (``customer, date, amount,
-order_key, cost, profit, name, region, rn``) with standard aggregates, ``FILTER``
+order_key, value, cost, profit, name, region``) with standard aggregates, ``FILTER``
 clauses, ``median`` and one ``lag`` window: the same text runs on Spark SQL or Trino once
 ``tx`` is defined there (see :func:`facts_sql` and the README).
 
@@ -97,7 +97,12 @@ def read_facts(path: str | Path, as_of: object | None = None, monetary: str = "t
                current_days: int = 365, period_days: int = 90,
                mapping: Mapping[str, object] | None = None, today: dt.date | None = None,
                threads: int | None = None) -> tuple[Facts, str, dict]:
-    """Facts of a CSV/Parquet file computed by DuckDB: (facts, value basis, source log)."""
+    """Facts of a CSV/Parquet file computed by DuckDB: (facts, value basis, source log).
+
+    The file is read once into a typed table; checks run as one aggregate over it, and
+    only when a check fails (or rows must be listed) is the file read again with row
+    numbers, to name the row.
+    """
     from .core.rfm import to_timestamp
 
     path = Path(path)
@@ -111,7 +116,7 @@ def read_facts(path: str | Path, as_of: object | None = None, monetary: str = "t
     found = detect_columns(headers, mapping)
     cols = {role: _ident(headers[i]) for role, i in found.items()}
     label = {role: headers[i] for role, i in found.items()}
-    exprs = {"rn": "row_number() OVER () + 1"}
+    exprs = {}
     for role, col in cols.items():
         kind = kinds[label[role]]
         if role == "date":
@@ -120,49 +125,85 @@ def read_facts(path: str | Path, as_of: object | None = None, monetary: str = "t
             exprs[role] = _number_expr(col, kind)
         elif role in TEXT_ROLES:
             exprs[role] = _text_expr(col, kind)
-    raw = {role: f"{col} AS raw_{role}" for role, col in cols.items()
-           if role in ("customer", "date", "amount", "cost", "profit")}
-    select = ", ".join([f"{e} AS {r}" for r, e in exprs.items()] + list(raw.values()))
-    con.execute(f"CREATE TEMP VIEW typed AS SELECT {select} FROM {scan}")
-    blank_rows = _check(con, found, label, raw, today)
-    tx_filter = "NOT (" + " AND ".join(_blank(f"raw_{r}") for r in raw) + ")"
-    con.execute(f"CREATE TEMP VIEW rows AS SELECT * FROM typed WHERE {tx_filter}")
-    stats = con.execute("SELECT count(*), max(date) FILTER (WHERE amount > 0) FROM rows").fetchone()
+    checked = [r for r in ("customer", "date", "amount", "cost", "profit") if r in cols]
+    blank = " AND ".join(_blank(cols[r]) for r in checked)
+    select = ", ".join(f"{e} AS {r}" for r, e in exprs.items())
+    con.execute(f"CREATE TEMP TABLE typed AS SELECT {select}, {blank} AS blank FROM {scan}")
+    limit = today or dt.date.today()
+    bad = {r: ("customer = ''" if r == "customer" else f"{r} IS NULL") for r in checked}
+    counts = con.execute(
+        "SELECT count(*) FILTER (WHERE NOT blank), count(*) FILTER (WHERE blank), "
+        f"count(*) FILTER (WHERE NOT blank AND date > DATE '{limit}'), "
+        "max(date) FILTER (WHERE NOT blank AND amount > 0), "
+        + ", ".join(f"count(*) FILTER (WHERE NOT blank AND {c})" for c in bad.values())
+        + " FROM typed").fetchone()
+    rows_read, blanks, future, last_buy = counts[:4]
+    numbered = f"(SELECT *, row_number() OVER () + 1 AS rn FROM {scan})"
+    for role, count in zip(checked, counts[4:]):
+        if count:
+            _raise_bad(con, numbered, cols, exprs, role, count, blank, label[role])
+    if future:
+        row, when = con.execute(f"SELECT rn, {exprs['date']} FROM {numbered} "
+                                f"WHERE {exprs['date']} > DATE '{limit}' ORDER BY rn LIMIT 1"
+                                ).fetchone()
+        raise InputError(f"{when} is in the future (today is {limit})", label["date"], int(row))
+    blank_rows = [r[0] for r in con.execute(
+        f"SELECT rn FROM {numbered} WHERE {blank} ORDER BY rn").fetchall()] if blanks else []
+    if rows_read == 0:
+        raise InputError("has no data rows (only a header or blank rows)", label["amount"])
     if as_of is None:
-        if stats[1] is None:
+        if last_buy is None:
             raise InputError("there is no purchase (amount > 0) to take the analysis date "
                              "from; give as_of")
-        stamp = pd.Timestamp(stats[1])
+        stamp = pd.Timestamp(last_buy)
     else:
         stamp = to_timestamp(as_of)
-    late = con.execute(f"SELECT count(*), list(rn ORDER BY rn)[1:1000] FROM rows "
-                       f"WHERE date > DATE '{stamp.date()}'").fetchone()
-    start = con.execute(f"SELECT min(date) FROM rows WHERE date <= DATE '{stamp.date()}'"
-                        ).fetchone()[0]
+    end = f"DATE '{stamp.date()}'"
+    late, start = con.execute(f"SELECT count(*) FILTER (WHERE date > {end}), "
+                              f"min(date) FILTER (WHERE date <= {end}) FROM typed "
+                              "WHERE NOT blank").fetchone()
     if start is None:
         raise InputError(f"every row is dated after the analysis date {stamp.date()}")
+    late_rows = [r[0] for r in con.execute(
+        f"SELECT rn FROM {numbered} WHERE {exprs['date']} > {end} AND NOT ({blank}) "
+        "ORDER BY rn LIMIT 1000").fetchall()] if late else []
     start = pd.Timestamp(start)
     basis = "profit" if ("cost" in found or "profit" in found) else "net sales"
-    con.execute(f"CREATE TEMP VIEW tx AS SELECT {_tx_columns(found)} FROM rows "
-                f"WHERE date <= DATE '{stamp.date()}'")
-    sql = facts_sql(found, stamp, start, current_days, period_days)
-    table = con.execute(sql).df()
+    con.execute(f"CREATE TEMP VIEW tx AS SELECT {_tx_columns(found)} FROM typed "
+                f"WHERE NOT blank AND date <= {end}")
+    table = con.execute(facts_sql(found, stamp, start, current_days, period_days)).df()
     con.close()
     facts = _to_facts(table, found, stamp, monetary)
     source = {"source": f"{path.name} (DuckDB)", "columns": dict(label),
-              "rows_read": int(stats[0]), "blank_rows": blank_rows}
-    return (Facts(facts, stamp, int(late[0]), tuple(int(r) for r in (late[1] or [])), start,
-                  current_days, period_days), basis, source)
+              "rows_read": int(rows_read), "blank_rows": blank_rows}
+    return (Facts(facts, stamp, int(late), tuple(late_rows), start, current_days,
+                  period_days), basis, source)
 
 
 def _blank(col: str) -> str:
     return f"({col} IS NULL OR trim(CAST({col} AS VARCHAR)) = '')"
 
 
+def _raise_bad(con, numbered: str, cols, exprs, role: str, count: int, blank: str,
+               where: str) -> None:
+    """Find the first row where ``role`` is blank or unreadable and raise naming it."""
+    parsed = f"nullif({exprs[role]}, '')" if role == "customer" else exprs[role]
+    row, value = con.execute(
+        f"SELECT rn, CAST({cols[role]} AS VARCHAR) FROM {numbered} "
+        f"WHERE {parsed} IS NULL AND NOT ({blank}) ORDER BY rn LIMIT 1").fetchone()
+    more = f" ({count - 1} more rows like it)" if count > 1 else ""
+    if value is None or not str(value).strip():
+        why = "is empty but the row has other data"
+    else:
+        why = f"{show(value)} is not a {'date' if role == 'date' else 'number'}"
+    raise InputError(f"{why}{more}", where, int(row))
+
+
 def _tx_columns(found: Mapping[str, int]) -> str:
-    parts = ["customer", "date", "amount", "rn"]
-    parts.append("coalesce(nullif(order_id, ''), chr(1) || CAST(rn AS VARCHAR)) AS order_key"
-                 if "order_id" in found else "chr(1) || CAST(rn AS VARCHAR) AS order_key")
+    blank_key = "CAST(gen_random_uuid() AS VARCHAR)"  # a line without order id: own order
+    parts = ["customer", "date", "amount"]
+    parts.append(f"coalesce(nullif(order_id, ''), {blank_key}) AS order_key"
+                 if "order_id" in found else f"{blank_key} AS order_key")
     if "profit" in found:
         parts.append("profit AS value")
     elif "cost" in found:
@@ -177,44 +218,13 @@ def _tx_columns(found: Mapping[str, int]) -> str:
     return ", ".join(parts)
 
 
-def _check(con, found, label, raw, today) -> list[int]:
-    """Errors naming column and row for blank or unreadable cells and future dates;
-    returns the row numbers of entirely blank rows."""
-    all_blank = " AND ".join(_blank(f"raw_{r}") for r in raw)
-    blank_rows = [r[0] for r in con.execute(
-        f"SELECT rn FROM typed WHERE {all_blank} ORDER BY rn").fetchall()]
-    for role in ("customer", "date", "amount", "cost", "profit"):
-        if role not in raw:
-            continue
-        parsed = role if role != "customer" else "nullif(customer, '')"
-        bad = con.execute(
-            f"SELECT rn, CAST(raw_{role} AS VARCHAR), count(*) OVER () FROM typed "
-            f"WHERE {parsed} IS NULL AND NOT ({all_blank}) ORDER BY rn LIMIT 1").fetchone()
-        if bad:
-            row, value, count = bad
-            more = f" ({count - 1} more rows like it)" if count > 1 else ""
-            where = label[role]
-            why = "is empty but the row has other data" if value is None or not str(
-                value).strip() else f"{show(value)} is not a " + (
-                "date" if role == "date" else "number")
-            raise InputError(f"{why}{more}", where, int(row))
-    limit = today or dt.date.today()
-    future = con.execute(f"SELECT rn, date FROM typed WHERE date > DATE '{limit}' "
-                         "ORDER BY rn LIMIT 1").fetchone()
-    if future:
-        raise InputError(f"{future[1]} is in the future (today is {limit})", label["date"],
-                         int(future[0]))
-    return blank_rows
-
-
 def facts_sql(found: Mapping[str, int], as_of: pd.Timestamp, start: pd.Timestamp,
               current_days: int = 365, period_days: int = 90) -> str:
     """The per-customer facts query over ``tx`` (plain SQL: aggregates, FILTER, median, lag).
 
     ``tx`` has one row per sales line up to the analysis date: customer, date (DATE),
     amount, order_key (order id, or a unique key for a line without one), value (profit of
-    the line, or its amount), cost/profit when the data has them, name, region and rn
-    (the line's position in the file).
+    the line, or its amount), cost/profit when the data has them, name and region.
     """
     end = f"DATE '{as_of.date()}'"
     middle = start + (as_of - start) / 2
@@ -235,7 +245,6 @@ def facts_sql(found: Mapping[str, int], as_of: pd.Timestamp, start: pd.Timestamp
     return f"""
 WITH per_customer AS (
   SELECT customer,
-    min(rn) AS first_rn,
     min(date) FILTER (WHERE {buy}) AS first_purchase,
     max(date) FILTER (WHERE {buy}) AS last_purchase,
     min(date) AS first_seen,
@@ -254,8 +263,8 @@ WITH per_customer AS (
     max(date) FILTER (WHERE {buy} AND date <= {cut}) AS last_before_cut,
     coalesce(bool_or({buy} AND date > {cut}), false) AS lp_buyer,
     {money.format(f'sum(value) FILTER (WHERE date > {cut})')} AS lp_value,
-    coalesce(arg_max(name, rn) FILTER (WHERE name <> ''), '') AS name,
-    coalesce(arg_max(region, rn) FILTER (WHERE region <> ''), '') AS region{extra_sql}
+    coalesce(arg_max(name, (date, name)) FILTER (WHERE name <> ''), '') AS name,
+    coalesce(arg_max(region, (date, region)) FILTER (WHERE region <> ''), '') AS region{extra_sql}
   FROM tx
   GROUP BY customer
 ),
@@ -273,7 +282,6 @@ gap_stats AS (
 SELECT per_customer.*, coalesce(gap_stats.purchase_days, 0) AS purchase_days,
        gap_stats.median_gap AS median_gap
 FROM per_customer LEFT JOIN gap_stats USING (customer)
-ORDER BY first_rn
 """
 
 

@@ -18,7 +18,8 @@ net_sales           sum of amounts, returns included
 purchases, returns  sums of positive / negative amounts
 cost, profit        sums (when the data has cost or profit; profit = net - cost)
 monetary            net_sales, or net_sales / frequency (``monetary="mean"``)
-name, region        the last non-empty value in the data's row order ("" when none)
+name, region        the value on the customer's latest row (by date) that has one;
+                    among rows of that date, the largest text ("" when none)
 purchase_days       distinct days with a purchase
 median_gap          median days between consecutive purchase days (NaN below 2)
 earlier, recent     net sales in the earlier / recent half of [start, as_of]
@@ -127,14 +128,19 @@ def _purchases(tx: pd.DataFrame, codes: np.ndarray, n: int, mask: np.ndarray) ->
 
 
 def _labels(tx: pd.DataFrame, codes: np.ndarray, n: int) -> dict[str, np.ndarray]:
-    """Last non-empty name and region per customer, in the data's row order."""
+    """Name and region per customer: from the latest-dated row that has one, ties broken
+    by the largest text (the same rule as the SQL engine's ``arg_max``)."""
     out = {}
+    day = tx["date"].to_numpy(dtype="datetime64[D]").astype("int64")
     for col in ("name", "region"):
         text = np.full(n, "", dtype=object)
         if col in tx:
-            values = tx[col].to_numpy()
-            keep = (values != "") & (codes >= 0)
-            last = pd.Series(values[keep]).groupby(codes[keep], sort=False).last()
-            text[last.index.to_numpy()] = last.to_numpy()
+            values = tx[col].to_numpy(dtype=object)
+            keep = np.flatnonzero((values != "") & (codes >= 0))
+            if len(keep):
+                rank = pd.Series(values[keep]).rank(method="dense").to_numpy()
+                order = keep[np.lexsort((rank, day[keep], codes[keep]))]
+                last = np.r_[codes[order][1:] != codes[order][:-1], True]
+                text[codes[order][last]] = values[order][last]
         out[col] = text
     return out
