@@ -13,8 +13,11 @@ Rows:
 - ``full analysis``: reading the DataFrame into canonical transactions
   (``sales_from_frame``) plus :func:`xl_crm.core.analysis.analyze` (RFM, segments, ABC,
   pyramid, lifecycle, value matrix, Dwyer inputs per tier, migration). Reference: a plain
-  pandas groupby of the same per-customer measures (last purchase date, distinct orders,
-  net sales, cost) on the same frame.
+  pandas groupby of the same per-customer measures (the facts of
+  :mod:`xl_crm.core.facts`) on the same frame, without checks or anything after it.
+- ``DuckDB engine``: ``analyze_path(file, engine="duckdb")`` on a CSV and a Parquet file
+  (reading included), in a fresh process. Reference: the same facts query run bare on the
+  same file (no checks, no typed table, nothing after the aggregation).
 - ``CRM_RFM`` / ``CRM_ABC``: the worksheet functions given 2-D lists, as xlwings hands
   them over (dates as ``datetime``, numbers as ``float``).
 - ``report``: :func:`xl_crm.report.write_report` for the analysis of about
@@ -48,6 +51,7 @@ from openpyxl import Workbook
 
 from xl_crm.core.analysis import analyze
 from xl_crm.core.sales import sales_from_frame
+from xl_crm.duck import facts_sql
 from xl_crm.report import COLUMNS, customer_frame, write_report
 from xl_crm.report.layout import column_values
 from xl_crm.sample import generate_transactions
@@ -67,13 +71,45 @@ def full_analysis(frame: pd.DataFrame) -> None:
     analyze(sales_from_frame(frame, today=TODAY))
 
 
-def pandas_reference(frame: pd.DataFrame) -> None:
-    """A plain pandas groupby of the same measures, no checks, no scores."""
-    buys = frame[frame["Net Sales"] > 0]
-    last = pd.to_datetime(buys["Date"]).groupby(buys["Customer ID"]).max()
-    orders = buys.groupby("Customer ID")["Order ID"].nunique()
-    money = frame.groupby("Customer ID")[["Net Sales", "Cost"]].sum()
-    pd.concat([last, orders], axis=1).join(money, how="outer")
+def pandas_reference(frame: pd.DataFrame) -> pd.DataFrame:
+    """A plain pandas groupby of the same per-customer measures the analysis aggregates
+    (the facts of :mod:`xl_crm.core.facts`), on the typed frame, with no checks, no
+    parsing and nothing after the aggregation."""
+    f = frame.assign(Date=pd.to_datetime(frame["Date"]))
+    end = f["Date"].max()
+    start = f["Date"].min()
+    middle = start + (end - start) / 2
+    buy = f["Net Sales"] > 0
+    value = f["Net Sales"] - f["Cost"]
+    ly = f["Date"] > end - pd.Timedelta(days=365)
+    py = (f["Date"] > end - pd.Timedelta(days=730)) & ~ly
+    cut = f["Date"] <= end - pd.Timedelta(days=90)
+    g = f.assign(
+        buy_date=f["Date"].where(buy), order=f["Order ID"].where(buy),
+        purchases=f["Net Sales"].where(buy, 0.0), returns=f["Net Sales"].where(~buy, 0.0),
+        earlier=f["Net Sales"].where(f["Date"] <= middle, 0.0),
+        recent=f["Net Sales"].where(f["Date"] > middle, 0.0),
+        current=value.where(ly, 0.0), ly_active=buy & ly, py_active=buy & py,
+        ly_order=f["Order ID"].where(buy & ly), ly_net=f["Net Sales"].where(ly, 0.0),
+        ly_cost=f["Cost"].where(ly, 0.0), before_cut=f["Date"].where(buy & cut),
+        lp_buyer=buy & ~cut, lp_value=value.where(~cut, 0.0),
+    ).groupby("Customer ID")
+    facts = g.agg(first_purchase=("buy_date", "min"), last_purchase=("buy_date", "max"),
+                  first_seen=("Date", "min"), frequency=("order", "nunique"),
+                  net_sales=("Net Sales", "sum"), purchases=("purchases", "sum"),
+                  returns=("returns", "sum"), cost=("Cost", "sum"), earlier=("earlier", "sum"),
+                  recent=("recent", "sum"), current_value=("current", "sum"),
+                  ly_active=("ly_active", "any"), py_active=("py_active", "any"),
+                  ly_purchases=("ly_order", "nunique"), ly_net=("ly_net", "sum"),
+                  ly_cost=("ly_cost", "sum"), last_before_cut=("before_cut", "max"),
+                  lp_buyer=("lp_buyer", "any"), lp_value=("lp_value", "sum"),
+                  name=("Customer Name", "last"), region=("Region", "last"))
+    days = f.loc[buy, ["Customer ID", "Date"]].drop_duplicates().sort_values(["Customer ID",
+                                                                               "Date"])
+    gaps = days.groupby("Customer ID")["Date"].diff().dt.days
+    facts["purchase_days"] = days.groupby("Customer ID").size()
+    facts["median_gap"] = gaps.groupby(days["Customer ID"]).median()
+    return facts
 
 
 def report_to(result, path: Path) -> None:
@@ -94,13 +130,19 @@ def dump_cells(result, path: Path) -> None:
     book.save(path)
 
 
-DUCK_REFERENCE = """
-SELECT "Customer ID", max("Date") FILTER (WHERE "Net Sales" > 0),
-       min("Date") FILTER (WHERE "Net Sales" > 0),
-       count(DISTINCT "Order ID") FILTER (WHERE "Net Sales" > 0),
-       sum("Net Sales"), sum("Cost")
-FROM {scan} GROUP BY "Customer ID"
-"""
+def duck_reference_sql(kind: str, path: Path) -> str:
+    """The same per-customer measures as the engine's facts query, run bare on the file:
+    no checks, no typed table, nothing after the aggregation."""
+    scan = f"read_{kind}('{path}')"
+    tx = (f"SELECT \"Customer ID\" AS customer, CAST(\"Date\" AS DATE) AS date, "
+          f"\"Net Sales\" AS amount, \"Order ID\" AS order_key, \"Net Sales\" - \"Cost\" "
+          f"AS value, \"Cost\" AS cost, \"Customer Name\" AS name, \"Region\" AS region "
+          f"FROM {scan}")
+    end = pd.Timestamp("2026-10-31")
+    sql = facts_sql({"order_id": 1, "cost": 1}, end, pd.Timestamp("2024-11-01"))
+    return sql.replace("WITH per_customer AS (", f"WITH tx AS ({tx}),\nper_customer AS (", 1)
+
+
 
 
 def write_files(size: int, folder: Path) -> tuple[int, dict[str, Path]]:
@@ -119,11 +161,24 @@ def write_files(size: int, folder: Path) -> tuple[int, dict[str, Path]]:
     return rows, paths
 
 
+def peak_rss_mb() -> float:
+    """Peak resident memory of this process in MB (VmHWM on Linux: unlike ru_maxrss it
+    does not include the memory of the parent that started this process)."""
+    status = Path("/proc/self/status")
+    if status.exists():
+        for line in status.read_text().splitlines():
+            if line.startswith("VmHWM:"):
+                return int(line.split()[1]) / 1024
+    import resource
+
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 2**20  # bytes on macOS
+
+
 def child(code: str) -> tuple[float, float]:
     """Run ``code`` (which prints seconds) in a fresh process: (seconds, peak RSS MB)."""
-    wrapped = ("import resource, sys, time\n"
+    wrapped = ("import sys, time\n"
                f"sys.path.insert(0, {str(Path(__file__).resolve().parent)!r})\n" + code +
-               "print(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024)\n")
+               "import run\nprint(run.peak_rss_mb())\n")
     out = subprocess.run([sys.executable, "-c", wrapped], capture_output=True, text=True,
                          check=True).stdout.split()
     return float(out[-2]), float(out[-1])
@@ -142,7 +197,7 @@ def duck_rows(size: int, repeat: int) -> None:
                 f"analyze_path({str(path)!r}, engine='duckdb', today=run.TODAY)\n"
                 "print(time.perf_counter() - start)\n")
             best, peak = min(best, secs), min(peak, rss)
-            sql = DUCK_REFERENCE.format(scan=f"read_{kind}('{path}')")
+            sql = duck_reference_sql(kind, path)
             secs, _ = child(
                 "import duckdb\nstart = time.perf_counter()\n"
                 f"duckdb.connect().execute({sql!r}).fetchall()\n"
@@ -164,7 +219,7 @@ def report_in_child(customers: int) -> tuple[float, float]:
     """(seconds to write the report, peak resident memory in MB of the whole process),
     measured in a fresh process (tracemalloc would slow openpyxl down many times)."""
     code = (
-        "import resource, sys, time, tempfile, pathlib\n"
+        "import sys, time, tempfile, pathlib\n"
         f"sys.path.insert(0, {str(Path(__file__).resolve().parent)!r})\n"
         "import run\n"
         f"result = run.analyze(run.sales_from_frame(run.generate_transactions("
@@ -173,7 +228,7 @@ def report_in_child(customers: int) -> tuple[float, float]:
         "start = time.perf_counter()\n"
         "run.report_to(result, path)\n"
         "secs = time.perf_counter() - start\n"
-        "print(secs, resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024)\n"
+        "print(secs, run.peak_rss_mb())\n"
         "path.unlink()\n"
     )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,

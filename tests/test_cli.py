@@ -136,3 +136,35 @@ def test_report_refuses_existing_output_and_input(tmp_path, capsys):
     assert main(["report", str(copy), "-o", str(copy), "--overwrite"]) == 1
     assert "is the input file" in capsys.readouterr().err
     assert copy.read_bytes() == SAMPLE_ZH.read_bytes()
+
+
+def test_an_interrupted_report_leaves_no_file(tmp_path, monkeypatch, capsys):
+    from openpyxl.workbook.workbook import Workbook
+
+    def interrupted(self, filename):
+        with open(filename, "wb") as fh:
+            fh.write(b"partial")
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(Workbook, "save", interrupted)
+    out = tmp_path / "r.xlsx"
+    assert main(["report", str(SAMPLE_ZH), "-o", str(out)]) == 130
+    assert "interrupted" in capsys.readouterr().err
+    assert list(tmp_path.iterdir()) == []  # neither the report nor a temporary file
+
+
+def test_engine_option_gives_the_same_report_figures(tmp_path, capsys):
+    csv = tmp_path / "sales.csv"
+    load = load_workbook(SAMPLE_ZH, read_only=True)["销售"]
+    rows = [r for r in load.iter_rows(values_only=True) if any(v is not None for v in r)]
+    import csv as csv_module
+
+    with csv.open("w", newline="", encoding="utf-8") as fh:
+        writer = csv_module.writer(fh)
+        for r in rows:
+            writer.writerow([v.date().isoformat() if hasattr(v, "date") else v for v in r])
+    assert main(["analyze", str(csv)]) == 0
+    pandas_out = capsys.readouterr().out.splitlines()[2:]
+    assert main(["analyze", str(csv), "--engine", "duckdb"]) == 0
+    duck_out = capsys.readouterr().out.splitlines()[2:]
+    assert pandas_out == duck_out

@@ -40,6 +40,7 @@ def _connect(threads: int | None = None):
     except ImportError as err:
         raise InputError("the DuckDB engine needs duckdb: pip install duckdb") from err
     con = duckdb.connect()
+    con.execute("SET enable_progress_bar = false")
     if threads:
         con.execute(f"SET threads = {int(threads)}")
     return con
@@ -49,7 +50,8 @@ def _scan(path: Path) -> str:
     quoted = str(path).replace("'", "''")
     suffix = path.suffix.lower()
     if suffix == ".csv":
-        return f"read_csv('{quoted}', header = true, sample_size = 100000)"
+        return (f"read_csv('{quoted}', header = true, quote = '\"', escape = '\"', "
+                "sample_size = 100000)")
     if suffix == ".parquet":
         return f"read_parquet('{quoted}')"
     raise InputError(f"{path.name}: the DuckDB engine reads .csv and .parquet files")
@@ -101,11 +103,24 @@ def read_facts(path: str | Path, as_of: object | None = None, monetary: str = "t
 
     The file is read once into a typed table; checks run as one aggregate over it, and
     only when a check fails (or rows must be listed) is the file read again with row
-    numbers, to name the row.
+    numbers, to name the row. DuckDB's own errors (a malformed CSV line, ...) become an
+    :class:`InputError` with DuckDB's first line of explanation.
     """
+    import duckdb
+
+    try:
+        return _read_facts(Path(path), as_of, monetary, current_days, period_days, mapping,
+                           today, threads)
+    except duckdb.Error as err:
+        first = str(err).strip().splitlines()
+        detail = " ".join(first[:2]) if first else type(err).__name__
+        raise InputError(f"{Path(path).name}: DuckDB cannot read it: {detail}") from err
+
+
+def _read_facts(path: Path, as_of, monetary, current_days, period_days, mapping, today,
+                threads) -> tuple[Facts, str, dict]:
     from .core.rfm import to_timestamp
 
-    path = Path(path)
     if not path.exists():
         raise InputError(f"file not found: {path}")
     con = _connect(threads)

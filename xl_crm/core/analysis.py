@@ -20,6 +20,7 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 
+import numpy as np
 import pandas as pd
 
 from .clv import (
@@ -37,7 +38,15 @@ from .matrix import QUADRANTS, assign_quadrants
 from .rfm import score_rfm
 from .sales import Sales
 from .segments import assign_segments, scheme_labels
-from .tiers import ABC_TIERS, PYRAMID_SHARES, PYRAMID_TIERS, abc_tiers, group_summary, pyramid_tiers
+from .tiers import (
+    ABC_TIERS,
+    PYRAMID_SHARES,
+    PYRAMID_TIERS,
+    abc_tiers,
+    group_summary,
+    pyramid_tiers,
+    rank_order,
+)
 
 CLV_GROUPS = {"abc": "abc_tier", "pyramid": "pyramid_tier", "segment": "segment",
               "stage": "stage", "quadrant": "quadrant", "region": "region"}
@@ -111,20 +120,21 @@ def analyze_facts(facts: Facts, basis: str, source: Mapping[str, object],
     table["segment"] = assign_segments(table, options.scheme, options.bins)
     table["value"] = table["profit"] if basis == "profit" else table["net_sales"]
 
-    abc = abc_tiers(table["value"], options.a_cut, options.b_cut).set_index("customer")
-    pyramid = pyramid_tiers(table["value"], options.pyramid_shares).set_index("customer")
+    # Everything below is aligned by position (no look-ups by customer id: fast at 1M).
+    order = rank_order(table.index, table["value"].to_numpy())
+    abc = abc_tiers(table["value"], options.a_cut, options.b_cut, order)
+    pyramid = pyramid_tiers(table["value"], options.pyramid_shares, order=order)
     stages = assign_stages(table, as_of, options.lifecycle)
     matrix, matrix_cuts = assign_quadrants(table["current_value"],
                                            table["recent"] - table["earlier"])
-    out = table[[c for c in CUSTOMER_COLUMNS if c in table]].copy()
-    out["abc_tier"] = abc["tier"]
-    out["abc_rank"] = abc["rank"]
-    out["abc_share"] = abc["share"]
-    out["abc_cumulative_share"] = abc["cumulative_share"]
-    out["pyramid_tier"] = pyramid["tier"]
-    out["stage"] = stages["stage"]
-    out = out.join(matrix)
-    out = out.sort_values("abc_rank").reset_index()
+    out = table[[c for c in CUSTOMER_COLUMNS if c in table]].iloc[order]
+    out = out.reset_index()
+    for col in ("tier", "rank", "share", "cumulative_share"):
+        out[f"abc_{col}"] = abc[col].to_numpy()
+    out["pyramid_tier"] = pyramid["tier"].to_numpy()
+    out["stage"] = stages["stage"].to_numpy()[order]
+    for col in matrix.columns:
+        out[col] = matrix[col].to_numpy()[order]
 
     summaries = {
         "abc": group_summary(out["abc_tier"], out["value"], ABC_TIERS),
@@ -146,7 +156,8 @@ def analyze_facts(facts: Facts, basis: str, source: Mapping[str, object],
         "value_basis": basis,
     }
     return Analysis(out, as_of, options, basis, rfm.thresholds, summaries, matrix_cuts,
-                    _clv(table, out, facts, options), _migration(table, facts, options), log)
+                    _clv(table.iloc[order], out, facts, options),
+                    _migration(table, facts, options), log)
 
 
 CUSTOMER_COLUMNS = ("name", "region", "first_purchase", "last_purchase", "recency",
@@ -156,13 +167,14 @@ CUSTOMER_COLUMNS = ("name", "region", "first_purchase", "last_purchase", "recenc
 
 def _clv(facts: pd.DataFrame, customers: pd.DataFrame, measured: Facts,
          options: Options) -> dict[str, DwyerInputs]:
-    column = CLV_GROUPS[options.clv_group]
+    """Dwyer inputs per group; ``facts`` rows are aligned with ``customers`` rows."""
+    labels = customers[CLV_GROUPS[options.clv_group]].astype(str).to_numpy()
     overrides = {"years": options.clv_years, **dict(options.clv_overrides or {})}
     two_years = covers_two_years(measured.start, measured.as_of)
     groups: dict[str, DwyerInputs] = {}
-    for label, members in customers.groupby(column, sort=False)["customer"]:
-        groups[str(label) or "(none)"] = dwyer_inputs_from_facts(
-            facts.loc[members.to_numpy()], two_years, overrides)
+    for label in pd.unique(labels):
+        groups[label or "(none)"] = dwyer_inputs_from_facts(
+            facts.iloc[np.flatnonzero(labels == label)], two_years, overrides)
     order = {k: i for i, k in enumerate(ABC_TIERS + PYRAMID_TIERS + STAGES + QUADRANTS)}
     return dict(sorted(groups.items(), key=lambda kv: (order.get(kv[0], 99), kv[0])))
 

@@ -136,11 +136,13 @@ def _labels(tx: pd.DataFrame, codes: np.ndarray, n: int) -> dict[str, np.ndarray
         text = np.full(n, "", dtype=object)
         if col in tx:
             values = tx[col].to_numpy(dtype=object)
-            keep = np.flatnonzero((values != "") & (codes >= 0))
-            if len(keep):
-                rank = pd.Series(values[keep]).rank(method="dense").to_numpy()
-                order = keep[np.lexsort((rank, day[keep], codes[keep]))]
-                last = np.r_[codes[order][1:] != codes[order][:-1], True]
-                text[codes[order][last]] = values[order][last]
+            keep = (values != "") & (codes >= 0)
+            latest = np.full(n, np.iinfo("int64").min)
+            np.maximum.at(latest, codes[keep], day[keep])
+            on_latest = np.flatnonzero(keep & (day == latest[np.maximum(codes, 0)]))
+            rank = pd.factorize(values[on_latest], sort=True)[0]  # codes in text order
+            order = on_latest[np.lexsort((rank, codes[on_latest]))]
+            last = np.r_[codes[order][1:] != codes[order][:-1], True]
+            text[codes[order][last]] = values[order][last]
         out[col] = text
     return out

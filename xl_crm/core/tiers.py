@@ -33,13 +33,24 @@ _SLACK = 1e-12
 
 
 def rank_order(customers: pd.Index | Sequence[object], values: np.ndarray) -> np.ndarray:
-    """Positions that sort customers by value descending, ties by customer id ascending."""
+    """Positions that sort customers by value descending, ties by customer id ascending
+    (numerically when every id is a number, else as text)."""
+    v = -np.asarray(values, dtype=float)
     ids = pd.Index(customers).astype(str)
     numeric = pd.to_numeric(pd.Series(ids), errors="coerce") if _numeric(ids) else None
     if numeric is not None and numeric.notna().all():
-        id_key = numeric.to_numpy(dtype=float)
-        return np.lexsort((ids.to_numpy(), id_key, -np.asarray(values, dtype=float)))
-    return np.lexsort((ids.to_numpy(), -np.asarray(values, dtype=float)))
+        return np.lexsort((ids.to_numpy(), numeric.to_numpy(dtype=float), v))
+    order = np.argsort(v, kind="stable")
+    ranked = v[order]
+    tied = np.flatnonzero(np.r_[False, ranked[1:] == ranked[:-1]])
+    if len(tied):  # sort the ids only inside runs of equal values
+        starts = np.flatnonzero(np.r_[True, ranked[1:] != ranked[:-1]])
+        ends = np.r_[starts[1:], len(v)]
+        text = ids.to_numpy()
+        for a, b in zip(starts[ends - starts > 1], ends[ends - starts > 1]):
+            run = order[a:b]
+            order[a:b] = run[np.argsort(text[run], kind="stable")]
+    return order
 
 
 def _numeric(ids: pd.Index) -> bool:
@@ -56,16 +67,17 @@ def sum_by_customer(customers: Sequence[object], values: Sequence[float]) -> pd.
     return s.groupby(level=0, sort=False).sum().round(6)
 
 
-def abc_tiers(values: pd.Series, a_cut: float = 0.8, b_cut: float = 0.95) -> pd.DataFrame:
+def abc_tiers(values: pd.Series, a_cut: float = 0.8, b_cut: float = 0.95,
+              order: np.ndarray | None = None) -> pd.DataFrame:
     """ABC tier per customer. ``values``: value per customer, indexed by customer id.
 
     Returns one row per customer, largest first, columns ``customer``, ``value``,
     ``rank`` (1 = largest), ``share``, ``cumulative_share`` (fractions of the positive
-    total) and ``tier``.
+    total) and ``tier``. ``order``: :func:`rank_order` of ``values``, when already known.
     """
     if not 0 < a_cut <= b_cut <= 1:
         raise InputError(f"cut-offs must satisfy 0 < a_cut <= b_cut <= 1, got {a_cut}, {b_cut}")
-    order = rank_order(values.index, values.to_numpy())
+    order = rank_order(values.index, values.to_numpy()) if order is None else order
     v = values.to_numpy(dtype=float)[order]
     base = v[v > 0].sum()
     cum = np.cumsum(np.where(v > 0, v, 0.0))
@@ -103,11 +115,12 @@ def pyramid_tiers(
     values: pd.Series,
     shares: Sequence[float] = PYRAMID_SHARES,
     names: Sequence[str] = PYRAMID_TIERS,
+    order: np.ndarray | None = None,
 ) -> pd.DataFrame:
     """Pyramid tier per customer: columns ``customer``, ``value``, ``rank``, ``tier``."""
     if len(names) != len(shares) + 1:
         raise InputError(f"{len(shares)} shares need {len(shares) + 1} tier names")
-    order = rank_order(values.index, values.to_numpy())
+    order = rank_order(values.index, values.to_numpy()) if order is None else order
     sizes = tier_sizes(len(order), shares)
     return pd.DataFrame({
         "customer": values.index.to_numpy()[order],
