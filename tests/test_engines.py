@@ -90,3 +90,12 @@ def test_duckdb_reads_text_dates_and_numbers_and_names_bad_rows(tmp_path):
     future.write_text("Customer,Date,Amount\na,2099-03-01,1\n")
     with pytest.raises(InputError, match=r"Date row 2: 2099-03-01 is in the future"):
         read_facts(future, today=TODAY)
+
+
+def test_blank_order_ids_are_orders_of_their_own_in_both_engines(tmp_path):
+    path = tmp_path / "blank_orders.csv"
+    path.write_text("Customer,Date,Amount,Order ID\na,2025-01-01,10,\na,2025-01-02,10,\n"
+                    "a,2025-01-03,10,o1\na,2025-01-03,5,o1\nb,2025-01-03,7,o1\n")
+    for engine in ("pandas", "duckdb"):
+        c = analyze_path(path, engine=engine, today=TODAY).customers.set_index("customer")
+        assert c.loc["a", "frequency"] == 3 and c.loc["b", "frequency"] == 1, engine

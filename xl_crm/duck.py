@@ -215,9 +215,9 @@ def _raise_bad(con, numbered: str, cols, exprs, role: str, count: int, blank: st
 
 
 def _tx_columns(found: Mapping[str, int]) -> str:
-    blank_key = "CAST(gen_random_uuid() AS VARCHAR)"  # a line without order id: own order
+    blank_key = "chr(1) || CAST(rowid AS VARCHAR)"  # a line without order id: its own order
     parts = ["customer", "date", "amount"]
-    parts.append(f"coalesce(nullif(order_id, ''), {blank_key}) AS order_key"
+    parts.append(f"CASE WHEN order_id = '' THEN {blank_key} ELSE order_id END AS order_key"
                  if "order_id" in found else f"{blank_key} AS order_key")
     if "profit" in found:
         parts.append("profit AS value")
