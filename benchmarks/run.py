@@ -51,7 +51,7 @@ from openpyxl import Workbook
 
 from xl_crm.core.analysis import analyze
 from xl_crm.core.sales import sales_from_frame
-from xl_crm.duck import facts_sql
+from xl_crm.duck import _scan, facts_sql
 from xl_crm.report import COLUMNS, customer_frame, write_report
 from xl_crm.report.layout import column_values
 from xl_crm.sample import generate_transactions
@@ -133,7 +133,7 @@ def dump_cells(result, path: Path) -> None:
 def duck_reference_sql(kind: str, path: Path) -> str:
     """The same per-customer measures as the engine's facts query, run bare on the file:
     no checks, no typed table, nothing after the aggregation."""
-    scan = f"read_{kind}('{path}')"
+    scan = _scan(path)  # the engine's own reading options
     tx = (f"SELECT \"Customer ID\" AS customer, CAST(\"Date\" AS DATE) AS date, "
           f"\"Net Sales\" AS amount, \"Order ID\" AS order_key, \"Net Sales\" - \"Cost\" "
           f"AS value, \"Cost\" AS cost, \"Customer Name\" AS name, \"Region\" AS region "
@@ -263,8 +263,8 @@ def timed(fn: Callable[[], object], repeat: int) -> tuple[float, float]:
 def main(argv: list[str] | None = None) -> int:
     """Run the benchmarks and print the table."""
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--sizes", type=int, nargs="+", default=[100_000, 1_000_000])
-    parser.add_argument("--udf-rows", type=int, nargs="+", default=[100_000, 1_000_000])
+    parser.add_argument("--sizes", type=int, nargs="*", default=[100_000, 1_000_000])
+    parser.add_argument("--udf-rows", type=int, nargs="*", default=[100_000, 1_000_000])
     parser.add_argument("--repeat", type=int, default=3)
     parser.add_argument("--report-customers", type=int, default=100_000)
     parser.add_argument("--duck-sizes", type=int, nargs="*",
@@ -282,6 +282,8 @@ def main(argv: list[str] | None = None) -> int:
         ref, _ = timed(partial(pandas_reference, frame), args.repeat)
         print(f"| full analysis | {len(frame):,} | {secs:.2f} | {peak:,.0f} | pandas groupby | "
               f"{ref:.2f} | {secs / ref:.2f} |", flush=True)
+    if args.udf_rows and frame is None:
+        frame = transactions(max(args.udf_rows))
     for rows in args.udf_rows:
         cust, dates, amounts = as_lists(frame, min(rows, len(frame)))
         for name, call in (("CRM_RFM", partial(CRM_RFM, cust, dates, amounts)),
