@@ -80,7 +80,7 @@ def test_duckdb_reads_text_dates_and_numbers_and_names_bad_rows(tmp_path):
     assert_same_facts(a[["net_sales", "frequency", "recency"]],
                       b[["net_sales", "frequency", "recency"]])
     assert b.loc["a", "net_sales"] == 1210.5
-    facts, _, source = read_facts(good, today=TODAY)
+    _, _, source = read_facts(good, today=TODAY)
     assert source["blank_rows"] == [5]
     bad = tmp_path / "bad.csv"
     bad.write_text("Customer,Date,Amount\na,2025-03-01,1\nb,2025-03-02,twelve\n")

@@ -8,6 +8,7 @@ Same analysis and options, same cells: nothing depends on the clock.
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import json
 from collections.abc import Sequence
@@ -79,8 +80,14 @@ def write_report(analysis: Analysis, path: str | Path, options: ReportOptions = 
             raise InputError(f"unknown tier set {tier_set!r}; use abc or pyramid", "tiers")
     path = check_target(Path(path), overwrite, inputs)  # refuse before any work
     book = build_workbook(analysis, options)
-    with atomic_output(path, overwrite, inputs) as tmp:
-        book.save(tmp)
+    try:
+        with atomic_output(path, overwrite, inputs) as tmp:
+            book.save(tmp)
+    except BaseException:  # interrupted or failed: close the streamed sheets quietly
+        for ws in book.worksheets:
+            with contextlib.suppress(Exception):
+                ws.close()
+        raise
     return path.expanduser().resolve()
 
 
