@@ -33,7 +33,7 @@ import numpy as np
 import pandas as pd
 
 from .columns import REQUIRED, column_letter, detect_columns, find_header_row
-from .errors import InputError, show
+from .errors import InputError
 from .values import as_series, blank_mask, parse_amounts, parse_dates
 
 TEXT_ROLES = ("customer", "order_id", "name", "region", "product", "rep")
@@ -337,8 +337,3 @@ def _check_future(tx: pd.DataFrame, label: str, today: dt.date | None) -> None:
         tail = f" ({more} more rows like it)" if more else ""
         raise InputError(f"{when} is in the future (today is {limit.astype('datetime64[D]')})"
                          f"{tail}", label, int(tx["row"].iloc[i]))
-
-
-def describe_value(v: object) -> str:
-    """A user's value quoted for a message (re-exported for adapters)."""
-    return show(v)
