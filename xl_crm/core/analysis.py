@@ -156,10 +156,12 @@ def analyze_facts(facts: Facts, basis: str, source: Mapping[str, object],
         "value_basis": basis,
     }
     return Analysis(out, as_of, options, basis, rfm.thresholds, summaries, matrix_cuts,
-                    _clv(table.iloc[order], out, facts, options),
+                    _clv(table[[c for c in CLV_FACTS if c in table]].iloc[order], out, facts,
+                         options),
                     _migration(table, facts, options), log)
 
 
+CLV_FACTS = ("py_active", "ly_active", "ly_purchases", "ly_net", "ly_cost")
 CUSTOMER_COLUMNS = ("name", "region", "first_purchase", "last_purchase", "recency",
                     "frequency", "monetary", "net_sales", "purchases", "returns", "cost",
                     "profit", "R", "F", "M", "RFM", "score", "weighted", "segment", "value")

@@ -138,12 +138,15 @@ def group_summary(
 
     Value shares are fractions of the total value (net), so they sum to 1.
     """
-    frame = pd.DataFrame({"label": labels.to_numpy(), "value": values.to_numpy(dtype=float)})
-    grouped = frame.groupby("label", sort=False)["value"].agg(["size", "sum"])
+    codes, uniques = pd.factorize(labels.to_numpy())
+    v = values.to_numpy(dtype=float)
+    grouped = pd.DataFrame({"size": np.bincount(codes, minlength=len(uniques)),
+                            "sum": np.bincount(codes, weights=v, minlength=len(uniques))},
+                           index=pd.Index(uniques, dtype=object))
     keys = list(order) if order is not None else []
     keys += [k for k in grouped.index if k not in keys]
     grouped = grouped.reindex(keys).fillna(0)
-    n, total = len(frame), frame["value"].sum()
+    n, total = len(v), v.sum()
     out = pd.DataFrame({
         "customers": grouped["size"].astype("int64"),
         "customer_share": grouped["size"] / n if n else 0.0,
