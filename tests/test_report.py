@@ -112,6 +112,7 @@ def test_clv_sheet_has_inputs_and_formulas(report):
     assert ws.cell(labels.index("Customers in the group") + 1, 2).fill.fgColor.rgb.endswith(
         "FFF2CC")
     assert all(f"{row}" in labels for row in ("Gross profit", "Cumulative NPV"))
+    assert len(ws.row_breaks.brk) == 3  # each tier's table prints on its own page
     assert len(ROWS) == 14
 
 

@@ -10,6 +10,7 @@ values Excel-compatible software computes equal the core's.
 from __future__ import annotations
 
 from openpyxl.utils import get_column_letter
+from openpyxl.worksheet.pagebreak import Break
 
 from ..core.clv import DwyerInputs, per_year
 from ..i18n import text
@@ -46,6 +47,7 @@ def write_clv_sheet(ws, groups: dict[str, tuple[str, DwyerInputs]], lang: str) -
     for group, (title, inputs) in groups.items():
         cells[group] = _block(ws, s, row, title, inputs, lang)
         row += block_height()
+        ws.row_breaks.append(Break(id=row - 1))  # one block per printed page
     return cells
 
 
