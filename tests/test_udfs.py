@@ -168,3 +168,42 @@ def test_every_interface_function_is_exported_with_a_docstring():
                                    "cost_rate", "acquisition_cost", "marketing_cost",
                                    "interest", "risk", "years", "referral",
                                    "referral_incentive", "delay_days"]
+
+
+FUTURE = [["Date"], [D(2099, 1, 1)]]
+BAD_INPUT = [
+    # (call, message naming argument and row)
+    (lambda: CRM_ABC([["a"], ["b"]], [[1], ["ten"]]), "values row 2: 'ten' is not a number"),
+    (lambda: CRM_ABC([], []), "customers: is an empty range"),
+    (lambda: CRM_ABC([["a"], ["b"], ["c"]], [[1], [2]]), "values row 3: is missing"),
+    (lambda: CRM_ABC([["Customer"]], [["Sales"]]), "values: has no data rows"),
+    (lambda: CRM_PYRAMID([["a"], ["b"]], [[1], ["x1"]]), "values row 2: 'x1' is not a number"),
+    (lambda: CRM_PYRAMID([], []), "customers: is an empty range"),
+    (lambda: CRM_PYRAMID([["Customer"]], [["Sales"]]), "values: has no data rows"),
+    (lambda: CRM_LIFECYCLE(CUSTOMERS, DATES, [["Amount"], [1], ["x"], [1], [1], [1]]),
+     "amounts row 3: 'x' is not a number"),
+    (lambda: CRM_LIFECYCLE([], [], []), "customers: is an empty range"),
+    (lambda: CRM_LIFECYCLE(CUSTOMERS[:2], DATES, AMOUNTS), "customers row 3: is missing"),
+    (lambda: CRM_LIFECYCLE([["Customer"], ["a"]], FUTURE, [["Amount"], [1]]),
+     "dates row 2: 2099-01-01 is in the future"),
+    (lambda: CRM_LIFECYCLE([["Customer"]], [["Date"]], [["Amount"]]),
+     "amounts: has no data rows"),
+    (lambda: CRM_SEGMENT([[5], ["x"]], [[5], [1]], [[5], [1]]), "r row 2: 'x' is not a number"),
+    (lambda: CRM_SEGMENT([], [], []), "r: is an empty range"),
+    (lambda: CRM_SEGMENT([["R"]], [["F"]], [["M"]]), "r: has no data rows"),
+    (lambda: CRM_RFM_SCORE([[1], ["x"]]), "values row 2: 'x' is not a number"),
+    (lambda: CRM_RFM_SCORE([]), "values: is an empty range"),
+    (lambda: CRM_RFM_SCORE([["Sales"]]), "values: has no data rows"),
+    (lambda: CRM_DWYER(100, [[0.5], ["x"]], 1, 10, 0.5, years=2),
+     "retention row 2: 'x' is not a number"),
+    (lambda: CRM_DWYER(100, [], 1, 10, 0.5), "retention: is an empty range"),
+    (lambda: CRM_CLV("abc", 0.8, 0.1), "margin row 1: 'abc' is not a number"),
+    (lambda: CRM_STRATEGY(""), "label: is empty"),
+]
+
+
+@pytest.mark.parametrize("call,message", BAD_INPUT)
+def test_every_function_names_argument_and_row(call, message):
+    with pytest.raises(InputError) as err:
+        call()
+    assert message in str(err.value)

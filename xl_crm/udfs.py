@@ -111,6 +111,8 @@ def CRM_RFM_SCORE(values, bins=5, higher_is_better=True):
     header = 1 if first and all(is_header_cell(v) for v in first) else 0
     flat = [(i, j, v) for i, r in enumerate(rows[header:], start=header) for j, v in enumerate(r)
             if not is_blank(v)]
+    if not flat:
+        raise InputError("has no data rows (only a header)", "values")
     numbers = parse_amounts([v for _, _, v in flat], "values",
                             np.array([i + 1 for i, _, _ in flat]))
     scores = shared_tie_scores(numbers, k, better)
@@ -134,6 +136,8 @@ def CRM_SEGMENT(r, f, m, scheme="value8"):
     cols = {"r": column(r, "r"), "f": column(f, "f"), "m": column(m, "m")}
     first = strip_header(cols, {"r": "number", "f": "number", "m": "number"})
     same_height(cols, first)
+    if not cols["r"]:
+        raise InputError("has no data rows (only a header)", "r")
     scores = {}
     for name, values in cols.items():
         rows = np.arange(first, first + len(values))
