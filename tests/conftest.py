@@ -30,3 +30,23 @@ def sample_analysis(sample_sales):
     from xl_crm.core.analysis import analyze
 
     return analyze(sample_sales)
+
+
+@pytest.fixture
+def smtp(monkeypatch):
+    """A real SMTP server on loopback (aiosmtpd) and the mail variables pointing at it.
+
+    Yields the handler, which records every message; it refuses nobody@example.com.
+    """
+    from .test_mail import Recorder, start
+
+    handler = Recorder(refuse=("nobody@example.com",))
+    controller = start(handler)
+    monkeypatch.setenv("XL_CRM_SMTP_HOST", "127.0.0.1")
+    monkeypatch.setenv("XL_CRM_SMTP_PORT", str(controller.port))
+    monkeypatch.setenv("XL_CRM_SMTP_SECURITY", "none")
+    monkeypatch.setenv("XL_CRM_MAIL_FROM", "Reports <reports@example.com>")
+    for var in ("XL_CRM_SMTP_USER", "XL_CRM_SMTP_PASSWORD", "XL_CRM_CONFIG"):
+        monkeypatch.delenv(var, raising=False)
+    yield handler
+    controller.stop()

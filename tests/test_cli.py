@@ -7,13 +7,11 @@ import email.policy
 import subprocess
 import sys
 
-import pytest
 from openpyxl import load_workbook
 
 from xl_crm.cli import build_parser, main
 
 from .conftest import ROOT, SAMPLE_ZH
-from .test_mail import Recorder, start
 
 
 def test_demo_prints_the_analysis_and_writes_the_report(capsys, tmp_path, monkeypatch):
@@ -58,20 +56,6 @@ def test_every_command_has_help_with_an_example_and_is_in_the_readme():
 
 import email
 import email.policy
-
-
-@pytest.fixture
-def smtp(monkeypatch):
-    handler = Recorder(refuse=("nobody@example.com",))
-    controller = start(handler)
-    monkeypatch.setenv("XL_CRM_SMTP_HOST", "127.0.0.1")
-    monkeypatch.setenv("XL_CRM_SMTP_PORT", str(controller.port))
-    monkeypatch.setenv("XL_CRM_SMTP_SECURITY", "none")
-    monkeypatch.setenv("XL_CRM_MAIL_FROM", "Reports <reports@example.com>")
-    for var in ("XL_CRM_SMTP_USER", "XL_CRM_SMTP_PASSWORD", "XL_CRM_CONFIG"):
-        monkeypatch.delenv(var, raising=False)
-    yield handler
-    controller.stop()
 
 
 def test_report_is_written_then_mailed(tmp_path, smtp, capsys):

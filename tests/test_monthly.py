@@ -16,7 +16,6 @@ from xl_crm.monthly import PREFIX, SETTINGS, read_settings, run
 
 from .conftest import SAMPLE_ZH
 from .fake_xlwings import Book, Table
-from .test_mail import Recorder, start
 
 
 def sales_rows():
@@ -142,30 +141,19 @@ def test_sales_sheet_from_settings_table_or_active_sheet(tmp_path):
         run(b)
 
 
-def test_macro_saves_the_report_and_emails_it_when_asked(book, tmp_path, monkeypatch):
-    handler = Recorder()
-    controller = start(handler)
-    try:
-        monkeypatch.setenv("XL_CRM_SMTP_HOST", "127.0.0.1")
-        monkeypatch.setenv("XL_CRM_SMTP_PORT", str(controller.port))
-        monkeypatch.setenv("XL_CRM_SMTP_SECURITY", "none")
-        monkeypatch.setenv("XL_CRM_MAIL_FROM", "reports@example.com")
-        for var in ("XL_CRM_SMTP_USER", "XL_CRM_SMTP_PASSWORD", "XL_CRM_CONFIG"):
-            monkeypatch.delenv(var, raising=False)
-        book.sheets["Settings"].cells.clear()
-        for i, row in enumerate(settings_rows(recipients="boss@example.com"), start=1):
-            for j, v in enumerate(row, start=1):
-                book.sheets["Settings"].cells[(i, j)] = v
-        book.app.answers = ["yes"]
-        macros.monthly_report(book)
-    finally:
-        controller.stop()
+def test_macro_saves_the_report_and_emails_it_when_asked(book, tmp_path, smtp):
+    book.sheets["Settings"].cells.clear()
+    for i, row in enumerate(settings_rows(recipients="boss@example.com"), start=1):
+        for j, v in enumerate(row, start=1):
+            book.sheets["Settings"].cells[(i, j)] = v
+    book.app.answers = ["yes"]
+    macros.monthly_report(book)
     report = tmp_path / "reports" / "customer-value-2026-10.xlsx"
     assert report.exists()
     prompts = [a[0] for a in book.app.alerts]
     assert prompts[0] == "Email customer-value-2026-10.xlsx to boss@example.com?"
     assert prompts[1] == "sent to boss@example.com"
-    (_, recipients, _), = handler.mails
+    (_, recipients, _), = smtp.mails
     assert recipients == ["boss@example.com"]
     assert not (tmp_path / "monthly.xlsm").exists()  # the workbook file is never written
 

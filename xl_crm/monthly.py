@@ -22,14 +22,11 @@ Rules:
 
 from __future__ import annotations
 
-import math
 import time
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Protocol
-
-import pandas as pd
 
 from .core.analysis import Analysis, Options, analyze
 from .core.errors import InputError
@@ -37,6 +34,7 @@ from .core.rfm import BINNINGS, check_bins, to_timestamp
 from .core.sales import sales_from_rows
 from .core.segments import SCHEMES
 from .i18n import LANGS, check_lang, method_name, text
+from .ranges import excel_value
 from .report import ReportOptions, customer_frame, strategy_rows, write_report
 from .report.summary import segment_kind
 
@@ -234,7 +232,7 @@ def build_sheets(analysis: Analysis, lang: str) -> dict[str, list[list[object]]]
                "monetary", "value", "R", "F", "M", "RFM", "segment", "abc_tier",
                "pyramid_tier", "stage", "quadrant", "recommendation"]
     customers = [[text(f"col.{c}", lang) for c in columns]]
-    customers += [[_plain(v) for v in row] for row in frame[columns].itertuples(index=False)]
+    customers += [[excel_value(v) for v in row] for row in frame[columns].itertuples(index=False)]
     tiers = [[text("summary.abc", lang)] + [""] * 5]
     seg_kind = segment_kind(analysis.options.scheme)
     for key, kind in (("abc", "abc"), ("pyramid", "pyramid"), ("segment", seg_kind),
@@ -267,16 +265,6 @@ def _strategy_rows(analysis: Analysis, lang: str) -> list[list[object]]:
                                       "sum.customers", "sum.value", "strategy.goal",
                                       "strategy.actions", "strategy.resources")]
     return [header] + [list(r) for r in strategy_rows(analysis, lang)]
-
-
-def _plain(value: object) -> object:
-    if value is None or value is pd.NaT:
-        return None
-    if isinstance(value, pd.Timestamp):
-        return value.to_pydatetime()
-    if isinstance(value, float) and math.isnan(value):
-        return None
-    return value.item() if hasattr(value, "item") else value
 
 
 def run(book: BookLike, report_dir: Path | None = None,

@@ -12,7 +12,6 @@ import re
 import warnings
 from collections.abc import Iterable, Sequence
 
-import numpy as np
 import pandas as pd
 from openpyxl.cell import Cell
 from openpyxl.styles import Alignment, Font, PatternFill
@@ -21,6 +20,7 @@ from openpyxl.worksheet.properties import PageSetupProperties
 from openpyxl.worksheet.table import Table, TableColumn, TableStyleInfo
 
 from ..i18n import text
+from ..ranges import excel_value
 
 MONEY = "#,##0.00"
 PERCENT = "0.0%"
@@ -96,21 +96,11 @@ class Formula(str):
 
 
 def cell_value(v: object) -> object:
-    """A value openpyxl can write: NaN/NaT empty, numpy scalars to Python, datetimes naive."""
-    if v is None or v is pd.NaT:
-        return None
+    """A value openpyxl can write: formulas of the report get their "=", the rest as for
+    a worksheet function's result (:func:`xl_crm.ranges.excel_value`)."""
     if isinstance(v, Formula):
         return "=" + v.lstrip("=")
-    if isinstance(v, float | np.floating):
-        return None if np.isnan(v) else float(v)
-    if isinstance(v, np.integer):
-        return int(v)
-    if isinstance(v, np.bool_):
-        return bool(v)
-    if isinstance(v, pd.Timestamp | np.datetime64):
-        stamp = pd.Timestamp(v)
-        return None if pd.isna(stamp) else stamp.to_pydatetime()
-    return v
+    return excel_value(v)
 
 
 def safe_sheet_name(name: str, taken: Iterable[str] = ()) -> str:
