@@ -33,6 +33,10 @@ class Range:
                 for r in range(self.row, self.bottom + 1)]
         if len(rows) == 1 and len(rows[0]) == 1:
             return rows[0][0]
+        if len(rows) == 1:
+            return rows[0]  # like xlwings: one row is a flat list
+        if all(len(r) == 1 for r in rows):
+            return [r[0] for r in rows]  # and so is one column
         return rows
 
     @value.setter

@@ -99,3 +99,56 @@ def test_blank_order_ids_are_orders_of_their_own_in_both_engines(tmp_path):
     for engine in ("pandas", "duckdb"):
         c = analyze_path(path, engine=engine, today=TODAY).customers.set_index("customer")
         assert c.loc["a", "frequency"] == 3 and c.loc["b", "frequency"] == 1, engine
+
+
+def test_both_engines_clean_ids_and_read_numeric_looking_columns_alike(tmp_path):
+    path = tmp_path / "ids.csv"
+    path.write_text("Customer,Date,Amount,Order ID,Customer Name\n"
+                    "C1\t,2025-03-01,10,o1,Fort\n C1,2025-03-02,10,o2,Fort\n"
+                    "Cafe\u0301,2025-03-03,5,,a\nCaf\u00e9,2025-03-04,5,,b\n"
+                    "1001.0,20250305,1,o9,y\n1001,20250306,2,o9,z\n", encoding="utf-8")
+    out = {}
+    for engine in ("pandas", "duckdb"):
+        c = analyze_path(path, engine=engine, today=TODAY).customers
+        out[engine] = sorted(zip(c["customer"], c["frequency"], c["name"], c["net_sales"]))
+    assert out["pandas"] == out["duckdb"]
+    assert ("C1", 2, "Fort", 20.0) in out["duckdb"]  # tab and space trimmed, "Fort" intact
+    assert ("Café", 2, "b", 10.0) in out["duckdb"]  # NFD and NFC are one customer
+
+
+@pytest.mark.parametrize("rows,message", [
+    ("1001,2025-03-01,1\n,2025-03-02,2\n", "Customer row 3: is empty"),
+    ("a,2025-03-01,1\nb,2025-03-02,nan\n", "Amount row 3: 'nan' is not a number"),
+    ("a,2025-03-01,1\nb,2025-03-02,inf\n", "Amount row 3: 'inf' is not a number"),
+])
+def test_duckdb_refuses_what_pandas_refuses(tmp_path, rows, message):
+    path = tmp_path / "bad.csv"
+    path.write_text("Customer,Date,Amount\n" + rows)
+    for engine in ("pandas", "duckdb"):
+        with pytest.raises(InputError, match=message.split(" row")[0]):
+            analyze_path(path, engine=engine, today=TODAY)
+    with pytest.raises(InputError, match=message):
+        read_facts(path, today=TODAY)
+
+
+def test_duckdb_names_the_file_and_refuses_non_utf8(tmp_path):
+    gbk = tmp_path / "gbk.csv"
+    gbk.write_bytes("客户编号,日期,销售额\nC1,2025-03-01,10\n".encode("gb18030"))
+    with pytest.raises(InputError, match="gbk.csv is not UTF-8 text"):
+        read_facts(gbk, today=TODAY)
+    assert analyze_path(gbk, engine="pandas", today=TODAY).log["rows_read"] == 1
+    bad = tmp_path / "bad.csv"
+    bad.write_text("Customer,Date,Amount\na,2025-03-01,x\n")
+    with pytest.raises(InputError, match=r"^bad.csv: Amount row 2: 'x' is not a number"):
+        read_facts(bad, today=TODAY)
+
+
+@pytest.mark.parametrize("options,message", [
+    (Options(monetary="avg"), "monetary must be"),
+    (Options(migration_period_days=0), "migration_period_days must be"),
+    (Options(current_days=-1), "current_days must be"),
+])
+def test_unusable_options_are_refused_by_both_engines(csv_file, options, message):
+    for engine in ("pandas", "duckdb"):
+        with pytest.raises(InputError, match=message):
+            analyze_path(csv_file, options, engine, today=TODAY)

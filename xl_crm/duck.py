@@ -14,7 +14,11 @@ Rules of this engine, beyond the pandas engine's:
   ``20250301``, ``2025年3月1日`` or Excel serial numbers; amounts: numbers or text with
   thousands separators; anything else is an error naming the column and row (the pandas
   engine reads more formats);
-- row numbers count file lines, the header being line 1 (DuckDB keeps the file's order).
+- CSV files are UTF-8 (the pandas engine also reads GB18030);
+- row numbers count the file's lines, the header being line 1 (DuckDB keeps the file's
+  order), except that DuckDB skips empty lines: after an empty line the numbers are one
+  lower than the file's, and empty lines are not listed among the skipped blank rows
+  (lines of empty cells, like ``,,,``, are).
 """
 
 from __future__ import annotations
@@ -31,6 +35,8 @@ from .core.errors import InputError, show
 from .core.facts import Facts
 
 DATE_FORMATS = ("%Y/%m/%d", "%Y.%m.%d", "%Y%m%d", "%Y年%m月%d日")
+# the white space trimmed around text cells (SQL string literals have no backslash escapes)
+SPACE = "(' ' || chr(9) || chr(10) || chr(11) || chr(12) || chr(13))"
 TEXT_ROLES = ("customer", "order_id", "name", "region")
 
 
@@ -50,8 +56,9 @@ def _scan(path: Path) -> str:
     quoted = str(path).replace("'", "''")
     suffix = path.suffix.lower()
     if suffix == ".csv":
+        # every cell as text, parsed below by the same rules as the pandas engine
         return (f"read_csv('{quoted}', header = true, quote = '\"', escape = '\"', "
-                "sample_size = 100000)")
+                "all_varchar = true)")
     if suffix == ".parquet":
         return f"read_parquet('{quoted}')"
     raise InputError(f"{path.name}: the DuckDB engine reads .csv and .parquet files")
@@ -69,8 +76,8 @@ def _date_expr(col: str, kind: str) -> str:
         return (f"CASE WHEN {col} >= 61 THEN DATE '1899-12-30' + CAST(floor({col}) AS INTEGER)"
                 f" WHEN {col} >= 1 AND {col} < 60 THEN DATE '1899-12-31' + "
                 f"CAST(floor({col}) AS INTEGER) END")
-    text = f"trim(CAST({col} AS VARCHAR))"
-    tries = [f"TRY_CAST({text} AS DATE)"]
+    text = f"trim(CAST({col} AS VARCHAR), {SPACE})"
+    tries = [f"TRY_CAST({text} AS DATE)", f"CAST(TRY_CAST({text} AS TIMESTAMP) AS DATE)"]
     tries += [f"CAST(try_strptime({text}, '{f}') AS DATE)" for f in DATE_FORMATS]
     serial = f"TRY_CAST({text} AS DOUBLE)"
     tries.append(f"CASE WHEN {serial} >= 61 AND regexp_full_match({text}, '[0-9]+(\\.[0-9]+)?')"
@@ -82,17 +89,18 @@ def _number_expr(col: str, kind: str) -> str:
     if kind in ("DOUBLE", "FLOAT", "BIGINT", "INTEGER", "HUGEINT", "SMALLINT") or \
             kind.startswith("DECIMAL"):
         return f"CAST({col} AS DOUBLE)"
-    text = f"trim(CAST({col} AS VARCHAR))"
+    text = f"trim(CAST({col} AS VARCHAR), {SPACE})"
     plain = f"CASE WHEN regexp_full_match({text}, '[+-]?([0-9]{{1,3}}(,[0-9]{{3}})+|[0-9]+)" \
-            f"(\\.[0-9]+)?') THEN replace({text}, ',', '') END"
+            f"(\\.[0-9]+)?([eE][+-]?[0-9]+)?') THEN replace({text}, ',', '') END"
     return f"TRY_CAST({plain} AS DOUBLE)"
 
 
 def _text_expr(col: str, kind: str) -> str:
-    if kind in ("DOUBLE", "FLOAT"):
-        return (f"CASE WHEN {col} = floor({col}) THEN CAST(CAST({col} AS BIGINT) AS VARCHAR)"
-                f" ELSE CAST({col} AS VARCHAR) END")
-    return f"coalesce(trim(CAST({col} AS VARCHAR)), '')"
+    """Ids and labels as the pandas engine cleans them: trimmed, NFC, blank as ''."""
+    if kind in ("DOUBLE", "FLOAT"):  # typed Parquet columns: 1001.0 is "1001"
+        return (f"coalesce(CASE WHEN {col} = floor({col}) AND abs({col}) < 1e18 THEN "
+                f"CAST(CAST({col} AS BIGINT) AS VARCHAR) ELSE CAST({col} AS VARCHAR) END, '')")
+    return f"coalesce(nfc_normalize(trim(CAST({col} AS VARCHAR), {SPACE})), '')"
 
 
 def read_facts(path: str | Path, as_of: object | None = None, monetary: str = "total",
@@ -108,9 +116,23 @@ def read_facts(path: str | Path, as_of: object | None = None, monetary: str = "t
     """
     import duckdb
 
+    path = Path(path)
+    if path.suffix.lower() == ".csv" and path.exists():
+        head = path.open("rb").read(1 << 16)
+        try:
+            head.decode("utf-8")
+        except UnicodeDecodeError as err:
+            if len(head) < (1 << 16) or err.start < len(head) - 4:  # not a cut character
+                raise InputError(f"{path.name} is not UTF-8 text; the DuckDB engine reads "
+                                 "UTF-8 CSV files (use --engine pandas for GB18030, or save "
+                                 "the file as CSV UTF-8)") from err
     try:
-        return _read_facts(Path(path), as_of, monetary, current_days, period_days, mapping,
+        return _read_facts(path, as_of, monetary, current_days, period_days, mapping,
                            today, threads)
+    except InputError as err:
+        if str(err).startswith(path.name):
+            raise
+        raise InputError(f"{path.name}: {err}") from err
     except duckdb.Error as err:
         first = str(err).strip().splitlines()
         detail = " ".join(first[:2]) if first else type(err).__name__
@@ -145,7 +167,9 @@ def _read_facts(path: Path, as_of, monetary, current_days, period_days, mapping,
     select = ", ".join(f"{e} AS {r}" for r, e in exprs.items())
     con.execute(f"CREATE TEMP TABLE typed AS SELECT {select}, {blank} AS blank FROM {scan}")
     limit = today or dt.date.today()
-    bad = {r: ("customer = ''" if r == "customer" else f"{r} IS NULL") for r in checked}
+    bad = {r: ("coalesce(customer, '') = ''" if r == "customer" else
+               f"{r} IS NULL" if r == "date" else f"({r} IS NULL OR NOT isfinite({r}))")
+           for r in checked}
     counts = con.execute(
         "SELECT count(*) FILTER (WHERE NOT blank), count(*) FILTER (WHERE blank), "
         f"count(*) FILTER (WHERE NOT blank AND date > DATE '{limit}'), "
@@ -196,16 +220,21 @@ def _read_facts(path: Path, as_of, monetary, current_days, period_days, mapping,
 
 
 def _blank(col: str) -> str:
-    return f"({col} IS NULL OR trim(CAST({col} AS VARCHAR)) = '')"
+    return f"({col} IS NULL OR trim(CAST({col} AS VARCHAR), {SPACE}) = '')"
 
 
 def _raise_bad(con, numbered: str, cols, exprs, role: str, count: int, blank: str,
                where: str) -> None:
     """Find the first row where ``role`` is blank or unreadable and raise naming it."""
-    parsed = f"nullif({exprs[role]}, '')" if role == "customer" else exprs[role]
+    if role == "customer":
+        wrong = f"coalesce({exprs[role]}, '') = ''"
+    elif role == "date":
+        wrong = f"{exprs[role]} IS NULL"
+    else:
+        wrong = f"({exprs[role]} IS NULL OR NOT isfinite({exprs[role]}))"
     row, value = con.execute(
         f"SELECT rn, CAST({cols[role]} AS VARCHAR) FROM {numbered} "
-        f"WHERE {parsed} IS NULL AND NOT ({blank}) ORDER BY rn LIMIT 1").fetchone()
+        f"WHERE {wrong} AND NOT ({blank}) ORDER BY rn LIMIT 1").fetchone()
     more = f" ({count - 1} more rows like it)" if count > 1 else ""
     if value is None or not str(value).strip():
         why = "is empty but the row has other data"

@@ -8,7 +8,7 @@ import datetime as dt
 from collections.abc import Callable
 from pathlib import Path
 
-from .core.analysis import Analysis, Options, analyze_facts
+from .core.analysis import Analysis, Options, analyze_facts, check_options
 from .core.errors import InputError
 from .core.facts import customer_facts
 from .files import read_sales
@@ -23,6 +23,7 @@ def analyze_path(path: str | Path, options: Options | None = None, engine: str =
     path, options = Path(path), options or Options()
     if engine not in ENGINES:
         raise InputError(f"engine must be pandas or duckdb, not {engine!r}", "engine")
+    check_options(options)
     if engine == "duckdb":
         from .duck import read_facts
 

@@ -25,13 +25,21 @@ def monthly_report(book=None) -> None:
 
     book = book or xw.Book.caller()
     try:
-        folder = Path(book.fullname).resolve().parent
-        outcome = run(book, report_dir=folder / "reports")
+        outcome = run(book, report_dir=report_folder(book.fullname))
         _offer_mail(book, outcome)
     except XlCrmError as err:
         book.app.alert(str(err), title=TITLE)
     except Exception as err:  # noqa: BLE001 - the user gets a message box, not a traceback
         book.app.alert(f"Unexpected error: {type(err).__name__}: {err}", title=TITLE)
+
+
+def report_folder(fullname: str) -> Path | None:
+    """``reports/`` beside the workbook, or None when the workbook is not a file on this
+    computer (never saved, or opened from OneDrive/SharePoint by URL)."""
+    path = Path(fullname)
+    if "://" in fullname or not path.is_absolute() or not path.parent.is_dir():
+        return None
+    return path.parent / "reports"
 
 
 def _offer_mail(book, outcome) -> None:

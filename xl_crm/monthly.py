@@ -127,16 +127,17 @@ class Outcome:
     report: Path | None = None
 
 
-def read_settings(rows: Sequence[Sequence[object]] | None) -> Settings:
+def read_settings(rows: Sequence[Sequence[object]] | None, first_row: int = 1) -> Settings:
     """Settings from the Settings sheet's values (2-D); missing names keep their default.
 
-    An unknown setting name or a bad value is an error naming the Settings row.
+    An unknown setting name or a bad value is an error naming the Settings row
+    (``first_row`` is the sheet row of ``rows[0]``).
     """
     settings = Settings()
-    for i, row in enumerate(rows or [], start=1):
+    for i, row in enumerate(rows or [], start=first_row):
         cells = list(row) + [None, None]
         name = str(cells[0] or "").strip().lower().replace(" ", "_")
-        if not name or i == 1 and name in ("setting", "设置项"):
+        if not name or name in ("setting", "设置项"):
             continue
         if name not in SETTINGS:
             raise InputError(f"unknown setting {cells[0]!r}; the settings are "
@@ -213,16 +214,21 @@ def sales_sheet(book: BookLike, settings: Settings) -> SheetLike:
     return find_sheet(book, SALES_SHEETS) or book.sheets.active
 
 
-def sheet_rows(sheet: SheetLike) -> tuple[list[list[object]], int]:
-    """The sales table's values and the sheet row of its first row."""
-    tables = list(getattr(sheet, "tables", []) or [])
-    rng = tables[0].range if tables else sheet.used_range
+def range_rows(rng: RangeLike) -> tuple[list[list[object]], int]:
+    """A range's values as a list of rows (xlwings gives a bare value for one cell and a
+    flat list for one row) and the sheet row of its first row."""
     values = rng.value
     if not isinstance(values, list):
         values = [[values]]
     elif values and not isinstance(values[0], list):
         values = [values]
     return values, int(getattr(rng, "row", 1))
+
+
+def sheet_rows(sheet: SheetLike) -> tuple[list[list[object]], int]:
+    """The sales table's values (first Excel table, else the used range) and its first row."""
+    tables = list(getattr(sheet, "tables", []) or [])
+    return range_rows(tables[0].range if tables else sheet.used_range)
 
 
 def build_sheets(analysis: Analysis, lang: str) -> dict[str, list[list[object]]]:
@@ -269,10 +275,12 @@ def _strategy_rows(analysis: Analysis, lang: str) -> list[list[object]]:
 
 def run(book: BookLike, report_dir: Path | None = None,
         clock: Callable[[], float] = time.perf_counter) -> Outcome:
-    """Read, analyse, write the result sheets and (when ``report_dir``) the report file."""
+    """Read, analyse and write the result sheets; then, when ``report_dir`` is given,
+    save the report file there (after the sheets: a failure to save leaves them valid)."""
     started = clock()
     settings_sheet = find_sheet(book, SETTINGS_SHEETS)
-    settings = read_settings(settings_sheet.used_range.value if settings_sheet else None)
+    settings = read_settings(*range_rows(settings_sheet.used_range)) if settings_sheet \
+        else Settings()
     source = sales_sheet(book, settings)
     if is_output(source.name):
         raise InputError(f"the sales sheet {source.name!r} has the name of a result sheet; "
@@ -284,11 +292,9 @@ def run(book: BookLike, report_dir: Path | None = None,
     lang = settings.language
     sheets = build_sheets(analysis, lang)
     outcome = Outcome(analysis, settings, sheets)
+    target = None
     if report_dir is not None and settings.save_report:
-        report_dir.mkdir(parents=True, exist_ok=True)
-        outcome.report = write_report(
-            analysis, report_dir / f"customer-value-{analysis.as_of:%Y-%m}.xlsx",
-            ReportOptions(lang=lang), overwrite=True, inputs=[Path(getattr(book, "fullname", ""))])
+        target = report_dir / f"customer-value-{analysis.as_of:%Y-%m}.xlsx"
     log = analysis.log
     outcome.log = [
         ("sales sheet", source.name),
@@ -298,11 +304,17 @@ def run(book: BookLike, report_dir: Path | None = None,
         ("analysis date", f"{log['as_of']} ({log['as_of_source']})"),
         ("customers", log["customers"]),
         ("value", analysis.value_basis),
-        ("report", str(outcome.report) if outcome.report else "not saved"),
+        ("report", str(target) if target else "not saved (see the save_report setting, or "
+                                              "save the workbook on this computer first)"),
         ("seconds", round(clock() - started, 2)),
     ]
     sheets[output_names(lang)[3]] = [["item", "value"]] + [[k, v] for k, v in outcome.log]
     replace_sheets(book, sheets)
+    if target is not None:
+        report_dir.mkdir(parents=True, exist_ok=True)
+        outcome.report = write_report(analysis, target, ReportOptions(lang=lang),
+                                      overwrite=True,
+                                      inputs=[Path(getattr(book, "fullname", ""))])
     return outcome
 
 
@@ -311,6 +323,11 @@ def replace_sheets(book: BookLike, sheets: dict[str, list[list[object]]]) -> Non
 
     If writing fails, the temporary sheets are removed and the old ones are untouched.
     """
+    wanted = {n.lower() for lang in LANGS for n in output_names(lang)}
+    clash = [s.name for s in book.sheets if s.name.lower() in wanted and not is_output(s.name)]
+    if clash:  # Excel sheet names ignore case: refuse before changing anything
+        raise InputError(f"the sheet {clash[0]!r} has the name of a result sheet (Excel ignores "
+                         "case); rename it so that the results can be written")
     created = []
     try:
         for i, (name, rows) in enumerate(sheets.items()):

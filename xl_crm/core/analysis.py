@@ -97,6 +97,7 @@ class Analysis:
 
 def analyze(sales: Sales, options: Options = Options()) -> Analysis:
     """Run RFM, segments, ABC, pyramid, lifecycle, value matrix, CLV and migration."""
+    check_options(options)
     facts = customer_facts(sales.transactions, options.as_of, options.monetary,
                            options.current_days, options.migration_period_days)
     source = {"source": sales.source, "columns": dict(sales.columns),
@@ -111,9 +112,7 @@ def analyze_facts(facts: Facts, basis: str, source: Mapping[str, object],
     ``basis`` is "profit" or "net sales"; ``source`` holds ``source``, ``columns``,
     ``rows_read`` and ``blank_rows`` for the log.
     """
-    if options.clv_group not in CLV_GROUPS:
-        raise InputError(f"clv_group must be one of {', '.join(CLV_GROUPS)}, "
-                         f"not {options.clv_group!r}")
+    check_options(options)
     as_of = facts.as_of
     rfm = score_rfm(facts.table, options.bins, options.binning, options.thresholds)
     table = rfm.table
@@ -159,6 +158,19 @@ def analyze_facts(facts: Facts, basis: str, source: Mapping[str, object],
                     _clv(table[[c for c in CLV_FACTS if c in table]].iloc[order], out, facts,
                          options),
                     _migration(table, facts, options), log)
+
+
+def check_options(options: Options) -> None:
+    """Refuse options no method can use, with the option's name."""
+    if options.clv_group not in CLV_GROUPS:
+        raise InputError(f"clv_group must be one of {', '.join(CLV_GROUPS)}, "
+                         f"not {options.clv_group!r}")
+    if options.monetary not in ("total", "mean"):
+        raise InputError(f"monetary must be 'total' or 'mean', not {options.monetary!r}")
+    for name in ("current_days", "migration_period_days", "migration_states", "clv_years"):
+        value = getattr(options, name)
+        if int(value) != value or value < 1:
+            raise InputError(f"{name} must be a whole number of at least 1, not {value!r}")
 
 
 CLV_FACTS = ("py_active", "ly_active", "ly_purchases", "ly_net", "ly_cost")

@@ -138,7 +138,7 @@ def group_summary(
 
     Value shares are fractions of the total value (net), so they sum to 1.
     """
-    codes, uniques = pd.factorize(labels.to_numpy())
+    codes, uniques = pd.factorize(labels.to_numpy(), use_na_sentinel=False)
     v = values.to_numpy(dtype=float)
     grouped = pd.DataFrame({"size": np.bincount(codes, minlength=len(uniques)),
                             "sum": np.bincount(codes, weights=v, minlength=len(uniques))},
