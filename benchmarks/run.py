@@ -134,10 +134,10 @@ def duck_reference_sql(kind: str, path: Path) -> str:
     """The same per-customer measures as the engine's facts query, run bare on the file:
     no checks, no typed table, nothing after the aggregation."""
     scan = _scan(path)  # the engine's own reading options
-    tx = (f"SELECT \"Customer ID\" AS customer, CAST(\"Date\" AS DATE) AS date, "
-          f"\"Net Sales\" AS amount, \"Order ID\" AS order_key, \"Net Sales\" - \"Cost\" "
-          f"AS value, \"Cost\" AS cost, \"Customer Name\" AS name, \"Region\" AS region "
-          f"FROM {scan}")
+    amount, cost = 'CAST("Net Sales" AS DOUBLE)', 'CAST("Cost" AS DOUBLE)'
+    tx = (f'SELECT "Customer ID" AS customer, CAST("Date" AS DATE) AS date, {amount} AS amount, '
+          f'"Order ID" AS order_key, {amount} - {cost} AS value, {cost} AS cost, '
+          f'"Customer Name" AS name, "Region" AS region FROM {scan}')
     end = pd.Timestamp("2026-10-31")
     sql = facts_sql({"order_id": 1, "cost": 1}, end, pd.Timestamp("2024-11-01"))
     return sql.replace("WITH per_customer AS (", f"WITH tx AS ({tx}),\nper_customer AS (", 1)
