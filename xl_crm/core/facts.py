@@ -43,7 +43,7 @@ import pandas as pd
 
 from .grouping import any_per_customer, distinct_pairs, order_codes, row_codes, sum_per_customer
 from .lifecycle import spend_halves, usual_gaps
-from .rfm import Measures, customer_measures
+from .rfm import Measures, customer_measures, money
 
 YEAR_DAYS = 365
 
@@ -85,21 +85,21 @@ def customer_facts(transactions: pd.DataFrame, as_of: object | None = None,
     value = row_values(tx)
 
     halves = spend_halves(tx, idx, as_of)
-    days, gaps, _ = usual_gaps(tx, idx, as_of)
+    days, gaps = usual_gaps(tx, idx, as_of)
     table["purchase_days"] = days.to_numpy()
     table["median_gap"] = gaps.to_numpy(float)
     table["earlier"], table["recent"] = halves["earlier"].to_numpy(), halves["recent"].to_numpy()
-    table["current_value"] = _money(sum_per_customer(codes, value, n, day > end - current_days))
+    table["current_value"] = money(sum_per_customer(codes, value, n, day > end - current_days))
 
     last_year = day > end - YEAR_DAYS
     prev_year = (day > end - 2 * YEAR_DAYS) & ~last_year
     table["ly_active"] = any_per_customer(codes, n, last_year & buys)
     table["py_active"] = any_per_customer(codes, n, prev_year & buys)
     table["ly_purchases"] = _purchases(tx, codes, n, last_year & buys)
-    table["ly_net"] = _money(sum_per_customer(codes, amount, n, last_year))
+    table["ly_net"] = money(sum_per_customer(codes, amount, n, last_year))
     if "cost" in tx or "profit" in tx:
         cost = amount - value  # cost, or net sales minus profit
-        table["ly_cost"] = _money(sum_per_customer(codes, cost, n, last_year))
+        table["ly_cost"] = money(sum_per_customer(codes, cost, n, last_year))
 
     cut = end - period_days
     before = buys & (day <= cut) & (codes >= 0)
@@ -107,16 +107,12 @@ def customer_facts(transactions: pd.DataFrame, as_of: object | None = None,
     np.maximum.at(last, codes[before], day[before])
     table["last_before_cut"] = np.where(last > np.iinfo("int64").min, last, np.nan)
     table["lp_buyer"] = any_per_customer(codes, n, buys & (day > cut))
-    table["lp_value"] = _money(sum_per_customer(codes, value, n, day > cut))
+    table["lp_value"] = money(sum_per_customer(codes, value, n, day > cut))
     for col, text in _labels(tx, codes, n).items():
         table[col] = text
     start = pd.Timestamp(tx["date"].min())
     return Facts(table, as_of, measured.after_as_of, measured.after_as_of_rows, start,
                  current_days, period_days)
-
-
-def _money(x: np.ndarray) -> np.ndarray:
-    return np.round(x, 6) + 0.0
 
 
 def _purchases(tx: pd.DataFrame, codes: np.ndarray, n: int, mask: np.ndarray) -> np.ndarray:

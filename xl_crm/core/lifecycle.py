@@ -60,8 +60,8 @@ def spend_halves(transactions: pd.DataFrame, customers: pd.Index,
 
 
 def usual_gaps(transactions: pd.DataFrame, customers: pd.Index,
-               as_of: pd.Timestamp) -> tuple[pd.Series, pd.Series, float]:
-    """Purchase days per customer, median gap in days (NaN for one day), population median."""
+               as_of: pd.Timestamp) -> tuple[pd.Series, pd.Series]:
+    """Purchase days per customer and median gap in days (NaN below two purchase days)."""
     codes = row_codes(transactions, customers)
     keep = ((transactions["amount"].to_numpy() > 0)
             & (transactions["date"].to_numpy() <= as_of.to_datetime64()) & (codes >= 0))
@@ -73,9 +73,7 @@ def usual_gaps(transactions: pd.DataFrame, customers: pd.Index,
     days = pd.Series(np.bincount(who, minlength=n), index=customers)
     same = who[1:] == who[:-1]
     gaps = pd.Series(np.diff(when)[same]).groupby(who[1:][same]).median()
-    median = pd.Series(gaps.reindex(range(n)).to_numpy(), index=customers)
-    overall = float(median.median()) if median.notna().any() else np.nan
-    return days, median, overall
+    return days, pd.Series(gaps.reindex(range(n)).to_numpy(), index=customers)
 
 
 def lifecycle_stages(
@@ -91,7 +89,7 @@ def lifecycle_stages(
     """
     idx = measures.index
     halves = spend_halves(transactions, idx, as_of)
-    days, gap, _ = usual_gaps(transactions, idx, as_of)
+    days, gap = usual_gaps(transactions, idx, as_of)
     facts = pd.DataFrame({
         "first_purchase": measures["first_purchase"], "recency": measures["recency"],
         "purchase_days": days, "median_gap": gap,

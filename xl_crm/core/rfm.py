@@ -115,8 +115,8 @@ def customer_measures(
 
     codes, customers = pd.factorize(tx["customer"], sort=False)
     n = len(customers)
-    net = _money(np.bincount(codes, weights=amount, minlength=n))
-    purchases = _money(np.bincount(codes, weights=np.where(positive, amount, 0), minlength=n))
+    net = money(np.bincount(codes, weights=amount, minlength=n))
+    purchases = money(np.bincount(codes, weights=np.where(positive, amount, 0), minlength=n))
     day = dates.astype("datetime64[D]").astype("int64")
     nat = np.iinfo("int64").min
     last = np.full(n, nat, dtype="int64")
@@ -136,22 +136,23 @@ def customer_measures(
     table["recency"] = np.where(has, as_of_day - last, np.nan)
     table["frequency"] = frequency
     if monetary == "mean":
-        table["monetary"] = _money(np.where(frequency > 0, net / np.maximum(frequency, 1), net))
+        table["monetary"] = money(np.where(frequency > 0, net / np.maximum(frequency, 1), net))
     else:
         table["monetary"] = net
     table["net_sales"] = net
     table["purchases"] = purchases
-    table["returns"] = _money(net - purchases)
+    table["returns"] = money(net - purchases)
     for extra in ("cost", "profit"):
         if extra in tx:
-            table[extra] = _money(np.bincount(codes, weights=tx[extra].to_numpy(float),
+            table[extra] = money(np.bincount(codes, weights=tx[extra].to_numpy(float),
                                               minlength=n))
     if "cost" in tx and "profit" not in tx:
-        table["profit"] = _money(net - table["cost"].to_numpy())
+        table["profit"] = money(net - table["cost"].to_numpy())
     return Measures(table, stamp, int((~inside).sum()), tuple(int(r) for r in late_rows[:1000]))
 
 
-def _money(x: np.ndarray) -> np.ndarray:
+def money(x: np.ndarray) -> np.ndarray:
+    """Money sums rounded to MONEY_DECIMALS (removes binary noise; -0.0 becomes 0.0)."""
     return np.round(x, MONEY_DECIMALS) + 0.0  # + 0.0 turns -0.0 into 0.0
 
 
