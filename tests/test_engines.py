@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+import re
 
 import numpy as np
 import pandas as pd
@@ -152,3 +153,28 @@ def test_unusable_options_are_refused_by_both_engines(csv_file, options, message
     for engine in ("pandas", "duckdb"):
         with pytest.raises(InputError, match=message):
             analyze_path(csv_file, options, engine, today=TODAY)
+
+
+def test_both_engines_take_the_last_label_of_the_latest_day_and_trim_unicode_space(tmp_path):
+    path = tmp_path / "labels.csv"
+    path.write_text("Customer,Date,Amount,Order ID,Customer Name,Region\n"
+                    "C1,2025-03-01,10,o1,Zed,North\n"
+                    "C1,2025-03-02,10,o2,Bob ,\n"
+                    "C1\u3000,2025-03-02,.5,o2,  ,East\u00a0\n"   # blank name: skipped
+                    "C2,\t2025-03-02 ,1.0,o3,\u3000Ann,West\n"
+                    "C2,2025-03-01,5,o4,Zoe,South\n", encoding="utf-8")
+    out = {}
+    for engine in ("pandas", "duckdb"):
+        c = analyze_path(path, engine=engine, today=TODAY).customers
+        out[engine] = sorted(zip(c["customer"], c["frequency"], c["name"], c["region"],
+                                 c["net_sales"]))
+    assert out["pandas"] == out["duckdb"] == [("C1", 2, "Bob", "East", 20.5),
+                                              ("C2", 2, "Ann", "West", 6.0)]
+
+
+@pytest.mark.parametrize("amount", ["1_000", "+-1", "0x10", "Infinity", "1.e5", "1."])
+def test_duckdb_refuses_numbers_only_duckdb_would_read(tmp_path, amount):
+    path = tmp_path / "odd.csv"
+    path.write_text(f"Customer,Date,Amount\na,2025-03-01,1\nb,2025-03-02,{amount}\n")
+    with pytest.raises(InputError, match=re.escape(f"Amount row 3: '{amount}' is not a")):
+        read_facts(path, today=TODAY)

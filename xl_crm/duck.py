@@ -35,9 +35,21 @@ from .core.errors import InputError, show
 from .core.facts import Facts
 
 DATE_FORMATS = ("%Y/%m/%d", "%Y.%m.%d", "%Y%m%d", "%Y年%m月%d日")
-# the white space trimmed around text cells (SQL string literals have no backslash escapes)
-SPACE = "(' ' || chr(9) || chr(10) || chr(11) || chr(12) || chr(13))"
+# the white space trimmed around text cells: what Python's str.strip() removes, as the
+# pandas engine does (SQL string literals have no backslash escapes, hence chr())
+_SPACES = [c for c in range(0x3001) if chr(c).isspace()]
+SPACE = "(" + " || ".join(f"chr({c})" for c in _SPACES) + ")"
+# code points that are certainly not white space: a cell starting and ending with one
+# needs no trimming (the fast path; CASE evaluates its ELSE only for the other rows)
+_SOLID = ("(CASE WHEN {o} BETWEEN 33 AND 132 THEN true ELSE {o} > 160 AND {o} NOT IN ("
+          + ", ".join(str(c) for c in _SPACES if c > 160) + ") END)")
 TEXT_ROLES = ("customer", "order_id", "name", "region")
+
+
+def _trimmed(text: str) -> str:
+    """``text`` without surrounding white space, trimming only cells that have some."""
+    solid = " AND ".join(_SOLID.format(o=f"ord({e})") for e in (text, f"{text}[-1]"))
+    return f"(CASE WHEN {solid} THEN {text} ELSE trim({text}, {SPACE}) END)"
 
 
 def _connect(threads: int | None = None):
@@ -76,22 +88,24 @@ def _date_expr(col: str, kind: str) -> str:
         return (f"CASE WHEN {col} >= 61 THEN DATE '1899-12-30' + CAST(floor({col}) AS INTEGER)"
                 f" WHEN {col} >= 1 AND {col} < 60 THEN DATE '1899-12-31' + "
                 f"CAST(floor({col}) AS INTEGER) END")
-    text = f"trim(CAST({col} AS VARCHAR), {SPACE})"
+    text = _trimmed(f"CAST({col} AS VARCHAR)")
     tries = [f"TRY_CAST({text} AS DATE)", f"CAST(TRY_CAST({text} AS TIMESTAMP) AS DATE)"]
     tries += [f"CAST(try_strptime({text}, '{f}') AS DATE)" for f in DATE_FORMATS]
     serial = f"TRY_CAST({text} AS DOUBLE)"
     tries.append(f"CASE WHEN {serial} >= 61 AND regexp_full_match({text}, '[0-9]+(\\.[0-9]+)?')"
                  f" THEN DATE '1899-12-30' + CAST(floor({serial}) AS INTEGER) END")
-    return f"coalesce({', '.join(tries)})"
+    fast = f"TRY_CAST({col} AS DATE)"  # ISO dates, the common case, need nothing else
+    return f"CASE WHEN {fast} IS NOT NULL THEN {fast} ELSE coalesce({', '.join(tries)}) END"
 
 
 def _number_expr(col: str, kind: str) -> str:
     if kind in ("DOUBLE", "FLOAT", "BIGINT", "INTEGER", "HUGEINT", "SMALLINT") or \
             kind.startswith("DECIMAL"):
         return f"CAST({col} AS DOUBLE)"
-    text = f"trim(CAST({col} AS VARCHAR), {SPACE})"
+    text = _trimmed(f"CAST({col} AS VARCHAR)")
     plain = f"CASE WHEN regexp_full_match({text}, '[+-]?([0-9]{{1,3}}(,[0-9]{{3}})+|[0-9]+)" \
-            f"(\\.[0-9]+)?([eE][+-]?[0-9]+)?') THEN replace({text}, ',', '') END"
+            f"(\\.[0-9]+)?([eE][+-]?[0-9]+)?|[+-]?\\.[0-9]+') " \
+            f"THEN replace({text}, ',', '') END"
     return f"TRY_CAST({plain} AS DOUBLE)"
 
 
@@ -100,7 +114,7 @@ def _text_expr(col: str, kind: str) -> str:
     if kind in ("DOUBLE", "FLOAT"):  # typed Parquet columns: 1001.0 is "1001"
         return (f"coalesce(CASE WHEN {col} = floor({col}) AND abs({col}) < 1e18 THEN "
                 f"CAST(CAST({col} AS BIGINT) AS VARCHAR) ELSE CAST({col} AS VARCHAR) END, '')")
-    return f"coalesce(nfc_normalize(trim(CAST({col} AS VARCHAR), {SPACE})), '')"
+    return f"coalesce(nfc_normalize({_trimmed(f'CAST({col} AS VARCHAR)')}), '')"
 
 
 def read_facts(path: str | Path, as_of: object | None = None, monetary: str = "total",
@@ -153,19 +167,11 @@ def _read_facts(path: Path, as_of, monetary, current_days, period_days, mapping,
     found = detect_columns(headers, mapping)
     cols = {role: _ident(headers[i]) for role, i in found.items()}
     label = {role: headers[i] for role, i in found.items()}
-    exprs = {}
-    for role, col in cols.items():
-        kind = kinds[label[role]]
-        if role == "date":
-            exprs[role] = _date_expr(col, kind)
-        elif role in ("amount", "cost", "profit"):
-            exprs[role] = _number_expr(col, kind)
-        elif role in TEXT_ROLES:
-            exprs[role] = _text_expr(col, kind)
+    exprs = {role: _full_expr(role, col, kinds[label[role]]) for role, col in cols.items()
+             if role in ("date", "amount", "cost", "profit", *TEXT_ROLES)}
     checked = [r for r in ("customer", "date", "amount", "cost", "profit") if r in cols]
-    blank = " AND ".join(_blank(cols[r]) for r in checked)
-    select = ", ".join(f"{e} AS {r}" for r, e in exprs.items())
-    con.execute(f"CREATE TEMP TABLE typed AS SELECT {select}, {blank} AS blank FROM {scan}")
+    blank = " AND ".join(_blank(cols[r], kinds[label[r]]) for r in checked)
+    _typed_table(con, scan, {r: (cols[r], kinds[label[r]]) for r in exprs}, blank)
     limit = today or dt.date.today()
     bad = {r: ("coalesce(customer, '') = ''" if r == "customer" else
                f"{r} IS NULL" if r == "date" else f"({r} IS NULL OR NOT isfinite({r}))")
@@ -210,7 +216,9 @@ def _read_facts(path: Path, as_of, monetary, current_days, period_days, mapping,
     basis = "profit" if ("cost" in found or "profit" in found) else "net sales"
     con.execute(f"CREATE TEMP VIEW tx AS SELECT {_tx_columns(found)} FROM typed "
                 f"WHERE NOT blank AND date <= {end}")
-    table = con.execute(facts_sql(found, stamp, start, current_days, period_days)).df()
+    query = facts_sql(found, stamp, start, current_days, period_days)
+    labels = ", ".join(f"{_trimmed(r)} AS {r}" for r in ("name", "region"))
+    table = con.execute(f"SELECT * REPLACE ({labels}) FROM ({query})").df()
     con.close()
     facts = _to_facts(table, found, stamp, monetary)
     source = {"source": f"{path.name} (DuckDB)", "columns": dict(label),
@@ -219,8 +227,73 @@ def _read_facts(path: Path, as_of, monetary, current_days, period_days, mapping,
                   period_days), basis, source)
 
 
-def _blank(col: str) -> str:
-    return f"({col} IS NULL OR trim(CAST({col} AS VARCHAR), {SPACE}) = '')"
+def _typed_table(con, scan: str, columns: Mapping[str, tuple[str, str]], blank: str) -> None:
+    """Table ``typed``: one row per line of the file, in its order (``rowid``), a column
+    per role (DATE, DOUBLE, cleaned text) and ``blank`` (every checked cell empty).
+
+    Text dates and numbers take two steps, so that the common cells cost one cast: the
+    first pass casts ISO dates and numbers starting with a digit and keeps the text of
+    the other cells in ``<role>_raw``; an UPDATE then converts those few by the full rules
+    of :func:`_date_expr` and :func:`_number_expr`, which give the same value for the cells
+    the fast rule accepts. Names and regions lose leading white space here and trailing
+    white space after the aggregation (see :func:`_label_expr`).
+    """
+    select, fixes = [], []
+    for role, (col, kind) in columns.items():
+        if kind != "VARCHAR" or role in TEXT_ROLES:
+            full = _label_expr(col) if role in ("name", "region") and kind == "VARCHAR" \
+                else _full_expr(role, col, kind)
+            select.append(f"{full} AS {role}")
+            continue
+        if role == "date":
+            fast, ok = f"TRY_CAST({col} AS DATE)", f"TRY_CAST({col} AS DATE) IS NOT NULL"
+        else:
+            fast = f"TRY_CAST({col} AS DOUBLE)"
+            ok = _plain_number(col)
+        select += [f"{fast} AS {role}", f"CASE WHEN {ok} THEN NULL ELSE {col} END AS {role}_raw"]
+        fixes.append(role)
+    first = ", ".join(select)
+    con.execute(f"CREATE TEMP TABLE typed AS SELECT {first}, {blank} AS blank FROM {scan}")
+    if fixes:
+        sets = ", ".join(f"{r} = CASE WHEN {r}_raw IS NULL THEN {r} ELSE "
+                         f"{_full_expr(r, r + '_raw', 'VARCHAR')} END" for r in fixes)
+        where = " OR ".join(f"{r}_raw IS NOT NULL" for r in fixes)
+        con.execute(f"UPDATE typed SET {sets} WHERE {where}")
+
+
+def _plain_number(col: str) -> str:
+    """Whether DuckDB's cast reads the text as the pandas engine does: it starts and ends
+    with a digit and is a finite number to DuckDB, which also reads "1_000", "1.e5",
+    "+-1", "nan" and "inf" (the first two start and end with digits, hence the tests)."""
+    return (f"ord({col}) BETWEEN 48 AND 57 AND ord({col}[-1]) BETWEEN 48 AND 57 AND NOT "
+            f"contains({col}, '_') AND NOT contains({col}, '.e') AND NOT contains({col}, '.E')"
+            f" AND isfinite(TRY_CAST({col} AS DOUBLE))")
+
+
+def _label_expr(col: str) -> str:
+    """A name or region cell: NFC, blank as '', leading white space removed (a cheap test
+    of the first character); the chosen label's trailing white space goes after the
+    aggregation, which gives the same label as trimming every row."""
+    return (f"CASE WHEN {_SOLID.format(o=f'ord({col})')} THEN nfc_normalize({col}) "
+            f"ELSE coalesce(nfc_normalize(trim({col}, {SPACE})), '') END")
+
+
+def _full_expr(role: str, col: str, kind: str) -> str:
+    """The value of a cell of ``role`` by the full rules."""
+    if role == "date":
+        return _date_expr(col, kind)
+    if role in TEXT_ROLES:
+        return _text_expr(col, kind)
+    return _number_expr(col, kind)
+
+
+def _blank(col: str, kind: str) -> str:
+    """Whether the cell is empty or white space (typed cells: NULL)."""
+    if kind != "VARCHAR":
+        return f"({col} IS NULL)"
+    # a cell starting with a solid character is not blank: nothing more to compute
+    return (f"(CASE WHEN {_SOLID.format(o=f'ord({col})')} THEN false "
+            f"ELSE {col} IS NULL OR trim({col}, {SPACE}) = '' END)")
 
 
 def _raise_bad(con, numbered: str, cols, exprs, role: str, count: int, blank: str,
@@ -259,6 +332,7 @@ def _tx_columns(found: Mapping[str, int]) -> str:
             parts.append(role)
     for role in ("name", "region"):
         parts.append(role if role in found else f"'' AS {role}")
+    parts.append("(date - DATE '1970-01-01') * 4294967296 + rowid AS seq")
     return ", ".join(parts)
 
 
@@ -268,15 +342,20 @@ def facts_sql(found: Mapping[str, int], as_of: pd.Timestamp, start: pd.Timestamp
 
     ``tx`` has one row per sales line up to the analysis date: customer, date (DATE),
     amount, order_key (order id, or a unique key for a line without one), value (profit of
-    the line, or its amount), cost/profit when the data has them, name and region.
+    the line, or its amount), cost/profit when the data has them, name and region (text,
+    '' when blank) and ``seq``, a BIGINT that orders the lines by date, then by their order
+    in the file (days since 1970 × 2³² + line number): a customer's name and region are
+    those of the greatest ``seq`` with one. Every date bound is a DATE literal computed
+    here, so the engine compares dates as integers.
     """
-    end = f"DATE '{as_of.date()}'"
-    middle = start + (as_of - start) / 2
-    mid = f"TIMESTAMP '{middle}'"
+    def day(offset: int) -> str:
+        return f"DATE '{(as_of - pd.Timedelta(days=offset)).date()}'"
+
+    middle = start + (as_of - start) / 2  # dates are whole days: date <= middle's day
     buy = "amount > 0"
-    cut = f"{end} - INTERVAL {int(period_days)} DAY"
-    ly = f"date > {end} - INTERVAL 365 DAY"
-    py = f"date > {end} - INTERVAL 730 DAY AND date <= {end} - INTERVAL 365 DAY"
+    cut = day(int(period_days))
+    ly = f"date > {day(365)}"
+    py = f"date > {day(730)} AND date <= {day(365)}"
     money = "round(coalesce({}, 0), 6)"
     extra = []
     if "cost" in found:
@@ -296,10 +375,9 @@ WITH per_customer AS (
     {money.format('sum(amount)')} AS net_sales,
     {money.format(f'sum(amount) FILTER (WHERE {buy})')} AS purchases,
     {money.format('sum(amount) FILTER (WHERE amount < 0)')} AS returns,
-    {money.format(f'sum(amount) FILTER (WHERE date <= {mid})')} AS earlier,
-    {money.format(f'sum(amount) FILTER (WHERE date > {mid})')} AS recent,
-    {money.format(f'sum(value) FILTER (WHERE date > {end} - INTERVAL {int(current_days)} DAY)')}
-        AS current_value,
+    {money.format(f"sum(amount) FILTER (WHERE date <= DATE '{middle.date()}')")} AS earlier,
+    {money.format(f"sum(amount) FILTER (WHERE date > DATE '{middle.date()}')")} AS recent,
+    {money.format(f'sum(value) FILTER (WHERE date > {day(int(current_days))})')} AS current_value,
     coalesce(bool_or({buy} AND {ly}), false) AS ly_active,
     coalesce(bool_or({buy} AND {py}), false) AS py_active,
     count(DISTINCT order_key) FILTER (WHERE {buy} AND {ly}) AS ly_purchases,
@@ -307,8 +385,8 @@ WITH per_customer AS (
     max(date) FILTER (WHERE {buy} AND date <= {cut}) AS last_before_cut,
     coalesce(bool_or({buy} AND date > {cut}), false) AS lp_buyer,
     {money.format(f'sum(value) FILTER (WHERE date > {cut})')} AS lp_value,
-    coalesce(arg_max(name, (date, name)) FILTER (WHERE name <> ''), '') AS name,
-    coalesce(arg_max(region, (date, region)) FILTER (WHERE region <> ''), '') AS region{extra_sql}
+    coalesce(arg_max(name, seq) FILTER (WHERE name <> ''), '') AS name,
+    coalesce(arg_max(region, seq) FILTER (WHERE region <> ''), '') AS region{extra_sql}
   FROM tx
   GROUP BY customer
 ),

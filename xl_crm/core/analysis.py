@@ -35,7 +35,7 @@ from .errors import InputError
 from .facts import Facts, customer_facts
 from .lifecycle import STAGES, LifecycleRules, assign_stages
 from .matrix import QUADRANTS, assign_quadrants
-from .rfm import score_rfm
+from .rfm import MEASURES, score_rfm
 from .sales import Sales
 from .segments import assign_segments, scheme_labels
 from .tiers import (
@@ -113,27 +113,36 @@ def analyze_facts(facts: Facts, basis: str, source: Mapping[str, object],
     ``rows_read`` and ``blank_rows`` for the log.
     """
     check_options(options)
-    as_of = facts.as_of
-    rfm = score_rfm(facts.table, options.bins, options.binning, options.thresholds)
-    table = rfm.table
-    table["segment"] = assign_segments(table, options.scheme, options.bins)
-    table["value"] = table["profit"] if basis == "profit" else table["net_sales"]
+    as_of, t = facts.as_of, facts.table
+    rfm = score_rfm(t[list(MEASURES)], options.bins, options.binning, options.thresholds)
+    segment = assign_segments(rfm.table, options.scheme, options.bins).to_numpy()
+    value = t["profit" if basis == "profit" else "net_sales"].to_numpy(float)
 
-    # Everything below is aligned by position (no look-ups by customer id: fast at 1M).
-    order = rank_order(table.index, table["value"].to_numpy())
-    abc = abc_tiers(table["value"], options.a_cut, options.b_cut, order)
-    pyramid = pyramid_tiers(table["value"], options.pyramid_shares, order=order)
-    stages = assign_stages(table, as_of, options.lifecycle)
-    matrix, matrix_cuts = assign_quadrants(table["current_value"],
-                                           table["recent"] - table["earlier"])
-    out = table[[c for c in CUSTOMER_COLUMNS if c in table]].iloc[order]
-    out = out.reset_index()
+    # Everything below is aligned by position (no look-ups by customer id: fast at 1M);
+    # the customer table is built once, in rank order.
+    order = rank_order(t.index, value)
+    by_value = pd.Series(value, index=t.index)
+    abc = abc_tiers(by_value, options.a_cut, options.b_cut, order)
+    pyramid = pyramid_tiers(by_value, options.pyramid_shares, order=order)
+    stages = assign_stages(t, as_of, options.lifecycle)
+    matrix, matrix_cuts = assign_quadrants(t["current_value"], t["recent"] - t["earlier"])
+    computed = {"segment": segment, "value": value}
+    columns = {"customer": t.index.to_numpy()[order]}
+    for col in CUSTOMER_COLUMNS:
+        data = computed.get(col)
+        if data is None and col in rfm.table:
+            data = rfm.table[col].to_numpy()
+        elif data is None and col in t:
+            data = t[col].to_numpy()
+        if data is not None:
+            columns[col] = data[order]
     for col in ("tier", "rank", "share", "cumulative_share"):
-        out[f"abc_{col}"] = abc[col].to_numpy()
-    out["pyramid_tier"] = pyramid["tier"].to_numpy()
-    out["stage"] = stages["stage"].to_numpy()[order]
+        columns[f"abc_{col}"] = abc[col].to_numpy()
+    columns["pyramid_tier"] = pyramid["tier"].to_numpy()
+    columns["stage"] = stages["stage"].to_numpy()[order]
     for col in matrix.columns:
-        out[col] = matrix[col].to_numpy()[order]
+        columns[col] = matrix[col].to_numpy()[order]
+    out = pd.DataFrame(columns)
 
     summaries = {
         "abc": group_summary(out["abc_tier"], out["value"], ABC_TIERS),
@@ -155,9 +164,8 @@ def analyze_facts(facts: Facts, basis: str, source: Mapping[str, object],
         "value_basis": basis,
     }
     return Analysis(out, as_of, options, basis, rfm.thresholds, summaries, matrix_cuts,
-                    _clv(table[[c for c in CLV_FACTS if c in table]].iloc[order], out, facts,
-                         options),
-                    _migration(table, facts, options), log)
+                    _clv(t[[c for c in CLV_FACTS if c in t]].iloc[order], out, facts, options),
+                    _migration(t, facts, options), log)
 
 
 def check_options(options: Options) -> None:

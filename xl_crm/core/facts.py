@@ -19,7 +19,7 @@ purchases, returns  sums of positive / negative amounts
 cost, profit        sums (when the data has cost or profit; profit = net - cost)
 monetary            net_sales, or net_sales / frequency (``monetary="mean"``)
 name, region        the value on the customer's latest row (by date) that has one;
-                    among rows of that date, the largest text ("" when none)
+                    among rows of that date, the last in the input ("" when none)
 purchase_days       distinct days with a purchase
 median_gap          median days between consecutive purchase days (NaN below 2)
 earlier, recent     net sales in the earlier / recent half of [start, as_of]
@@ -124,20 +124,17 @@ def _purchases(tx: pd.DataFrame, codes: np.ndarray, n: int, mask: np.ndarray) ->
 
 
 def _labels(tx: pd.DataFrame, codes: np.ndarray, n: int) -> dict[str, np.ndarray]:
-    """Name and region per customer: from the latest-dated row that has one, ties broken
-    by the largest text (the same rule as the SQL engine's ``arg_max``)."""
+    """Name and region per customer: from the latest-dated row that has one; among rows of
+    that date, the last in the input's order (the SQL engine's ``arg_max`` by ``seq``)."""
     out = {}
     day = tx["date"].to_numpy(dtype="datetime64[D]").astype("int64")
+    seq = (day << 32) + np.arange(len(tx), dtype="int64")  # date, then input order
     for col in ("name", "region"):
         text = np.full(n, "", dtype=object)
         if col in tx:
             values = tx[col].to_numpy(dtype=object)
-            keep = (values != "") & (codes >= 0)
-            latest = np.full(n, np.iinfo("int64").min)
-            np.maximum.at(latest, codes[keep], day[keep])
-            on_latest = np.flatnonzero(keep & (day == latest[np.maximum(codes, 0)]))
-            rank = pd.factorize(values[on_latest], sort=True)[0]  # codes in text order
-            order = on_latest[np.lexsort((rank, codes[on_latest]))]
+            keep = np.flatnonzero((values != "") & (codes >= 0))
+            order = keep[np.lexsort((seq[keep], codes[keep]))]
             last = np.r_[codes[order][1:] != codes[order][:-1], True]
             text[codes[order][last]] = values[order][last]
         out[col] = text

@@ -179,7 +179,12 @@ def shared_tie_scores(
     if n == 0:
         return np.zeros(0, dtype="int64")
     key = np.where(np.isnan(x), -np.inf, x if higher_is_better else -x)
-    worse = np.searchsorted(np.sort(key), key, side="left")
+    order = np.argsort(key, kind="stable")
+    ranked = key[order]
+    # m = position of the first of the run of equal values (ties share the lower rank)
+    first = np.r_[True, ranked[1:] != ranked[:-1]]
+    worse = np.empty(n, dtype="int64")
+    worse[order] = np.maximum.accumulate(np.where(first, np.arange(n), 0))
     return 1 + (bins * worse) // n
 
 

@@ -42,15 +42,22 @@ def rank_order(customers: pd.Index | Sequence[object], values: np.ndarray) -> np
         return np.lexsort((ids.to_numpy(), numeric.to_numpy(dtype=float), v))
     order = np.argsort(v, kind="stable")
     ranked = v[order]
-    tied = np.flatnonzero(np.r_[False, ranked[1:] == ranked[:-1]])
-    if len(tied):  # sort the ids only inside runs of equal values
-        starts = np.flatnonzero(np.r_[True, ranked[1:] != ranked[:-1]])
-        ends = np.r_[starts[1:], len(v)]
-        text = ids.to_numpy()
-        for a, b in zip(starts[ends - starts > 1], ends[ends - starts > 1]):
-            run = order[a:b]
-            order[a:b] = run[np.argsort(text[run], kind="stable")]
+    same = ranked[1:] == ranked[:-1]
+    if same.any():  # sort the ids only inside runs of equal values, all runs at once
+        tied = np.flatnonzero(np.r_[same, False] | np.r_[False, same])
+        run = np.cumsum(np.r_[True, ~same])[tied]  # run number of each tied position
+        order[tied] = order[tied][np.lexsort((_text_keys(ids.to_numpy()[order[tied]]), run))]
     return order
+
+
+def _text_keys(text: np.ndarray) -> np.ndarray:
+    """Sort keys in the order of the texts: fixed-width numpy strings when they are short
+    (fast to sort; code point order, as Python compares), else ranks of a sorted
+    factorization."""
+    width = max(map(len, text), default=1)
+    if width <= 64:
+        return text.astype(f"U{max(width, 1)}")
+    return pd.factorize(text, sort=True)[0]
 
 
 def _numeric(ids: pd.Index) -> bool:
