@@ -17,7 +17,8 @@ Rows:
   :mod:`xl_crm.core.facts`) on the same frame, without checks or anything after it.
 - ``DuckDB engine``: ``analyze_path(file, engine="duckdb")`` on a CSV and a Parquet file
   (reading included), in a fresh process. Reference: the same facts query run bare on the
-  same file (no checks, no typed table, nothing after the aggregation).
+  same file and fetched as a DataFrame (plain casts, no checks, no typed table, no
+  cleaning of ids, nothing after the aggregation).
 - ``CRM_RFM`` / ``CRM_ABC``: the worksheet functions given 2-D lists, as xlwings hands
   them over (dates as ``datetime``, numbers as ``float``).
 - ``report``: :func:`xl_crm.report.write_report` for the analysis of about
@@ -135,9 +136,11 @@ def duck_reference_sql(kind: str, path: Path) -> str:
     no checks, no typed table, nothing after the aggregation."""
     scan = _scan(path)  # the engine's own reading options
     amount, cost = 'CAST("Net Sales" AS DOUBLE)', 'CAST("Cost" AS DOUBLE)'
-    tx = (f'SELECT "Customer ID" AS customer, CAST("Date" AS DATE) AS date, {amount} AS amount, '
+    day = 'CAST("Date" AS DATE)'
+    tx = (f'SELECT "Customer ID" AS customer, {day} AS date, {amount} AS amount, '
           f'"Order ID" AS order_key, {amount} - {cost} AS value, {cost} AS cost, '
-          f'"Customer Name" AS name, "Region" AS region FROM {scan}')
+          f'"Customer Name" AS name, "Region" AS region, '
+          f"{day} - DATE '1970-01-01' AS seq FROM {scan}")  # the day alone: no line order
     end = pd.Timestamp("2026-10-31")
     sql = facts_sql({"order_id": 1, "cost": 1}, end, pd.Timestamp("2024-11-01"))
     return sql.replace("WITH per_customer AS (", f"WITH tx AS ({tx}),\nper_customer AS (", 1)
@@ -200,7 +203,7 @@ def duck_rows(size: int, repeat: int) -> None:
             sql = duck_reference_sql(kind, path)
             secs, _ = child(
                 "import duckdb\nstart = time.perf_counter()\n"
-                f"duckdb.connect().execute({sql!r}).fetchall()\n"
+                f"duckdb.connect().execute({sql!r}).df()\n"
                 "print(time.perf_counter() - start)\n")
             ref = min(ref, secs)
         print(f"| DuckDB engine, {kind} file | {rows:,} | {best:.2f} | {peak:,.0f} (RSS) | "

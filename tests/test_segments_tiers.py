@@ -125,3 +125,14 @@ def test_tier_invariants(values):
 def test_named_scheme_needs_five_scores():
     with pytest.raises(InputError, match="use bins=5"):
         assign_segments(scores([(3, 3, 3)]), "named", bins=3)
+
+
+@given(st.lists(st.tuples(st.text("abZé 中-", min_size=1, max_size=8), st.integers(-3, 3)),
+                min_size=1, max_size=60, unique_by=lambda p: p[0]), st.booleans())
+def test_rank_order_is_value_descending_then_id_ascending(pairs, long_ids):
+    from xl_crm.core.tiers import rank_order
+
+    ids = [i * 20 if long_ids else i for i, _ in pairs]  # long ids take the other key path
+    values = np.array([v for _, v in pairs], dtype=float)
+    expected = sorted(range(len(ids)), key=lambda k: (-values[k], ids[k]))
+    assert rank_order(pd.Index(ids, dtype=object), values).tolist() == expected

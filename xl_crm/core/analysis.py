@@ -142,7 +142,7 @@ def analyze_facts(facts: Facts, basis: str, source: Mapping[str, object],
     columns["stage"] = stages["stage"].to_numpy()[order]
     for col in matrix.columns:
         columns[col] = matrix[col].to_numpy()[order]
-    out = pd.DataFrame(columns)
+    out = pd.DataFrame(columns, copy=False)  # fresh arrays: no need to copy or stack them
 
     summaries = {
         "abc": group_summary(out["abc_tier"], out["value"], ABC_TIERS),
