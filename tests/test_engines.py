@@ -121,6 +121,8 @@ def test_both_engines_clean_ids_and_read_numeric_looking_columns_alike(tmp_path)
     ("1001,2025-03-01,1\n,2025-03-02,2\n", "Customer row 3: is empty"),
     ("a,2025-03-01,1\nb,2025-03-02,nan\n", "Amount row 3: 'nan' is not a number"),
     ("a,2025-03-01,1\nb,2025-03-02,inf\n", "Amount row 3: 'inf' is not a number"),
+    ("a,2025-03-01,1\nb,2025-13-45,2\n", "Date row 3: '2025-13-45' is not a date"),
+    ("a,2025-03-01,1\n\u3000\t,2025-03-02,2\n", "Customer row 3: is empty"),
 ])
 def test_duckdb_refuses_what_pandas_refuses(tmp_path, rows, message):
     path = tmp_path / "bad.csv"

@@ -240,10 +240,11 @@ def _typed_table(con, scan: str, columns: Mapping[str, tuple[str, str]], blank: 
     """
     select, fixes = [], []
     for role, (col, kind) in columns.items():
-        if kind != "VARCHAR" or role in TEXT_ROLES:
-            full = _label_expr(col) if role in ("name", "region") and kind == "VARCHAR" \
-                else _full_expr(role, col, kind)
-            select.append(f"{full} AS {role}")
+        if role in ("name", "region") and kind == "VARCHAR":
+            select.append(f"{_label_expr(col)} AS {role}")
+            continue
+        if kind != "VARCHAR" or role in TEXT_ROLES:  # typed cells and ids: one expression
+            select.append(f"{_full_expr(role, col, kind)} AS {role}")
             continue
         if role == "date":
             fast, ok = f"TRY_CAST({col} AS DATE)", f"TRY_CAST({col} AS DATE) IS NOT NULL"
