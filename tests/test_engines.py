@@ -35,7 +35,8 @@ def assert_same_facts(a, b):
     assert list(a.columns) == list(b.columns)
     for col in a.columns:
         x, y = a[col], b[col]
-        if x.dtype == object or pd.api.types.is_string_dtype(x.dtype):
+        if x.dtype == object or isinstance(x.dtype, pd.CategoricalDtype) \
+                or pd.api.types.is_string_dtype(x.dtype):
             assert x.astype(str).tolist() == y.astype(str).tolist(), col
         elif pd.api.types.is_datetime64_any_dtype(x.dtype):
             assert (x.isna() == y.isna()).all() and (x.dropna() == y.dropna()).all(), col

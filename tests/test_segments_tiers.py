@@ -128,11 +128,29 @@ def test_named_scheme_needs_five_scores():
 
 
 @given(st.lists(st.tuples(st.text("abZé 中-", min_size=1, max_size=8), st.integers(-3, 3)),
-                min_size=1, max_size=60, unique_by=lambda p: p[0]), st.booleans())
-def test_rank_order_is_value_descending_then_id_ascending(pairs, long_ids):
+                min_size=1, max_size=60, unique_by=lambda p: p[0]),
+       st.sampled_from(["short", "long", "in text order"]))
+def test_rank_order_is_value_descending_then_id_ascending(pairs, ids_are):
     from xl_crm.core.tiers import rank_order
 
-    ids = [i * 20 if long_ids else i for i, _ in pairs]  # long ids take the other key path
+    if ids_are == "in text order":  # as the DuckDB engine returns them: a stable sort suffices
+        pairs = sorted(pairs)
+    ids = [i * 20 if ids_are == "long" else i for i, _ in pairs]  # long: the other key path
     values = np.array([v for _, v in pairs], dtype=float)
     expected = sorted(range(len(ids)), key=lambda k: (-values[k], ids[k]))
     assert rank_order(pd.Index(ids, dtype=object), values).tolist() == expected
+
+
+def test_label_columns_are_categorical_with_every_label():
+    v = pd.Series([8.0, 1.0, 0.5, -1.0], index=["a", "b", "c", "d"])
+    abc = abc_tiers(v)["tier"]  # cumulative shares 0.84 (first: A), 0.95, 1, 1
+    assert list(abc.cat.categories) == ["A", "B", "C"]
+    assert abc.tolist() == ["A", "B", "C", "C"]
+    pyr = pyramid_tiers(v)["tier"]
+    assert list(pyr.cat.categories) == ["VIP", "Major", "Ordinary", "Small"]
+    with pytest.raises(InputError, match="must differ"):
+        pyramid_tiers(v, names=["Top", "Top", "Mid", "Low"])
+    own = [["segment", "R"], ["Unclassified", "5"], ["Rest", "1-4"]]
+    seg = assign_segments(scores([(5, 1, 1), (2, 2, 2)]), own)
+    assert seg.tolist() == ["Unclassified", "Rest"]
+    assert list(seg.cat.categories) == ["Unclassified", "Rest"]  # each label once

@@ -22,6 +22,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 import pandas as pd
+from pandas.api.extensions import ExtensionDtype
 
 from .clv import (
     DEFAULT_INTEREST,
@@ -115,7 +116,7 @@ def analyze_facts(facts: Facts, basis: str, source: Mapping[str, object],
     check_options(options)
     as_of, t = facts.as_of, facts.table
     rfm = score_rfm(t[list(MEASURES)], options.bins, options.binning, options.thresholds)
-    segment = assign_segments(rfm.table, options.scheme, options.bins).to_numpy()
+    segment = assign_segments(rfm.table, options.scheme, options.bins)
     value = t["profit" if basis == "profit" else "net_sales"].to_numpy(float)
 
     # Everything below is aligned by position (no look-ups by customer id: fast at 1M);
@@ -127,21 +128,21 @@ def analyze_facts(facts: Facts, basis: str, source: Mapping[str, object],
     stages = assign_stages(t, as_of, options.lifecycle)
     matrix, matrix_cuts = assign_quadrants(t["current_value"], t["recent"] - t["earlier"])
     computed = {"segment": segment, "value": value}
-    columns = {"customer": t.index.to_numpy()[order]}
+    columns = {"customer": _taken(t.index, order)}
     for col in CUSTOMER_COLUMNS:
         data = computed.get(col)
         if data is None and col in rfm.table:
-            data = rfm.table[col].to_numpy()
+            data = rfm.table[col]
         elif data is None and col in t:
-            data = t[col].to_numpy()
+            data = t[col]
         if data is not None:
-            columns[col] = data[order]
+            columns[col] = _taken(data, order)
     for col in ("tier", "rank", "share", "cumulative_share"):
-        columns[f"abc_{col}"] = abc[col].to_numpy()
-    columns["pyramid_tier"] = pyramid["tier"].to_numpy()
-    columns["stage"] = stages["stage"].to_numpy()[order]
+        columns[f"abc_{col}"] = abc[col].array
+    columns["pyramid_tier"] = pyramid["tier"].array
+    columns["stage"] = _taken(stages["stage"], order)
     for col in matrix.columns:
-        columns[col] = matrix[col].to_numpy()[order]
+        columns[col] = _taken(matrix[col], order)
     out = pd.DataFrame(columns, copy=False)  # fresh arrays: no need to copy or stack them
 
     summaries = {
@@ -166,6 +167,14 @@ def analyze_facts(facts: Facts, basis: str, source: Mapping[str, object],
     return Analysis(out, as_of, options, basis, rfm.thresholds, summaries, matrix_cuts,
                     _clv(t[[c for c in CLV_FACTS if c in t]].iloc[order], out, facts, options),
                     _migration(t, facts, options), log)
+
+
+def _taken(column: pd.Series | pd.Index | np.ndarray, order: np.ndarray) -> object:
+    """The column's values at positions ``order``, keeping its dtype (categorical and
+    text columns are taken as they are, not converted again)."""
+    if isinstance(column, pd.Series | pd.Index) and isinstance(column.dtype, ExtensionDtype):
+        return column.array.take(order)
+    return np.asarray(column).take(order)
 
 
 def check_options(options: Options) -> None:

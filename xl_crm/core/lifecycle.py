@@ -116,13 +116,14 @@ def assign_stages(facts: pd.DataFrame, as_of: pd.Timestamp,
     overdue = recency > rules.gap_factor * gap
     lost = np.isnan(recency) | (recency > rules.lost_days)
     new = since_first <= rules.new_days
+    code = {name: i for i, name in enumerate(STAGES)}
     stage = np.select(
         [lost, new, overdue | falling, rising, repeat],
-        ["Lost", "Acquisition", "Decline", "Growth", "Maturity"],
-        default="Acquisition",
+        [code["Lost"], code["Acquisition"], code["Decline"], code["Growth"], code["Maturity"]],
+        default=code["Acquisition"],
     )
     return pd.DataFrame({
-        "stage": stage.astype(object),
+        "stage": pd.Categorical.from_codes(stage, categories=STAGES),
         "purchase_days": days,
         "usual_gap": gap,
         "earlier": earlier,

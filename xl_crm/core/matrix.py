@@ -64,11 +64,10 @@ def assign_quadrants(current: pd.Series, potential: pd.Series,
         else float(current_threshold)
     high_c = current.to_numpy() > cut
     high_p = potential.to_numpy() > potential_threshold
-    quadrant = np.select([high_c & high_p, high_c, high_p], list(QUADRANTS[:3]),
-                         default=QUADRANTS[3])
+    quadrant = np.select([high_c & high_p, high_c, high_p], [0, 1, 2], default=3)
     frame = pd.DataFrame({
         "current_value": current.to_numpy(),
         "potential_value": potential.to_numpy(),
-        "quadrant": quadrant.astype(object),
+        "quadrant": pd.Categorical.from_codes(quadrant, categories=QUADRANTS),
     }, index=current.index)
     return frame, {"current_threshold": cut, "potential_threshold": float(potential_threshold)}

@@ -179,7 +179,7 @@ def shared_tie_scores(
     if n == 0:
         return np.zeros(0, dtype="int64")
     key = np.where(np.isnan(x), -np.inf, x if higher_is_better else -x)
-    order = np.argsort(key, kind="stable")
+    order = np.argsort(key)  # any order of equal keys gives them the same score
     ranked = key[order]
     # m = position of the first of the run of equal values (ties share the lower rank)
     first = np.r_[True, ranked[1:] != ranked[:-1]]
@@ -218,8 +218,8 @@ def score_rfm(
     thresholds: Mapping[str, Sequence[float]] | None = None,
     weights: Sequence[float] | None = None,
 ) -> RFMResult:
-    """Add R, F, M scores, the cell code ``RFM`` ("545"), ``score`` (R + F + M) and,
-    with ``weights`` (e.g. 100, 10, 1), ``weighted`` (R*w1 + F*w2 + M*w3)."""
+    """Add R, F, M scores, the cell code ``RFM`` ("545", categorical), ``score``
+    (R + F + M) and, with ``weights`` (e.g. 100, 10, 1), ``weighted`` (R*w1 + F*w2 + M*w3)."""
     if binning not in BINNINGS:
         raise InputError(f"binning must be one of {', '.join(BINNINGS)}, not {binning!r}")
     check_bins(bins)
@@ -240,7 +240,8 @@ def score_rfm(
     else:
         _nested(table, bins)
     r, f, m = (table[c].to_numpy() for c in ("R", "F", "M"))
-    table["RFM"] = pd.Series(r * 100 + f * 10 + m, index=table.index).astype(str)
+    codes, cells = pd.factorize(r * 100 + f * 10 + m, sort=True)
+    table["RFM"] = pd.Categorical.from_codes(codes, categories=cells.astype(str))
     table["score"] = r + f + m
     if weights is not None:
         w = [float(v) for v in weights]

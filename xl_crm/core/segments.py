@@ -102,6 +102,7 @@ def assign_segments(
     bins: int | None = None,
 ) -> pd.Series:
     """Segment name per row of ``scores`` (columns R, F, M); first matching rule wins.
+    Categorical, with the categories of :func:`scheme_labels`.
 
     ``bins``: the number of scores used; the ``named`` scheme needs 5.
     """
@@ -113,7 +114,8 @@ def assign_segments(
         top = max((int(v.max()) for v in values.values() if len(v)), default=5)
         if top > 5 or bins not in (None, 5):
             raise InputError("the named scheme is defined on scores 1-5; use bins=5", "scheme")
-    out = np.full(len(scores), UNCLASSIFIED, dtype=object)
+    names = scheme_labels(table)
+    out = np.full(len(scores), names.index(UNCLASSIFIED), dtype="int16")
     free = np.ones(len(scores), dtype=bool)
     for i, rec in enumerate(table.to_dict("records"), start=2):
         hit = free.copy()
@@ -127,12 +129,12 @@ def assign_segments(
                 hit &= values[c] <= means[c]
             elif kind == "range":
                 hit &= (values[c] >= lo) & (values[c] <= hi)
-        out[hit] = rec["segment"].strip()
+        out[hit] = names.index(rec["segment"].strip())
         free &= ~hit
-    return pd.Series(out, index=scores.index, name="segment")
+    return pd.Series(pd.Categorical.from_codes(out, categories=names), index=scores.index,
+                     name="segment")
 
 
 def scheme_labels(scheme: str | pd.DataFrame | Sequence[Sequence[object]]) -> list[str]:
-    """Segment names a scheme can emit, in table order, plus ``Unclassified``."""
-    names = list(dict.fromkeys(load_scheme(scheme)["segment"].str.strip()))
-    return names + [UNCLASSIFIED]
+    """Segment names a scheme can emit, in table order, plus ``Unclassified`` (each once)."""
+    return list(dict.fromkeys([*load_scheme(scheme)["segment"].str.strip(), UNCLASSIFIED]))

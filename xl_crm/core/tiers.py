@@ -41,6 +41,8 @@ def rank_order(customers: pd.Index | Sequence[object], values: np.ndarray) -> np
     if numeric is not None and numeric.notna().all():
         return np.lexsort((ids.to_numpy(), numeric.to_numpy(dtype=float), v))
     order = np.argsort(v, kind="stable")
+    if ids.is_monotonic_increasing:  # ids already in text order: a stable sort is enough
+        return order
     ranked = v[order]
     same = ranked[1:] == ranked[:-1]
     if same.any():  # sort the ids only inside runs of equal values, all runs at once
@@ -90,18 +92,17 @@ def abc_tiers(values: pd.Series, a_cut: float = 0.8, b_cut: float = 0.95,
     cum = np.cumsum(np.where(v > 0, v, 0.0))
     share = v / base if base > 0 else np.full(len(v), np.nan)
     cum_share = cum / base if base > 0 else np.full(len(v), np.nan)
-    tier = np.where(cum <= a_cut * base * (1 + _SLACK), "A",
-                    np.where(cum <= b_cut * base * (1 + _SLACK), "B", "C")).astype(object)
+    tier = np.searchsorted(np.array([a_cut, b_cut]) * base * (1 + _SLACK), cum).astype("int8")
     if len(tier):
-        tier[0] = "A"
-    tier[v <= 0] = "C"
+        tier[0] = 0
+    tier[v <= 0] = 2
     return pd.DataFrame({
-        "customer": values.index.to_numpy()[order],
+        "customer": values.index.take(order),
         "value": v,
         "rank": np.arange(1, len(v) + 1),
         "share": share,
         "cumulative_share": cum_share,
-        "tier": tier,
+        "tier": pd.Categorical.from_codes(tier, categories=ABC_TIERS),
     })
 
 
@@ -127,13 +128,16 @@ def pyramid_tiers(
     """Pyramid tier per customer: columns ``customer``, ``value``, ``rank``, ``tier``."""
     if len(names) != len(shares) + 1:
         raise InputError(f"{len(shares)} shares need {len(shares) + 1} tier names")
+    if len(set(names)) != len(names):
+        raise InputError(f"pyramid tier names must differ from each other: {list(names)}")
     order = rank_order(values.index, values.to_numpy()) if order is None else order
     sizes = tier_sizes(len(order), shares)
     return pd.DataFrame({
-        "customer": values.index.to_numpy()[order],
+        "customer": values.index.take(order),
         "value": values.to_numpy(dtype=float)[order],
         "rank": np.arange(1, len(order) + 1),
-        "tier": np.repeat(np.asarray(names, dtype=object), sizes),
+        "tier": pd.Categorical.from_codes(np.repeat(np.arange(len(names)), sizes),
+                                          categories=list(names)),
     })
 
 
@@ -145,7 +149,12 @@ def group_summary(
 
     Value shares are fractions of the total value (net), so they sum to 1.
     """
-    codes, uniques = pd.factorize(labels.to_numpy(), use_na_sentinel=False)
+    codes = labels.cat.codes.to_numpy() if isinstance(labels.dtype, pd.CategoricalDtype) \
+        else None
+    if codes is not None and codes.min(initial=0) >= 0:  # codes already: no hashing
+        uniques = labels.cat.categories
+    else:
+        codes, uniques = pd.factorize(labels.to_numpy(), use_na_sentinel=False)
     v = values.to_numpy(dtype=float)
     grouped = pd.DataFrame({"size": np.bincount(codes, minlength=len(uniques)),
                             "sum": np.bincount(codes, weights=v, minlength=len(uniques))},
