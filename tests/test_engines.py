@@ -108,7 +108,9 @@ def test_both_engines_clean_ids_and_read_numeric_looking_columns_alike(tmp_path)
     path.write_text("Customer,Date,Amount,Order ID,Customer Name\n"
                     "C1\t,2025-03-01,10,o1,Fort\n C1,2025-03-02,10,o2,Fort\n"
                     "Cafe\u0301,2025-03-03,5,,a\nCaf\u00e9,2025-03-04,5,,b\n"
-                    "1001.0,20250305,1,o9,y\n1001,20250306,2,o9,z\n", encoding="utf-8")
+                    "1001.0,20250305,1,o9,y\n1001,20250306,2,o9,z\n"
+                    "Cafe\u0301s,2025-03-05,1,,Jose\u0301\nCaf\u00e9s,2025-03-04,1,,x\n",
+                    encoding="utf-8")
     out = {}
     for engine in ("pandas", "duckdb"):
         c = analyze_path(path, engine=engine, today=TODAY).customers
@@ -116,6 +118,22 @@ def test_both_engines_clean_ids_and_read_numeric_looking_columns_alike(tmp_path)
     assert out["pandas"] == out["duckdb"]
     assert ("C1", 2, "Fort", 20.0) in out["duckdb"]  # tab and space trimmed, "Fort" intact
     assert ("Café", 2, "b", 10.0) in out["duckdb"]  # NFD and NFC are one customer
+    assert ("Cafés", 2, "Jos\u00e9", 2.0) in out["duckdb"]  # ASCII at both ends, NFD inside
+
+
+def test_both_engines_read_numbers_of_every_shape_alike(tmp_path):
+    cells = ["12.50", "-3", "+4", ".5", "-.25", "1e3", "2.5E-1", "\"1,200.75\"", " 7 ",
+             "0.1", "00012", "1234567.891"]
+    path = tmp_path / "numbers.csv"
+    path.write_text("Customer,Date,Amount\n" + "".join(
+        f"c{i},2025-03-0{1 + i % 9},{cell}\n" for i, cell in enumerate(cells)))
+    sums = {}
+    for engine in ("pandas", "duckdb"):
+        c = analyze_path(path, engine=engine, today=TODAY).customers.set_index("customer")
+        sums[engine] = c["net_sales"].sort_index().tolist()
+    assert sums["pandas"] == sums["duckdb"]
+    assert sorted(sums["duckdb"]) == sorted([12.5, -3, 4, 0.5, -0.25, 1000, 0.25, 1200.75, 7,
+                                             0.1, 12, 1234567.891])
 
 
 @pytest.mark.parametrize("rows,message", [

@@ -129,12 +129,14 @@ def test_named_scheme_needs_five_scores():
 
 @given(st.lists(st.tuples(st.text("abZé 中-", min_size=1, max_size=8), st.integers(-3, 3)),
                 min_size=1, max_size=60, unique_by=lambda p: p[0]),
-       st.sampled_from(["short", "long", "in text order"]))
+       st.sampled_from(["short", "long", "in text order", "ranked"]))
 def test_rank_order_is_value_descending_then_id_ascending(pairs, ids_are):
     from xl_crm.core.tiers import rank_order
 
-    if ids_are == "in text order":  # as the DuckDB engine returns them: a stable sort suffices
+    if ids_are == "in text order":  # a stable sort of the values suffices
         pairs = sorted(pairs)
+    if ids_are == "ranked":  # as the DuckDB engine returns them: checked, not sorted
+        pairs = sorted(pairs, key=lambda p: (-p[1], p[0]))
     ids = [i * 20 if ids_are == "long" else i for i, _ in pairs]  # long: the other key path
     values = np.array([v for _, v in pairs], dtype=float)
     expected = sorted(range(len(ids)), key=lambda k: (-values[k], ids[k]))

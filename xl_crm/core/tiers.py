@@ -40,6 +40,8 @@ def rank_order(customers: pd.Index | Sequence[object], values: np.ndarray) -> np
     numeric = pd.to_numeric(pd.Series(ids), errors="coerce") if _numeric(ids) else None
     if numeric is not None and numeric.notna().all():
         return np.lexsort((ids.to_numpy(), numeric.to_numpy(dtype=float), v))
+    if _ranked(v, ids.to_numpy()):  # the DuckDB engine returns customers in rank order
+        return np.arange(len(v))
     order = np.argsort(v, kind="stable")
     if ids.is_monotonic_increasing:  # ids already in text order: a stable sort is enough
         return order
@@ -50,6 +52,15 @@ def rank_order(customers: pd.Index | Sequence[object], values: np.ndarray) -> np
         run = np.cumsum(np.r_[True, ~same])[tied]  # run number of each tied position
         order[tied] = order[tied][np.lexsort((_text_keys(ids.to_numpy()[order[tied]]), run))]
     return order
+
+
+def _ranked(v: np.ndarray, ids: np.ndarray) -> bool:
+    """Whether ``v`` never decreases and equal values have increasing text ids."""
+    step = np.diff(v)
+    if (step < 0).any() or np.isnan(v).any():
+        return False
+    tied = np.flatnonzero(step == 0)
+    return bool((ids[tied + 1] > ids[tied]).all())
 
 
 def _text_keys(text: np.ndarray) -> np.ndarray:
