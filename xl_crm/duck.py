@@ -244,8 +244,8 @@ def _typed_table(con, scan: str, columns: Mapping[str, tuple[str, str]], blank: 
     per role (DATE, DOUBLE, cleaned text) and ``blank`` (every checked cell empty).
 
     Text dates and numbers take two steps, so that the common cells cost one cast: the
-    first pass casts ISO dates and plain unsigned decimals and keeps the text of the
-    other cells (signed numbers, thousands separators, other date formats) in
+    first pass casts ISO dates and plain decimals and keeps the text of the other cells
+    (thousands separators, exponents, other date formats) in
     ``<role>_raw``; an UPDATE then converts those few by the full rules
     of :func:`_date_expr` and :func:`_number_expr`, which give the same value for the cells
     the fast rule accepts. Names and regions lose leading white space here and trailing
@@ -276,11 +276,11 @@ def _typed_table(con, scan: str, columns: Mapping[str, tuple[str, str]], blank: 
 
 
 def _plain_number(col: str) -> str:
-    """Whether the text is a plain unsigned decimal ("1234", "12.50"): the common cell,
-    which DuckDB's cast reads as the pandas engine does (correctly rounded). DuckDB's cast
-    also reads "1_000", "1.", "1.e5", "+-1", "nan" and "inf", which the pandas engine
-    refuses; those, signed numbers and the rest take the full rule."""
-    return f"regexp_full_match({col}, '[0-9]+(\\.[0-9]+)?')"
+    """Whether the text is a plain decimal ("1234", "-12.50"): the common cell, which
+    DuckDB's cast reads as the pandas engine does (correctly rounded). DuckDB's cast also
+    reads "1_000", "1.", "1.e5", "+-1", "nan" and "inf", which the pandas engine refuses;
+    those, thousands separators, exponents and the rest take the full rule."""
+    return f"regexp_full_match({col}, '-?[0-9]+(\\.[0-9]+)?')"
 
 
 def _label_expr(col: str) -> str:
@@ -395,7 +395,6 @@ WITH per_customer AS (
     min(date) FILTER (WHERE {buy}) AS first_purchase,
     max(date) FILTER (WHERE {buy}) AS last_purchase,
     min(date) AS first_seen,
-    count(DISTINCT order_key) FILTER (WHERE {buy}) AS frequency,
     {money.format('sum(amount)')} AS net_sales,
     {money.format(f'sum(amount) FILTER (WHERE {buy})')} AS purchases,
     {money.format('sum(amount) FILTER (WHERE amount < 0)')} AS returns,
@@ -404,7 +403,6 @@ WITH per_customer AS (
     {money.format(f'sum(value) FILTER (WHERE date > {day(int(current_days))})')} AS current_value,
     coalesce(bool_or({buy} AND {ly}), false) AS ly_active,
     coalesce(bool_or({buy} AND {py}), false) AS py_active,
-    count(DISTINCT order_key) FILTER (WHERE {buy} AND {ly}) AS ly_purchases,
     {money.format(f'sum(amount) FILTER (WHERE {ly})')} AS ly_net,
     max(date) FILTER (WHERE {buy} AND date <= {cut}) AS last_before_cut,
     coalesce(bool_or({buy} AND date > {cut}), false) AS lp_buyer,
@@ -413,6 +411,16 @@ WITH per_customer AS (
     coalesce(arg_max(region, seq) FILTER (WHERE region <> ''), '') AS region{extra_sql}
   FROM tx
   GROUP BY customer
+),
+orders AS (
+  SELECT customer, bool_or({ly}) AS in_last_year
+  FROM tx WHERE {buy}
+  GROUP BY customer, order_key
+),
+order_counts AS (
+  SELECT customer, count(*) AS frequency,
+    count(*) FILTER (WHERE in_last_year) AS ly_purchases
+  FROM orders GROUP BY customer
 ),
 purchase_days AS (
   SELECT DISTINCT customer, date FROM tx WHERE {buy}
@@ -425,9 +433,13 @@ gap_stats AS (
   SELECT customer, count(*) AS purchase_days, median(gap) AS median_gap
   FROM gaps GROUP BY customer
 )
-SELECT per_customer.*, coalesce(gap_stats.purchase_days, 0) AS purchase_days,
+SELECT per_customer.*, coalesce(order_counts.frequency, 0) AS frequency,
+       coalesce(order_counts.ly_purchases, 0) AS ly_purchases,
+       coalesce(gap_stats.purchase_days, 0) AS purchase_days,
        gap_stats.median_gap AS median_gap
-FROM per_customer LEFT JOIN gap_stats USING (customer)
+FROM per_customer
+  LEFT JOIN order_counts USING (customer)
+  LEFT JOIN gap_stats USING (customer)
 """
 
 
