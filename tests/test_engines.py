@@ -199,3 +199,11 @@ def test_duckdb_refuses_numbers_only_duckdb_would_read(tmp_path, amount):
     path.write_text(f"Customer,Date,Amount\na,2025-03-01,1\nb,2025-03-02,{amount}\n")
     with pytest.raises(InputError, match=re.escape(f"Amount row 3: '{amount}' is not a")):
         read_facts(path, today=TODAY)
+
+
+def test_customer_table_is_the_users_to_change(csv_file):
+    for engine in ("pandas", "duckdb"):  # DuckDB's facts arrive ranked: no reordering copy
+        c = analyze_path(csv_file, engine=engine, today=TODAY).customers
+        for col in c.columns:
+            c.loc[0, col] = c[col].iloc[1]  # raises if a column is a read-only view
+        assert c.iloc[0].tolist() == c.iloc[1].tolist()

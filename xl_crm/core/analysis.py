@@ -128,7 +128,8 @@ def analyze_facts(facts: Facts, basis: str, source: Mapping[str, object],
     stages = assign_stages(t, as_of, options.lifecycle)
     matrix, matrix_cuts = assign_quadrants(t["current_value"], t["recent"] - t["earlier"])
     computed = {"segment": segment, "value": value}
-    columns = {"customer": _taken(t.index, order)}
+    ranked = order if (order != np.arange(len(order))).any() else None  # None: in order
+    columns = {"customer": _taken(t.index, ranked)}
     for col in CUSTOMER_COLUMNS:
         data = computed.get(col)
         if data is None and col in rfm.table:
@@ -136,14 +137,14 @@ def analyze_facts(facts: Facts, basis: str, source: Mapping[str, object],
         elif data is None and col in t:
             data = t[col]
         if data is not None:
-            columns[col] = _taken(data, order)
+            columns[col] = _taken(data, ranked)
     for col in ("tier", "rank", "share", "cumulative_share"):
         columns[f"abc_{col}"] = abc[col].array
     columns["pyramid_tier"] = pyramid["tier"].array
-    columns["stage"] = _taken(stages["stage"], order)
+    columns["stage"] = _taken(stages["stage"], ranked)
     for col in matrix.columns:
-        columns[col] = _taken(matrix[col], order)
-    out = pd.DataFrame(columns, copy=False)  # fresh arrays: no need to copy or stack them
+        columns[col] = _taken(matrix[col], ranked)
+    out = pd.DataFrame(columns, copy=False)  # fresh arrays: no need to copy them again
 
     summaries = {
         "abc": group_summary(out["abc_tier"], out["value"], ABC_TIERS),
@@ -169,12 +170,13 @@ def analyze_facts(facts: Facts, basis: str, source: Mapping[str, object],
                     _migration(t, facts, options), log)
 
 
-def _taken(column: pd.Series | pd.Index | np.ndarray, order: np.ndarray) -> object:
-    """The column's values at positions ``order``, keeping its dtype (categorical and
-    text columns are taken as they are, not converted again)."""
-    if isinstance(column, pd.Series | pd.Index) and isinstance(column.dtype, ExtensionDtype):
-        return column.array.take(order)
-    return np.asarray(column).take(order)
+def _taken(column: pd.Series | pd.Index | np.ndarray, order: np.ndarray | None) -> object:
+    """A fresh array of the column's values at positions ``order`` (None: in their
+    order), keeping its dtype (categorical and text columns are not converted again)."""
+    if isinstance(column, pd.Series | pd.Index):
+        column = column.array if isinstance(column.dtype, ExtensionDtype) else \
+            column.to_numpy()
+    return column.copy() if order is None else column.take(order)
 
 
 def check_options(options: Options) -> None:

@@ -174,7 +174,7 @@ def shared_tie_scores(
 ) -> np.ndarray:
     """Score 1..bins: 1 + floor(bins * m / n), m = number strictly worse. NaN is worst."""
     check_bins(bins)
-    x = np.asarray(values, dtype=float)
+    x = _floats(values)
     n = len(x)
     if n == 0:
         return np.zeros(0, dtype="int64")
@@ -196,13 +196,21 @@ def fixed_scores(
     check_bins(len(edges) + 1)
     if np.any(np.diff(edges) <= 0):
         raise InputError(f"thresholds must increase: {list(thresholds)}")
-    x = np.asarray(values, dtype=float)
+    x = _floats(values)
     k = len(edges) + 1
     if higher_is_better:
         score = 1 + np.searchsorted(edges, x, side="right")
     else:
         score = k - np.searchsorted(edges, x, side="left")
     return np.where(np.isnan(x), 1, score).astype("int64")
+
+
+def _floats(values: Sequence[float] | np.ndarray | pd.Series) -> np.ndarray:
+    """Values as a float array (a Series directly: numpy's protocol probing would look
+    the names up in a text index of a million customers)."""
+    if isinstance(values, pd.Series):
+        return values.to_numpy(dtype=float)
+    return np.asarray(values, dtype=float)
 
 
 def check_bins(bins: int) -> None:
