@@ -138,13 +138,13 @@ def analyze_facts(facts: Facts, basis: str, source: Mapping[str, object],
             data = t[col]
         if data is not None:
             columns[col] = _taken(data, ranked)
-    for col in ("tier", "rank", "share", "cumulative_share"):
-        columns[f"abc_{col}"] = abc[col].array
-    columns["pyramid_tier"] = pyramid["tier"].array
+    for col in ("tier", "rank", "share", "cumulative_share"):  # already in rank order
+        columns[f"abc_{col}"] = abc[col]
+    columns["pyramid_tier"] = pyramid["tier"]
     columns["stage"] = _taken(stages["stage"], ranked)
     for col in matrix.columns:
         columns[col] = _taken(matrix[col], ranked)
-    out = pd.DataFrame(columns, copy=False)  # fresh arrays: no need to copy them again
+    out = pd.DataFrame(columns, copy=False)  # fresh arrays or copy-on-write Series
 
     summaries = {
         "abc": group_summary(out["abc_tier"], out["value"], ABC_TIERS),
@@ -171,12 +171,18 @@ def analyze_facts(facts: Facts, basis: str, source: Mapping[str, object],
 
 
 def _taken(column: pd.Series | pd.Index | np.ndarray, order: np.ndarray | None) -> object:
-    """A fresh array of the column's values at positions ``order`` (None: in their
-    order), keeping its dtype (categorical and text columns are not converted again)."""
+    """The column's values at positions ``order``, keeping its dtype (categorical and text
+    columns are not converted again). ``order`` None: the values in their order, as a
+    Series that shares memory with the facts until either is changed (pandas copies on
+    write), so the customer table costs no copy."""
+    if order is None:
+        if isinstance(column, pd.Series):
+            return column.reset_index(drop=True)
+        return pd.Series(column, copy=not isinstance(column, pd.Index))
     if isinstance(column, pd.Series | pd.Index):
         column = column.array if isinstance(column.dtype, ExtensionDtype) else \
             column.to_numpy()
-    return column.copy() if order is None else column.take(order)
+    return column.take(order)
 
 
 def check_options(options: Options) -> None:
