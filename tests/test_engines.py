@@ -207,3 +207,4 @@ def test_customer_table_is_the_users_to_change(csv_file):
         for col in c.columns:
             c.loc[0, col] = c[col].iloc[1]  # raises if a column is a read-only view
         assert c.iloc[0].tolist() == c.iloc[1].tolist()
+        assert c["customer"].dtype == "str", engine  # text, whatever the input's order

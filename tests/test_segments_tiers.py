@@ -156,3 +156,19 @@ def test_label_columns_are_categorical_with_every_label():
     seg = assign_segments(scores([(5, 1, 1), (2, 2, 2)]), own)
     assert seg.tolist() == ["Unclassified", "Rest"]
     assert list(seg.cat.categories) == ["Unclassified", "Rest"]  # each label once
+
+
+def test_rank_order_breaks_ties_of_infinite_values_by_id():
+    from xl_crm.core.tiers import rank_order
+
+    ids = pd.Index(["b", "a", "c"], dtype=object)
+    assert rank_order(ids, np.array([np.inf, np.inf, 1.0])).tolist() == [1, 0, 2]
+    assert rank_order(ids, np.array([-np.inf, -np.inf, np.nan])).tolist() == [1, 0, 2]
+
+
+def test_group_summary_of_categorical_labels_lists_only_present_labels_beyond_order():
+    labels = pd.Series(pd.Categorical(["x", "x", "z"], categories=["x", "y", "z", "w"]))
+    out = group_summary(labels, pd.Series([1.0, 2.0, 3.0]))
+    assert out["label"].tolist() == ["x", "z"] and out["customers"].tolist() == [2, 1]
+    out = group_summary(labels, pd.Series([1.0, 2.0, 3.0]), ["w", "x"])
+    assert out["label"].tolist() == ["w", "x", "z"] and out["value"].tolist() == [0, 3, 3]

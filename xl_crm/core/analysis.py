@@ -9,6 +9,12 @@ frequency (purchases), monetary, net_sales, purchases, returns (currency), cost,
 (currency, when the data has them), value (profit when known, else net sales), R, F, M,
 RFM, score, segment, abc_tier, abc_rank, abc_share, abc_cumulative_share (fractions),
 pyramid_tier, stage, current_value, potential_value (currency), quadrant``.
+The labels ``segment``, ``abc_tier``, ``pyramid_tier``, ``stage`` and ``quadrant`` are
+pandas categoricals whose categories are every label the method can give, in its order
+(A, B, C; VIP ... Small; the scheme's segments, then Unclassified); ``RFM`` is one with
+the cells present, in order. They take one byte per customer, sort in the method's
+order and count per label without hashing; ``==`` and ``isin`` compare them with text,
+and ``.astype(str)`` gives plain text for string operations or new labels.
 
 The summaries (``abc_summary`` ...) have ``label, customers, customer_share, value,
 value_share, average``; shares are fractions. ``clv`` holds one Dwyer table per group
@@ -178,7 +184,7 @@ def _taken(column: pd.Series | pd.Index | np.ndarray, order: np.ndarray | None) 
     if order is None:
         if isinstance(column, pd.Series):
             return column.reset_index(drop=True)
-        return pd.Series(column, copy=not isinstance(column, pd.Index))
+        return np.array(column)  # an index or array: a copy, typed as the taken ones
     if isinstance(column, pd.Series | pd.Index):
         column = column.array if isinstance(column.dtype, ExtensionDtype) else \
             column.to_numpy()

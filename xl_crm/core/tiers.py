@@ -55,11 +55,12 @@ def rank_order(customers: pd.Index | Sequence[object], values: np.ndarray) -> np
 
 
 def _ranked(v: np.ndarray, ids: np.ndarray) -> bool:
-    """Whether ``v`` never decreases and equal values have increasing text ids."""
-    step = np.diff(v)
-    if (step < 0).any() or np.isnan(v).any():
-        return False
-    tied = np.flatnonzero(step == 0)
+    """Whether ``v`` never decreases and equal values have increasing text ids (NaN, and
+    infinities whose difference is NaN, fail the first test)."""
+    with np.errstate(invalid="ignore"):  # inf - inf
+        if not (np.diff(v) >= 0).all():
+            return False
+    tied = np.flatnonzero(v[1:] == v[:-1])
     return bool((ids[tied + 1] > ids[tied]).all())
 
 
@@ -171,7 +172,7 @@ def group_summary(
                             "sum": np.bincount(codes, weights=v, minlength=len(uniques))},
                            index=pd.Index(uniques, dtype=object))
     keys = list(order) if order is not None else []
-    keys += [k for k in grouped.index if k not in keys]
+    keys += [k for k, size in grouped["size"].items() if size and k not in keys]
     grouped = grouped.reindex(keys).fillna(0)
     n, total = len(v), v.sum()
     out = pd.DataFrame({
