@@ -133,9 +133,10 @@ def _labels(tx: pd.DataFrame, codes: np.ndarray, n: int) -> dict[str, np.ndarray
         text = np.full(n, "", dtype=object)
         if col in tx:
             values = tx[col].to_numpy(dtype=object)
-            keep = np.flatnonzero((values != "") & (codes >= 0))
-            order = keep[np.lexsort((seq[keep], codes[keep]))]
-            last = np.r_[codes[order][1:] != codes[order][:-1], True]
-            text[codes[order][last]] = values[order][last]
+            keep = (values != "") & (codes >= 0)
+            best = np.full(n, np.iinfo("int64").min)
+            np.maximum.at(best, codes[keep], seq[keep])  # O(rows), no sort
+            has = best > np.iinfo("int64").min
+            text[has] = values[best[has] & 0xFFFFFFFF]  # the low 32 bits: the row
         out[col] = text
     return out

@@ -229,7 +229,8 @@ def _build(
                 raise InputError("is empty but the row has other data", label, int(kept_rows[i]))
             out[role] = parsed
         elif codes is not None:
-            out[role] = _texts(codes, clean[role], categorical=role in ("customer", "order_id"))
+            out[role] = _texts(codes, clean[role], role in ("customer", "order_id"),
+                               distinct[role][1])
         else:
             out[role] = text_ids(values)
     if not isinstance(out["customer"], pd.Categorical):
@@ -282,19 +283,23 @@ def _clean(uniques: np.ndarray) -> np.ndarray:
     return np.array([_id_text(v) for v in uniques], dtype=object)
 
 
-def _texts(codes: np.ndarray, clean: np.ndarray, categorical: bool):
+def _texts(codes: np.ndarray, clean: np.ndarray, categorical: bool,
+           raw: np.ndarray | None = None):
     """Ids spread from factorized codes: a Categorical (customer and order ids, which are
-    grouped on) or an object array."""
-    clean = np.append(clean, "")
+    grouped on) or an object array. ``raw``: the distinct values ``clean`` came from."""
     if not categorical:
-        return clean[codes]
-    merged, categories = pd.factorize(clean[:-1])  # "C1" and "C1 " are one id
+        return np.append(clean, "")[codes]
+    if raw is not None and len(clean) == len(raw) and bool((clean == raw).all()) \
+            and not (clean == "").any():
+        # cleaning changed no id, so they are still distinct: no second factorization
+        return pd.Categorical.from_codes(codes, categories=pd.Index(clean, dtype=object))
+    merged, categories = pd.factorize(clean)  # "C1" and "C1 " are one id
     merged = np.append(merged, -1)[codes]
+    blank = np.flatnonzero(np.asarray(categories, dtype=object) == "")
     categories = pd.Index(categories, dtype=object)
-    if "" in categories:  # a blank id is missing (code -1), not an id called ""
-        blank = categories.get_loc("")
-        merged = np.where(merged == blank, -1, merged - (merged > blank))
-        categories = categories.delete(blank)
+    if len(blank):  # a blank id is missing (code -1), not an id called ""
+        merged = np.where(merged == blank[0], -1, merged - (merged > blank[0]))
+        categories = categories.delete(blank[0])
     return pd.Categorical.from_codes(merged, categories=categories)
 
 
