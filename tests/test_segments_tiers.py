@@ -133,7 +133,7 @@ def test_named_scheme_needs_five_scores():
 def test_rank_order_is_value_descending_then_id_ascending(pairs, ids_are):
     from xl_crm.core.tiers import rank_order
 
-    if ids_are == "in text order":  # a stable sort of the values suffices
+    if ids_are == "in text order":
         pairs = sorted(pairs)
     if ids_are == "ranked":  # as the DuckDB engine returns them: checked, not sorted
         pairs = sorted(pairs, key=lambda p: (-p[1], p[0]))

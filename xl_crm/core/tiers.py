@@ -43,8 +43,6 @@ def rank_order(customers: pd.Index | Sequence[object], values: np.ndarray) -> np
     if _ranked(v, ids.to_numpy()):  # the DuckDB engine returns customers in rank order
         return np.arange(len(v))
     order = np.argsort(v, kind="stable")
-    if ids.is_monotonic_increasing:  # ids already in text order: a stable sort is enough
-        return order
     ranked = v[order]
     same = ranked[1:] == ranked[:-1]
     if same.any():  # sort the ids only inside runs of equal values, all runs at once
@@ -157,7 +155,8 @@ def group_summary(
     labels: pd.Series, values: pd.Series, order: Sequence[str] | None = None
 ) -> pd.DataFrame:
     """Per label: ``customers``, ``customer_share``, ``value``, ``value_share``,
-    ``average``; a label in ``order`` with no customer gets a row of zeros.
+    ``average``; a label in ``order`` with no customer gets a row of zeros, other labels
+    (categories of categorical ``labels`` included) only a row when they have customers.
 
     Value shares are fractions of the total value (net), so they sum to 1.
     """
