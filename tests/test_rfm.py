@@ -153,6 +153,17 @@ def test_scores_are_within_range_monotone_and_ties_share(values, k, higher):
                 assert s[i] <= s[j]
 
 
+@given(st.lists(st.integers(-3, 40) | st.none() | st.sampled_from([0.5, 1e9, np.inf]),
+                min_size=1, max_size=120), st.integers(2, 9), st.booleans())
+def test_scores_follow_the_definition_for_whole_numbers_and_others(values, k, higher):
+    # whole numbers in a narrow range are scored by counting, others by sorting: both must
+    # give 1 + floor(k * m / n), m = number of customers strictly worse (NaN the worst)
+    x = np.array([np.nan if v is None else v for v in values], dtype=float)
+    key = np.where(np.isnan(x), -np.inf, x if higher else -x)
+    worse = np.array([(key < key[i]).sum() for i in range(len(x))])
+    assert shared_tie_scores(x, k, higher).tolist() == (1 + k * worse // len(x)).tolist()
+
+
 @given(st.lists(st.integers(0, 400), min_size=1, max_size=100))
 def test_fixed_scores_are_monotone(values):
     s = fixed_scores(values, [30, 60, 90, 180], higher_is_better=False)

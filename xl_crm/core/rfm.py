@@ -179,13 +179,34 @@ def shared_tie_scores(
     if n == 0:
         return np.zeros(0, dtype="int64")
     key = np.where(np.isnan(x), -np.inf, x if higher_is_better else -x)
-    order = np.argsort(key)  # any order of equal keys gives them the same score
-    ranked = key[order]
-    # m = position of the first of the run of equal values (ties share the lower rank)
-    first = np.r_[True, ranked[1:] != ranked[:-1]]
-    worse = np.empty(n, dtype="int64")
-    worse[order] = np.maximum.accumulate(np.where(first, np.arange(n), 0))
+    worse = _worse_counts(key)
+    if worse is None:
+        order = np.argsort(key)  # any order of equal keys gives them the same score
+        ranked = key[order]
+        # m = position of the first of the run of equal values (ties share the lower rank)
+        first = np.r_[True, ranked[1:] != ranked[:-1]]
+        worse = np.empty(n, dtype="int64")
+        worse[order] = np.maximum.accumulate(np.where(first, np.arange(n), 0))
     return 1 + (bins * worse) // n
+
+
+def _worse_counts(key: np.ndarray) -> np.ndarray | None:
+    """For whole-number keys in a range no wider than a few times their number (days,
+    purchase counts), the number of keys strictly below each one by counting, without
+    sorting; -inf (NaN) is below everything. None for other keys."""
+    low = np.isneginf(key)
+    values = key[~low]
+    if len(values) == 0 or not np.isfinite(values).all():
+        return None
+    least, span = values.min(), values.max() - values.min() + 1
+    if span > 4 * len(key) + 1024 or not (values == np.floor(values)).all():
+        return None
+    pos = (values - least).astype("int64")
+    counts = np.bincount(pos, minlength=int(span))
+    below = np.cumsum(counts) - counts + int(low.sum())
+    worse = np.zeros(len(key), dtype="int64")
+    worse[~low] = below[pos]
+    return worse
 
 
 def fixed_scores(

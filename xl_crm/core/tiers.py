@@ -113,7 +113,7 @@ def abc_tiers(values: pd.Series, a_cut: float = 0.8, b_cut: float = 0.95,
         "share": share,
         "cumulative_share": cum_share,
         "tier": pd.Categorical.from_codes(tier, categories=ABC_TIERS),
-    })
+    }, copy=False)  # fresh arrays: no need to copy them into 2-D blocks
 
 
 def tier_sizes(n: int, shares: Sequence[float] = PYRAMID_SHARES) -> list[int]:
@@ -148,7 +148,7 @@ def pyramid_tiers(
         "rank": np.arange(1, len(order) + 1),
         "tier": pd.Categorical.from_codes(np.repeat(np.arange(len(names)), sizes),
                                           categories=list(names)),
-    })
+    }, copy=False)  # fresh arrays
 
 
 def group_summary(
