@@ -26,7 +26,7 @@ Rules of this engine, beyond the pandas engine's:
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from pathlib import Path
 
 import numpy as np
@@ -46,6 +46,8 @@ SPACE = "(" + " || ".join(f"chr({c})" for c in _SPACES) + ")"
 _SOLID = ("(CASE WHEN {o} BETWEEN 33 AND 132 THEN true ELSE {o} > 160 AND {o} NOT IN ("
           + ", ".join(str(c) for c in _SPACES if c > 160) + ") END)")
 TEXT_ROLES = ("customer", "order_id", "name", "region")
+RAW_IDS = {"customer", "order_id"}
+DAY_COLUMNS = ("first_purchase", "last_purchase", "first_seen", "last_before_cut")
 
 
 def _trimmed(text: str) -> str:
@@ -119,8 +121,7 @@ def _text_expr(col: str, kind: str) -> str:
     text = f"CAST({col} AS VARCHAR)" if kind != "VARCHAR" else col
     # the common id (printable ASCII at both ends, ASCII throughout: nothing to trim or
     # normalise) costs three cheap tests; the others take the full rule
-    return (f"CASE WHEN ord({text}) BETWEEN 33 AND 126 AND ord({text}[-1]) BETWEEN 33 AND 126 "
-            f"AND strlen({text}) = length({text}) THEN {text} "
+    return (f"CASE WHEN {_plain_id(text)} THEN {text} "
             f"ELSE coalesce(nfc_normalize(trim({text}, {SPACE})), '') END")
 
 
@@ -178,7 +179,7 @@ def _read_facts(path: Path, as_of, monetary, current_days, period_days, mapping,
              if role in ("date", "amount", "cost", "profit", *TEXT_ROLES)}
     checked = [r for r in ("customer", "date", "amount", "cost", "profit") if r in cols]
     blank = _all_blank([(cols[r], kinds[label[r]]) for r in checked])
-    _typed_table(con, scan, {r: (cols[r], kinds[label[r]]) for r in exprs}, blank)
+    raw_ids = _typed_table(con, scan, {r: (cols[r], kinds[label[r]]) for r in exprs}, blank)
     limit = today or dt.date.today()
     bad = {r: ("coalesce(customer, '') = ''" if r == "customer" else
                f"{r} IS NULL" if r == "date" else f"({r} IS NULL OR NOT isfinite({r}))")
@@ -223,23 +224,60 @@ def _read_facts(path: Path, as_of, monetary, current_days, period_days, mapping,
     basis = "profit" if ("cost" in found or "profit" in found) else "net sales"
     con.execute(f"CREATE TEMP VIEW tx AS SELECT {_tx_columns(found)} FROM typed "
                 f"WHERE NOT blank AND date <= {end}")
-    query = facts_sql(found, stamp, start, current_days, period_days)
-    labels = ", ".join(f"nfc_normalize({_trimmed(r)}) AS {r}" for r in ("name", "region"))
-    # in rank order (value descending, then customer id as text), which the analysis
-    # checks and then uses as it is: no sorting and no scattered reads of 1M customers
-    value = ("profit" if "profit" in found else "round(net_sales - cost, 6)"
-             if "cost" in found else "net_sales")
-    table = con.execute(f"SELECT * REPLACE ({labels}) FROM ({query}) "
-                        f"ORDER BY {value} DESC, customer").df()
+    query = facts_sql(found, stamp, start, current_days, period_days,
+                      _order_is_clean if "order_id" in raw_ids else None)
+    columns = _fetch_facts(con, query, found, "customer" in raw_ids)
+    if not (columns["clean_id"].all() and np.sum(columns.get("unclean_orders", 0)) == 0):
+        # ids that need trimming or NFC: clean them in the table and aggregate again
+        raw = [r for r in ("customer", "order_id") if r in raw_ids]
+        con.execute("UPDATE typed SET " + ", ".join(
+            f"{r} = {_text_expr(r, 'VARCHAR')}" for r in raw) + " WHERE NOT (" +
+            " AND ".join(_plain_id(r) if r == "customer" else f"({r} = '' OR {_plain_id(r)})"
+                         for r in raw) + ")")
+        empty = con.execute("SELECT count(*) FROM typed WHERE NOT blank AND customer = ''"
+                            ).fetchone()[0]
+        if empty:  # white space only
+            _raise_bad(con, numbered, cols, exprs, "customer", empty, blank, label["customer"])
+        columns = _fetch_facts(con, query, found, False)
     con.close()
-    facts = _to_facts(table, found, stamp, monetary)
+    facts = _to_facts(columns, stamp, monetary)
     source = {"source": f"{path.name} (DuckDB)", "columns": dict(label),
               "rows_read": int(rows_read), "blank_rows": blank_rows}
     return (Facts(facts, stamp, int(late), tuple(late_rows), start, current_days,
                   period_days), basis, source)
 
 
-def _typed_table(con, scan: str, columns: Mapping[str, tuple[str, str]], blank: str) -> None:
+def _fetch_facts(con, query: str, found: Mapping[str, int],
+                 check_ids: bool) -> dict[str, np.ndarray]:
+    """The facts query's result as numpy arrays by column, in rank order (value
+    descending, then customer id as text), which the analysis checks and then uses as it
+    is: no sorting and no scattered reads of 1M customers. Also ``clean_id``: whether the
+    customer id needs no trimming or normalising (always true without ``check_ids``)."""
+    labels = [f"nfc_normalize({_trimmed(r)}) AS {r}" for r in ("name", "region")]
+    days = [f"{c} - DATE '1970-01-01' AS {c}" for c in DAY_COLUMNS]  # day numbers
+    value = ("profit" if "profit" in found else "round(net_sales - cost, 6)"
+             if "cost" in found else "net_sales")
+    return con.execute(f"SELECT * REPLACE ({', '.join(labels + days)}), "
+                       f"{_plain_id('customer') if check_ids else 'true'} AS clean_id "
+                       f"FROM ({query}) "
+                       f"ORDER BY {value} DESC, customer").fetchnumpy()
+
+
+def _plain_id(text: str) -> str:
+    """Whether an id is printable ASCII at both ends and ASCII throughout: nothing to
+    trim or normalise (three cheap tests; the common id)."""
+    return (f"(ord({text}) BETWEEN 33 AND 126 AND ord({text}[-1]) BETWEEN 33 AND 126 "
+            f"AND strlen({text}) = length({text}))")
+
+
+def _order_is_clean(key: str) -> str:
+    """Whether an order key of the facts query is clean: a plain id, or the key of a line
+    without order id (chr(1) and a row number, see :func:`_tx_columns`)."""
+    return f"({_plain_id(key)} OR regexp_full_match({key}, chr(1) || '[0-9]+'))"
+
+
+def _typed_table(con, scan: str, columns: Mapping[str, tuple[str, str]],
+                 blank: str) -> set[str]:
     """Table ``typed``: one row per line of the file, in its order (``rowid``), a column
     per role (DATE, DOUBLE, cleaned text) and ``blank`` (every checked cell empty).
 
@@ -249,12 +287,19 @@ def _typed_table(con, scan: str, columns: Mapping[str, tuple[str, str]], blank: 
     ``<role>_raw``; an UPDATE then converts those few by the full rules
     of :func:`_date_expr` and :func:`_number_expr`, which give the same value for the cells
     the fast rule accepts. Names and regions lose leading white space here and trailing
-    white space after the aggregation (see :func:`_label_expr`).
+    white space after the aggregation (see :func:`_label_expr`). Text customer and order
+    ids are stored as they are ('' when empty): the facts query tests the aggregated ids
+    (826k customers instead of 10M lines), and only when one needs trimming or NFC does
+    :func:`_read_facts` clean them here and aggregate again. Returns those raw id roles.
     """
-    select, fixes = [], []
+    select, fixes, raw = [], [], set()
     for role, (col, kind) in columns.items():
         if role in ("name", "region") and kind == "VARCHAR":
             select.append(f"{_label_expr(col)} AS {role}")
+            continue
+        if role in RAW_IDS and kind == "VARCHAR":
+            select.append(f"coalesce({col}, '') AS {role}")
+            raw.add(role)
             continue
         if kind != "VARCHAR" or role in TEXT_ROLES:  # typed cells and ids: one expression
             select.append(f"{_full_expr(role, col, kind)} AS {role}")
@@ -273,6 +318,7 @@ def _typed_table(con, scan: str, columns: Mapping[str, tuple[str, str]], blank: 
                          f"{_full_expr(r, r + '_raw', 'VARCHAR')} END" for r in fixes)
         where = " OR ".join(f"{r}_raw IS NOT NULL" for r in fixes)
         con.execute(f"UPDATE typed SET {sets} WHERE {where}")
+    return raw
 
 
 def _plain_number(col: str) -> str:
@@ -361,7 +407,8 @@ def _tx_columns(found: Mapping[str, int]) -> str:
 
 
 def facts_sql(found: Mapping[str, int], as_of: pd.Timestamp, start: pd.Timestamp,
-              current_days: int = 365, period_days: int = 90) -> str:
+              current_days: int = 365, period_days: int = 90,
+              order_is_clean: Callable[[str], str] | None = None) -> str:
     """The per-customer facts query over ``tx`` (plain SQL: aggregates, FILTER, median, lag).
 
     ``tx`` has one row per sales line up to the analysis date: customer, date (DATE),
@@ -370,7 +417,8 @@ def facts_sql(found: Mapping[str, int], as_of: pd.Timestamp, start: pd.Timestamp
     '' when blank) and ``seq``, a BIGINT that orders the lines by date, then by their order
     in the file (days since 1970 × 2³² + line number): a customer's name and region are
     those of the greatest ``seq`` with one. Every date bound is a DATE literal computed
-    here, so the engine compares dates as integers.
+    here, so the engine compares dates as integers. With ``order_is_clean`` (SQL test of
+    an order key), the result also counts each customer's ``unclean_orders``.
     """
     def day(offset: int) -> str:
         return f"DATE '{(as_of - pd.Timedelta(days=offset)).date()}'"
@@ -389,6 +437,10 @@ def facts_sql(found: Mapping[str, int], as_of: pd.Timestamp, start: pd.Timestamp
     if "cost" in found or "profit" in found:
         extra.append(f"{money.format(f'sum(amount - value) FILTER (WHERE {ly})')} AS ly_cost")
     extra_sql = "".join(f",\n    {e}" for e in extra)
+    unclean = (f",\n    count(*) FILTER (WHERE NOT {order_is_clean('order_key')}) AS unclean_orders"
+               if order_is_clean else "")
+    unclean_out = ("\n       , coalesce(order_counts.unclean_orders, 0) AS unclean_orders"
+                   if order_is_clean else "")
     return f"""
 WITH per_customer AS (
   SELECT customer,
@@ -413,13 +465,13 @@ WITH per_customer AS (
   GROUP BY customer
 ),
 orders AS (
-  SELECT customer, bool_or({ly}) AS in_last_year
+  SELECT customer{', order_key' if order_is_clean else ''}, bool_or({ly}) AS in_last_year
   FROM tx WHERE {buy}
   GROUP BY customer, order_key
 ),
 order_counts AS (
   SELECT customer, count(*) AS frequency,
-    count(*) FILTER (WHERE in_last_year) AS ly_purchases
+    count(*) FILTER (WHERE in_last_year) AS ly_purchases{unclean}
   FROM orders GROUP BY customer
 ),
 purchase_days AS (
@@ -436,50 +488,59 @@ gap_stats AS (
 SELECT per_customer.*, coalesce(order_counts.frequency, 0) AS frequency,
        coalesce(order_counts.ly_purchases, 0) AS ly_purchases,
        coalesce(gap_stats.purchase_days, 0) AS purchase_days,
-       gap_stats.median_gap AS median_gap
+       gap_stats.median_gap AS median_gap{unclean_out}
 FROM per_customer
   LEFT JOIN order_counts USING (customer)
   LEFT JOIN gap_stats USING (customer)
 """
 
 
-def _to_facts(table: pd.DataFrame, found, as_of: pd.Timestamp, monetary: str) -> pd.DataFrame:
-    """The query result in the pandas engine's layout and types."""
-    t = table.set_index("customer")
-    t.index = pd.Index(t.index.astype(str), dtype=object, name="customer")
-    out = pd.DataFrame(index=t.index)
+def _to_facts(columns: Mapping[str, np.ndarray], as_of: pd.Timestamp,
+              monetary: str) -> pd.DataFrame:
+    """The query result (numpy arrays by column, masked where NULL; dates as day numbers
+    since 1970) in the pandas engine's layout and types."""
+    def floats(col: str) -> np.ndarray:
+        return np.ma.filled(np.ma.asarray(columns[col]).astype(float), np.nan)
+
+    out: dict[str, np.ndarray] = {}
     for col in ("first_purchase", "last_purchase", "first_seen"):
-        out[col] = pd.to_datetime(t[col]).astype("datetime64[ns]")
+        out[col] = _dates(floats(col))
     end = np.datetime64(as_of.date(), "D").astype("int64")
-    last = out["last_purchase"].to_numpy(dtype="datetime64[D]")
-    out["recency"] = np.where(np.isnat(last), np.nan, end - last.astype("int64"))
-    out["frequency"] = t["frequency"].to_numpy(dtype="int64")
-    net = t["net_sales"].to_numpy(float)
-    freq = out["frequency"].to_numpy()
+    out["recency"] = end - floats("last_purchase")  # NaN without a purchase
+    out["frequency"] = columns["frequency"].astype("int64")
+    net = floats("net_sales")
+    freq = out["frequency"]
     out["monetary"] = np.round(np.where(freq > 0, net / np.maximum(freq, 1), net), 6) \
         if monetary == "mean" else net
-    for col in ("net_sales", "purchases", "returns"):
-        out[col] = t[col].to_numpy(float)
-    if "cost" in t:
-        out["cost"] = t["cost"].to_numpy(float)
-    if "profit" in t:
-        out["profit"] = t["profit"].to_numpy(float)
-    elif "cost" in t:
-        out["profit"] = np.round(out["net_sales"] - out["cost"], 6) + 0.0
-    out["purchase_days"] = t["purchase_days"].to_numpy(dtype="int64")
-    out["median_gap"] = pd.to_numeric(t["median_gap"], errors="coerce").to_numpy(float)
+    out["net_sales"] = net
+    for col in ("purchases", "returns", "cost", "profit"):
+        if col in columns:
+            out[col] = floats(col)
+    if "cost" in columns and "profit" not in columns:
+        out["profit"] = np.round(net - out["cost"], 6) + 0.0
+    out["purchase_days"] = columns["purchase_days"].astype("int64")
+    out["median_gap"] = floats("median_gap")
     for col in ("earlier", "recent", "current_value"):
-        out[col] = t[col].to_numpy(float)
-    out["ly_active"] = t["ly_active"].to_numpy(bool)
-    out["py_active"] = t["py_active"].to_numpy(bool)
-    out["ly_purchases"] = t["ly_purchases"].to_numpy(dtype="int64")
-    out["ly_net"] = t["ly_net"].to_numpy(float)
-    if "ly_cost" in t:
-        out["ly_cost"] = t["ly_cost"].to_numpy(float)
-    cut = pd.to_datetime(t["last_before_cut"]).to_numpy(dtype="datetime64[D]")
-    out["last_before_cut"] = np.where(np.isnat(cut), np.nan, cut.astype("int64"))
-    out["lp_buyer"] = t["lp_buyer"].to_numpy(bool)
-    out["lp_value"] = t["lp_value"].to_numpy(float)
-    out["name"] = t["name"].astype(object).to_numpy()
-    out["region"] = t["region"].astype(object).to_numpy()
+        out[col] = floats(col)
+    out["ly_active"] = columns["ly_active"].astype(bool)
+    out["py_active"] = columns["py_active"].astype(bool)
+    out["ly_purchases"] = columns["ly_purchases"].astype("int64")
+    out["ly_net"] = floats("ly_net")
+    if "ly_cost" in columns:
+        out["ly_cost"] = floats("ly_cost")
+    out["last_before_cut"] = floats("last_before_cut")
+    out["lp_buyer"] = columns["lp_buyer"].astype(bool)
+    out["lp_value"] = floats("lp_value")
+    out["name"] = np.asarray(columns["name"], dtype=object)
+    out["region"] = np.asarray(columns["region"], dtype=object)
+    index = pd.Index(np.asarray(columns["customer"], dtype=object), dtype=object,
+                     name="customer")
+    return pd.DataFrame(out, index=index, copy=False)
+
+
+def _dates(days: np.ndarray) -> np.ndarray:
+    """Day numbers since 1970 (NaN: none) as datetime64[ns] (NaT: none)."""
+    out = np.full(len(days), np.datetime64("NaT"), dtype="datetime64[ns]")
+    known = ~np.isnan(days)
+    out[known] = days[known].astype("int64").astype("datetime64[D]")
     return out
