@@ -122,18 +122,20 @@ def test_both_engines_clean_ids_and_read_numeric_looking_columns_alike(tmp_path)
 
 
 def test_ids_that_need_cleaning_merge_customers_and_orders_in_both_engines(tmp_path):
-    # the DuckDB engine aggregates ids as stored, finds these among the aggregated ids,
-    # cleans them in its table and aggregates again
+    # the DuckDB engine aggregates customer ids as stored, finds these among the
+    # aggregated ids, cleans them in its table and aggregates again
     path = tmp_path / "dirty_ids.csv"
     path.write_text("Customer,Date,Amount,Order ID\n"
                     "C1,2025-01-01,10,O1\n C1,2025-01-01,5, O1\nC1 ,2025-01-02,5,O2\n"
                     "C2,2025-01-03,1, \nC2,2025-01-04,1,\u3000\nC3,2025-01-05,2,O1\n"
-                    "C3,2025-01-06,2,\"O1\t\"\n", encoding="utf-8")
+                    "C3,2025-01-06,2,\"O1\t\"\n张三,2025-01-07,3,单1\n张三,2025-01-07,4,单1\n",
+                    encoding="utf-8")
     out = {}
     for engine in ("pandas", "duckdb"):
         c = analyze_path(path, engine=engine, today=TODAY).customers
         out[engine] = sorted(zip(c["customer"], c["frequency"], c["net_sales"]))
-    assert out["pandas"] == out["duckdb"] == [("C1", 2, 20.0), ("C2", 2, 2.0), ("C3", 1, 4.0)]
+    assert out["pandas"] == out["duckdb"] == [("C1", 2, 20.0), ("C2", 2, 2.0), ("C3", 1, 4.0),
+                                              ("张三", 1, 7.0)]
 
 
 def test_both_engines_read_numbers_of_every_shape_alike(tmp_path):

@@ -26,7 +26,7 @@ Rules of this engine, beyond the pandas engine's:
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Callable, Mapping
+from collections.abc import Mapping
 from pathlib import Path
 
 import numpy as np
@@ -46,7 +46,6 @@ SPACE = "(" + " || ".join(f"chr({c})" for c in _SPACES) + ")"
 _SOLID = ("(CASE WHEN {o} BETWEEN 33 AND 132 THEN true ELSE {o} > 160 AND {o} NOT IN ("
           + ", ".join(str(c) for c in _SPACES if c > 160) + ") END)")
 TEXT_ROLES = ("customer", "order_id", "name", "region")
-RAW_IDS = {"customer", "order_id"}
 DAY_COLUMNS = ("first_purchase", "last_purchase", "first_seen", "last_before_cut")
 
 
@@ -122,7 +121,7 @@ def _text_expr(col: str, kind: str) -> str:
     # the common id (printable ASCII at both ends, ASCII throughout: nothing to trim or
     # normalise) costs three cheap tests; the others take the full rule
     return (f"CASE WHEN {_plain_id(text)} THEN {text} "
-            f"ELSE coalesce(nfc_normalize(trim({text}, {SPACE})), '') END")
+            f"ELSE coalesce(nfc_normalize({_trimmed(text)}), '') END")
 
 
 def read_facts(path: str | Path, as_of: object | None = None, monetary: str = "total",
@@ -179,7 +178,8 @@ def _read_facts(path: Path, as_of, monetary, current_days, period_days, mapping,
              if role in ("date", "amount", "cost", "profit", *TEXT_ROLES)}
     checked = [r for r in ("customer", "date", "amount", "cost", "profit") if r in cols]
     blank = _all_blank([(cols[r], kinds[label[r]]) for r in checked])
-    raw_ids = _typed_table(con, scan, {r: (cols[r], kinds[label[r]]) for r in exprs}, blank)
+    raw_customer = _typed_table(con, scan, {r: (cols[r], kinds[label[r]]) for r in exprs},
+                                blank)
     limit = today or dt.date.today()
     bad = {r: ("coalesce(customer, '') = ''" if r == "customer" else
                f"{r} IS NULL" if r == "date" else f"({r} IS NULL OR NOT isfinite({r}))")
@@ -224,16 +224,12 @@ def _read_facts(path: Path, as_of, monetary, current_days, period_days, mapping,
     basis = "profit" if ("cost" in found or "profit" in found) else "net sales"
     con.execute(f"CREATE TEMP VIEW tx AS SELECT {_tx_columns(found)} FROM typed "
                 f"WHERE NOT blank AND date <= {end}")
-    query = facts_sql(found, stamp, start, current_days, period_days,
-                      _order_is_clean if "order_id" in raw_ids else None)
-    columns = _fetch_facts(con, query, found, "customer" in raw_ids)
-    if not (columns["clean_id"].all() and np.sum(columns.get("unclean_orders", 0)) == 0):
+    query = facts_sql(found, stamp, start, current_days, period_days)
+    columns = _fetch_facts(con, query, found, raw_customer)
+    if not columns["clean_id"].all():
         # ids that need trimming or NFC: clean them in the table and aggregate again
-        raw = [r for r in ("customer", "order_id") if r in raw_ids]
-        con.execute("UPDATE typed SET " + ", ".join(
-            f"{r} = {_text_expr(r, 'VARCHAR')}" for r in raw) + " WHERE NOT (" +
-            " AND ".join(_plain_id(r) if r == "customer" else f"({r} = '' OR {_plain_id(r)})"
-                         for r in raw) + ")")
+        con.execute(f"UPDATE typed SET customer = {_text_expr('customer', 'VARCHAR')} "
+                    f"WHERE NOT {_plain_id('customer')}")
         empty = con.execute("SELECT count(*) FROM typed WHERE NOT blank AND customer = ''"
                             ).fetchone()[0]
         if empty:  # white space only
@@ -252,13 +248,14 @@ def _fetch_facts(con, query: str, found: Mapping[str, int],
     """The facts query's result as numpy arrays by column, in rank order (value
     descending, then customer id as text), which the analysis checks and then uses as it
     is: no sorting and no scattered reads of 1M customers. Also ``clean_id``: whether the
-    customer id needs no trimming or normalising (always true without ``check_ids``)."""
+    customer id needs no trimming or normalising (:func:`_clean_key`; always true without
+    ``check_ids``)."""
     labels = [f"nfc_normalize({_trimmed(r)}) AS {r}" for r in ("name", "region")]
     days = [f"{c} - DATE '1970-01-01' AS {c}" for c in DAY_COLUMNS]  # day numbers
     value = ("profit" if "profit" in found else "round(net_sales - cost, 6)"
              if "cost" in found else "net_sales")
     return con.execute(f"SELECT * REPLACE ({', '.join(labels + days)}), "
-                       f"{_plain_id('customer') if check_ids else 'true'} AS clean_id "
+                       f"{_clean_key('customer') if check_ids else 'true'} AS clean_id "
                        f"FROM ({query}) "
                        f"ORDER BY {value} DESC, customer").fetchnumpy()
 
@@ -270,14 +267,14 @@ def _plain_id(text: str) -> str:
             f"AND strlen({text}) = length({text}))")
 
 
-def _order_is_clean(key: str) -> str:
-    """Whether an order key of the facts query is clean: a plain id, or the key of a line
-    without order id (chr(1) and a row number, see :func:`_tx_columns`)."""
-    return f"({_plain_id(key)} OR regexp_full_match({key}, chr(1) || '[0-9]+'))"
+def _clean_key(text: str) -> str:
+    """Whether an aggregated id needs no cleaning: a plain id, or (Chinese ids, ...) one
+    that starts and ends with a character that is not white space and is already NFC."""
+    ends = " AND ".join(_SOLID.format(o=f"ord({e})") for e in (text, f"{text}[-1]"))
+    return f"({_plain_id(text)} OR ({ends} AND nfc_normalize({text}) = {text}))"
 
 
-def _typed_table(con, scan: str, columns: Mapping[str, tuple[str, str]],
-                 blank: str) -> set[str]:
+def _typed_table(con, scan: str, columns: Mapping[str, tuple[str, str]], blank: str) -> bool:
     """Table ``typed``: one row per line of the file, in its order (``rowid``), a column
     per role (DATE, DOUBLE, cleaned text) and ``blank`` (every checked cell empty).
 
@@ -287,19 +284,20 @@ def _typed_table(con, scan: str, columns: Mapping[str, tuple[str, str]],
     ``<role>_raw``; an UPDATE then converts those few by the full rules
     of :func:`_date_expr` and :func:`_number_expr`, which give the same value for the cells
     the fast rule accepts. Names and regions lose leading white space here and trailing
-    white space after the aggregation (see :func:`_label_expr`). Text customer and order
-    ids are stored as they are ('' when empty): the facts query tests the aggregated ids
-    (826k customers instead of 10M lines), and only when one needs trimming or NFC does
-    :func:`_read_facts` clean them here and aggregate again. Returns those raw id roles.
+    white space after the aggregation (see :func:`_label_expr`). Text customer ids are
+    stored as they are ('' when empty): the facts query tests the aggregated ids (826k
+    customers instead of 10M lines), and only when one needs trimming or NFC does
+    :func:`_read_facts` clean them here and aggregate again. Returns whether they were
+    stored so.
     """
-    select, fixes, raw = [], [], set()
+    select, fixes, raw = [], [], False
     for role, (col, kind) in columns.items():
         if role in ("name", "region") and kind == "VARCHAR":
             select.append(f"{_label_expr(col)} AS {role}")
             continue
-        if role in RAW_IDS and kind == "VARCHAR":
+        if role == "customer" and kind == "VARCHAR":
             select.append(f"coalesce({col}, '') AS {role}")
-            raw.add(role)
+            raw = True
             continue
         if kind != "VARCHAR" or role in TEXT_ROLES:  # typed cells and ids: one expression
             select.append(f"{_full_expr(role, col, kind)} AS {role}")
@@ -407,8 +405,7 @@ def _tx_columns(found: Mapping[str, int]) -> str:
 
 
 def facts_sql(found: Mapping[str, int], as_of: pd.Timestamp, start: pd.Timestamp,
-              current_days: int = 365, period_days: int = 90,
-              order_is_clean: Callable[[str], str] | None = None) -> str:
+              current_days: int = 365, period_days: int = 90) -> str:
     """The per-customer facts query over ``tx`` (plain SQL: aggregates, FILTER, median, lag).
 
     ``tx`` has one row per sales line up to the analysis date: customer, date (DATE),
@@ -417,8 +414,7 @@ def facts_sql(found: Mapping[str, int], as_of: pd.Timestamp, start: pd.Timestamp
     '' when blank) and ``seq``, a BIGINT that orders the lines by date, then by their order
     in the file (days since 1970 × 2³² + line number): a customer's name and region are
     those of the greatest ``seq`` with one. Every date bound is a DATE literal computed
-    here, so the engine compares dates as integers. With ``order_is_clean`` (SQL test of
-    an order key), the result also counts each customer's ``unclean_orders``.
+    here, so the engine compares dates as integers.
     """
     def day(offset: int) -> str:
         return f"DATE '{(as_of - pd.Timedelta(days=offset)).date()}'"
@@ -437,10 +433,6 @@ def facts_sql(found: Mapping[str, int], as_of: pd.Timestamp, start: pd.Timestamp
     if "cost" in found or "profit" in found:
         extra.append(f"{money.format(f'sum(amount - value) FILTER (WHERE {ly})')} AS ly_cost")
     extra_sql = "".join(f",\n    {e}" for e in extra)
-    unclean = (f",\n    count(*) FILTER (WHERE NOT {order_is_clean('order_key')}) AS unclean_orders"
-               if order_is_clean else "")
-    unclean_out = ("\n       , coalesce(order_counts.unclean_orders, 0) AS unclean_orders"
-                   if order_is_clean else "")
     return f"""
 WITH per_customer AS (
   SELECT customer,
@@ -465,13 +457,13 @@ WITH per_customer AS (
   GROUP BY customer
 ),
 orders AS (
-  SELECT customer{', order_key' if order_is_clean else ''}, bool_or({ly}) AS in_last_year
+  SELECT customer, bool_or({ly}) AS in_last_year
   FROM tx WHERE {buy}
   GROUP BY customer, order_key
 ),
 order_counts AS (
   SELECT customer, count(*) AS frequency,
-    count(*) FILTER (WHERE in_last_year) AS ly_purchases{unclean}
+    count(*) FILTER (WHERE in_last_year) AS ly_purchases
   FROM orders GROUP BY customer
 ),
 purchase_days AS (
@@ -488,7 +480,7 @@ gap_stats AS (
 SELECT per_customer.*, coalesce(order_counts.frequency, 0) AS frequency,
        coalesce(order_counts.ly_purchases, 0) AS ly_purchases,
        coalesce(gap_stats.purchase_days, 0) AS purchase_days,
-       gap_stats.median_gap AS median_gap{unclean_out}
+       gap_stats.median_gap AS median_gap
 FROM per_customer
   LEFT JOIN order_counts USING (customer)
   LEFT JOIN gap_stats USING (customer)
@@ -499,8 +491,10 @@ def _to_facts(columns: Mapping[str, np.ndarray], as_of: pd.Timestamp,
               monetary: str) -> pd.DataFrame:
     """The query result (numpy arrays by column, masked where NULL; dates as day numbers
     since 1970) in the pandas engine's layout and types."""
-    def floats(col: str) -> np.ndarray:
-        return np.ma.filled(np.ma.asarray(columns[col]).astype(float), np.nan)
+    def floats(col: str) -> np.ndarray:  # NULL as NaN; the fetched arrays are ours to keep
+        data = columns[col]
+        data = data if data.dtype == np.float64 else data.astype(float)
+        return data.filled(np.nan) if isinstance(data, np.ma.MaskedArray) else data
 
     out: dict[str, np.ndarray] = {}
     for col in ("first_purchase", "last_purchase", "first_seen"):
