@@ -213,13 +213,15 @@ CUSTOMER_COLUMNS = ("name", "region", "first_purchase", "last_purchase", "recenc
 def _clv(facts: pd.DataFrame, customers: pd.DataFrame, measured: Facts,
          options: Options) -> dict[str, DwyerInputs]:
     """Dwyer inputs per group; ``facts`` rows are aligned with ``customers`` rows."""
-    labels = customers[CLV_GROUPS[options.clv_group]].astype(str).to_numpy()
+    # group codes, not 1M label texts: the label columns are categoricals
+    codes, labels = pd.factorize(customers[CLV_GROUPS[options.clv_group]],
+                                 use_na_sentinel=False)
     overrides = {"years": options.clv_years, **dict(options.clv_overrides or {})}
     two_years = covers_two_years(measured.start, measured.as_of)
     groups: dict[str, DwyerInputs] = {}
-    for label in pd.unique(labels):
-        groups[label or "(none)"] = dwyer_inputs_from_facts(
-            facts.iloc[np.flatnonzero(labels == label)], two_years, overrides)
+    for code, label in enumerate(labels):
+        groups[str(label) or "(none)"] = dwyer_inputs_from_facts(
+            facts.iloc[np.flatnonzero(codes == code)], two_years, overrides)
     order = {k: i for i, k in enumerate(ABC_TIERS + PYRAMID_TIERS + STAGES + QUADRANTS)}
     return dict(sorted(groups.items(), key=lambda kv: (order.get(kv[0], 99), kv[0])))
 

@@ -122,10 +122,11 @@ def assign_stages(facts: pd.DataFrame, as_of: pd.Timestamp,
         [code["Lost"], code["Acquisition"], code["Decline"], code["Growth"], code["Maturity"]],
         default=code["Acquisition"],
     )
-    return pd.DataFrame({
+    index = facts.index
+    return pd.DataFrame({  # the facts' own columns are shared copy-on-write, not copied
         "stage": pd.Categorical.from_codes(stage, categories=STAGES),
-        "purchase_days": days,
+        "purchase_days": facts["purchase_days"].set_axis(index),
         "usual_gap": gap,
-        "earlier": earlier,
-        "recent": recent,
-    }, index=facts.index)
+        "earlier": facts["earlier"].astype(float).set_axis(index),
+        "recent": facts["recent"].astype(float).set_axis(index),
+    }, index=index, copy=False)

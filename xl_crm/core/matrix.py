@@ -65,9 +65,10 @@ def assign_quadrants(current: pd.Series, potential: pd.Series,
     high_c = current.to_numpy() > cut
     high_p = potential.to_numpy() > potential_threshold
     quadrant = np.select([high_c & high_p, high_c, high_p], [0, 1, 2], default=3)
-    frame = pd.DataFrame({
-        "current_value": current.to_numpy(),
-        "potential_value": potential.to_numpy(),
+    index = current.index
+    frame = pd.DataFrame({  # the inputs are shared copy-on-write (by position), not copied
+        "current_value": current.set_axis(index),
+        "potential_value": potential.set_axis(index),
         "quadrant": pd.Categorical.from_codes(quadrant, categories=QUADRANTS),
-    }, index=current.index)
+    }, index=index, copy=False)
     return frame, {"current_threshold": cut, "potential_threshold": float(potential_threshold)}
