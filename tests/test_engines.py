@@ -69,6 +69,31 @@ def test_full_analysis_is_equal(csv_file, options):
         {g: i.table().round(4).to_dict() for g, i in b.clv.items()}
 
 
+def test_parquet_with_typed_columns_gives_the_same_facts(csv_file, tmp_path):
+    # dates as DATE, amounts as DOUBLE, numeric customer ids as BIGINT (read as text)
+    import duckdb
+
+    frame = pd.read_csv(csv_file)
+    frame["Date"] = pd.to_datetime(frame["Date"])
+    frame["Customer ID"] = frame["Customer ID"].str[1:].astype("int64")
+    frame.loc[frame.index[:40], "Customer Name"] = None  # blank labels fall back
+    path = tmp_path / "sales.parquet"
+    con = duckdb.connect()
+    con.register("frame", frame)
+    con.execute(f"COPY frame TO '{path}' (FORMAT PARQUET)")
+    kinds = {r[0]: r[1] for r in con.execute(f"DESCRIBE SELECT * FROM '{path}'").fetchall()}
+    con.close()
+    assert kinds["Date"].startswith("TIMESTAMP") and kinds["Customer ID"] == "BIGINT"
+    duck, _, _ = read_facts(path, today=TODAY)
+    text = tmp_path / "same.csv"
+    frame.to_csv(text, index=False)
+    assert_same_facts(customer_facts(read_sales(text, today=TODAY).transactions).table,
+                      duck.table)
+    facts = duck.table
+    facts.loc[facts.index[0], "monetary"] = -1.0  # each column is its own array
+    assert facts["net_sales"].iloc[0] != -1.0
+
+
 def test_duckdb_reads_text_dates_and_numbers_and_names_bad_rows(tmp_path):
     good = tmp_path / "mixed.csv"
     good.write_text("Customer,Date,Amount,Order ID\n"

@@ -38,13 +38,18 @@ from .core.facts import Facts
 
 DATE_FORMATS = ("%Y/%m/%d", "%Y.%m.%d", "%Y%m%d", "%Y年%m月%d日")
 # the white space trimmed around text cells: what Python's str.strip() removes, as the
-# pandas engine does (SQL string literals have no backslash escapes, hence chr())
+# pandas engine does (a literal holding the characters themselves: one constant to plan)
 _SPACES = [c for c in range(0x3001) if chr(c).isspace()]
-SPACE = "(" + " || ".join(f"chr({c})" for c in _SPACES) + ")"
+SPACE = "'" + "".join(chr(c) for c in _SPACES) + "'"
 # code points that are certainly not white space: a cell starting and ending with one
-# needs no trimming (the fast path; CASE evaluates its ELSE only for the other rows)
-_SOLID = ("(CASE WHEN {o} BETWEEN 33 AND 132 THEN true ELSE {o} > 160 AND {o} NOT IN ("
-          + ", ".join(str(c) for c in _SPACES if c > 160) + ") END)")
+# needs no trimming (the fast path; CASE evaluates its ELSE only for the other rows).
+# Comparisons, not NOT IN (...), which DuckDB would plan as a join per use.
+_SOLID = ("(CASE WHEN {o} BETWEEN 33 AND 132 THEN true ELSE {o} > 160 AND "
+          + " AND ".join(f"NOT ({{o}} BETWEEN {a} AND {b})" if a < b else f"{{o}} <> {a}"
+                         for a, b in [(5760, 5760), (8192, 8202), (8232, 8233), (8239, 8239),
+                                      (8287, 8287), (12288, 12288)]) + " END)")
+assert [c for c in _SPACES if c > 160] == [5760, *range(8192, 8203), 8232, 8233, 8239, 8287,
+                                          12288]
 TEXT_ROLES = ("customer", "order_id", "name", "region")
 DAY_COLUMNS = ("first_purchase", "last_purchase", "first_seen", "last_before_cut")
 
@@ -67,16 +72,29 @@ def _connect(threads: int | None = None):
     return con
 
 
-def _scan(path: Path) -> str:
+def _scan(path: Path, reader: str = "read_csv") -> str:
+    """The reading of the file: every CSV cell as text, parsed by the same rules as the
+    pandas engine (``reader`` "sniff_csv": the detection of its dialect instead)."""
     quoted = str(path).replace("'", "''")
     suffix = path.suffix.lower()
     if suffix == ".csv":
-        # every cell as text, parsed below by the same rules as the pandas engine
-        return (f"read_csv('{quoted}', header = true, quote = '\"', escape = '\"', "
+        return (f"{reader}('{quoted}', header = true, quote = '\"', escape = '\"', "
                 "all_varchar = true)")
     if suffix == ".parquet":
         return f"read_parquet('{quoted}')"
     raise InputError(f"{path.name}: the DuckDB engine reads .csv and .parquet files")
+
+
+def _described_scan(con, path: Path) -> tuple[str, list[tuple[str, str]]]:
+    """The file's reading with its CSV dialect detected once (each later read would
+    detect it again) and its columns as (name, DuckDB type)."""
+    if path.suffix.lower() == ".csv":
+        prompt, columns = con.execute(
+            f"SELECT Prompt, Columns FROM {_scan(path, 'sniff_csv')}").fetchone()
+        scan = prompt.strip().removeprefix("FROM ").removesuffix(";")
+        return scan, [(c["name"], c["type"]) for c in columns]
+    scan = _scan(path)
+    return scan, [(r[0], r[1]) for r in con.execute(f"DESCRIBE SELECT * FROM {scan}").fetchall()]
 
 
 def _ident(name: str) -> str:
@@ -167,10 +185,9 @@ def _read_facts(path: Path, as_of, monetary, current_days, period_days, mapping,
     if not path.exists():
         raise InputError(f"file not found: {path}")
     con = _connect(threads)
-    scan = _scan(path)
-    described = con.execute(f"DESCRIBE SELECT * FROM {scan}").fetchall()
-    headers = [row[0] for row in described]
-    kinds = {row[0]: row[1] for row in described}
+    scan, described = _described_scan(con, path)
+    headers = [name for name, _ in described]
+    kinds = dict(described)
     found = detect_columns(headers, mapping)
     cols = {role: _ident(headers[i]) for role, i in found.items()}
     label = {role: headers[i] for role, i in found.items()}
@@ -311,6 +328,9 @@ def _typed_table(con, scan: str, columns: Mapping[str, tuple[str, str]], blank: 
         fixes.append(role)
     first = ", ".join(select)
     con.execute(f"CREATE TEMP TABLE typed AS SELECT {first}, {blank} AS blank FROM {scan}")
+    if fixes and not con.execute("SELECT count(*) FROM typed WHERE " + " OR ".join(
+            f"{r}_raw IS NOT NULL" for r in fixes)).fetchone()[0]:
+        fixes = []  # every cell took the fast rule: nothing to convert
     if fixes:
         sets = ", ".join(f"{r} = CASE WHEN {r}_raw IS NULL THEN {r} ELSE "
                          f"{_full_expr(r, r + '_raw', 'VARCHAR')} END" for r in fixes)
@@ -505,7 +525,7 @@ def _to_facts(columns: Mapping[str, np.ndarray], as_of: pd.Timestamp,
     net = floats("net_sales")
     freq = out["frequency"]
     out["monetary"] = np.round(np.where(freq > 0, net / np.maximum(freq, 1), net), 6) \
-        if monetary == "mean" else net
+        if monetary == "mean" else net.copy()  # not one array in two columns
     out["net_sales"] = net
     for col in ("purchases", "returns", "cost", "profit"):
         if col in columns:

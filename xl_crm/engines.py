@@ -11,6 +11,7 @@ from pathlib import Path
 from .core.analysis import Analysis, Options, analyze_facts, check_options
 from .core.errors import InputError
 from .core.facts import customer_facts
+from .duck import read_facts  # imports duckdb only when used
 from .files import read_sales
 
 ENGINES = ("pandas", "duckdb")
@@ -25,8 +26,6 @@ def analyze_path(path: str | Path, options: Options | None = None, engine: str =
         raise InputError(f"engine must be pandas or duckdb, not {engine!r}", "engine")
     check_options(options)
     if engine == "duckdb":
-        from .duck import read_facts
-
         progress(f"reading and aggregating {path.name} with DuckDB")
         facts, basis, source = read_facts(path, options.as_of, options.monetary,
                                           options.current_days, options.migration_period_days,
