@@ -45,6 +45,15 @@ def assert_same_facts(a, b):
                                equal_nan=True), col
 
 
+def by_engine(path, *columns):
+    """Each engine's customers as sorted (customer, *columns) tuples."""
+    out = {}
+    for engine in ("pandas", "duckdb"):
+        c = analyze_path(path, engine=engine, today=TODAY).customers
+        out[engine] = sorted(zip(c["customer"], *(c[col] for col in columns)))
+    return out
+
+
 def test_facts_are_equal(csv_file):
     pandas_facts = customer_facts(read_sales(csv_file, today=TODAY).transactions)
     duck_facts, basis, source = read_facts(csv_file, today=TODAY)
@@ -136,10 +145,7 @@ def test_both_engines_clean_ids_and_read_numeric_looking_columns_alike(tmp_path)
                     "1001.0,20250305,1,o9,y\n1001,20250306,2,o9,z\n"
                     "Cafe\u0301s,2025-03-05,1,,Jose\u0301\nCaf\u00e9s,2025-03-04,1,,x\n",
                     encoding="utf-8")
-    out = {}
-    for engine in ("pandas", "duckdb"):
-        c = analyze_path(path, engine=engine, today=TODAY).customers
-        out[engine] = sorted(zip(c["customer"], c["frequency"], c["name"], c["net_sales"]))
+    out = by_engine(path, "frequency", "name", "net_sales")
     assert out["pandas"] == out["duckdb"]
     assert ("C1", 2, "Fort", 20.0) in out["duckdb"]  # tab and space trimmed, "Fort" intact
     assert ("Café", 2, "b", 10.0) in out["duckdb"]  # NFD and NFC are one customer
@@ -155,10 +161,7 @@ def test_ids_that_need_cleaning_merge_customers_and_orders_in_both_engines(tmp_p
                     "C2,2025-01-03,1, \nC2,2025-01-04,1,\u3000\nC3,2025-01-05,2,O1\n"
                     "C3,2025-01-06,2,\"O1\t\"\n张三,2025-01-07,3,单1\n张三,2025-01-07,4,单1\n",
                     encoding="utf-8")
-    out = {}
-    for engine in ("pandas", "duckdb"):
-        c = analyze_path(path, engine=engine, today=TODAY).customers
-        out[engine] = sorted(zip(c["customer"], c["frequency"], c["net_sales"]))
+    out = by_engine(path, "frequency", "net_sales")
     assert out["pandas"] == out["duckdb"] == [("C1", 2, 20.0), ("C2", 2, 2.0), ("C3", 1, 4.0),
                                               ("张三", 1, 7.0)]
 
@@ -226,11 +229,7 @@ def test_both_engines_take_the_last_label_of_the_latest_day_and_trim_unicode_spa
                     "C1\u3000,2025-03-02,.5,o2,  ,East\u00a0\n"   # blank name: skipped
                     "C2,\t2025-03-02 ,1.0,o3,\u3000Ann,West\n"
                     "C2,2025-03-01,5,o4,Zoe,South\n", encoding="utf-8")
-    out = {}
-    for engine in ("pandas", "duckdb"):
-        c = analyze_path(path, engine=engine, today=TODAY).customers
-        out[engine] = sorted(zip(c["customer"], c["frequency"], c["name"], c["region"],
-                                 c["net_sales"]))
+    out = by_engine(path, "frequency", "name", "region", "net_sales")
     assert out["pandas"] == out["duckdb"] == [("C1", 2, "Bob", "East", 20.5),
                                               ("C2", 2, "Ann", "West", 6.0)]
 
