@@ -103,6 +103,26 @@ def test_parquet_with_typed_columns_gives_the_same_facts(csv_file, tmp_path):
     assert facts["net_sales"].iloc[0] != -1.0
 
 
+@pytest.mark.parametrize("customers,amounts,message", [
+    (["a", "b", "c"], ["1", "x7", "2"], "Amount row 3: 'x7' is not a number"),
+    (["a", " \u3000", "c"], ["1", "2", "3"], "Customer row 3: is empty but the row has"),
+])
+def test_duckdb_names_the_bad_row_of_a_parquet_file(tmp_path, customers, amounts, message):
+    # text columns of a Parquet file take the same checks as CSV cells; rows are counted
+    # as in the CSV (the header would be row 1)
+    import duckdb
+
+    frame = pd.DataFrame({"Customer": customers, "Amount": amounts,
+                          "Date": pd.to_datetime(["2025-03-01"] * 3)})
+    path = tmp_path / "bad.parquet"
+    con = duckdb.connect()
+    con.register("frame", frame)
+    con.execute(f"COPY frame TO '{path}' (FORMAT PARQUET)")
+    con.close()
+    with pytest.raises(InputError, match=re.escape(f"bad.parquet: {message}")):
+        read_facts(path, today=TODAY)
+
+
 def test_duckdb_reads_text_dates_and_numbers_and_names_bad_rows(tmp_path):
     good = tmp_path / "mixed.csv"
     good.write_text("Customer,Date,Amount,Order ID\n"

@@ -51,10 +51,14 @@ TEXT_ROLES = ("customer", "order_id", "name", "region")
 DAY_COLUMNS = ("first_purchase", "last_purchase", "first_seen", "last_before_cut")
 
 
+def _solid_ends(text: str) -> str:
+    """Whether the text starts and ends with a character that is not white space."""
+    return " AND ".join(_SOLID.format(o=f"ord({e})") for e in (text, f"{text}[-1]"))
+
+
 def _trimmed(text: str) -> str:
     """``text`` without surrounding white space, trimming only cells that have some."""
-    solid = " AND ".join(_SOLID.format(o=f"ord({e})") for e in (text, f"{text}[-1]"))
-    return f"(CASE WHEN {solid} THEN {text} ELSE trim({text}, {SPACE}) END)"
+    return f"(CASE WHEN {_solid_ends(text)} THEN {text} ELSE trim({text}, {SPACE}) END)"
 
 
 def _connect(threads: int | None = None):
@@ -284,8 +288,7 @@ def _plain_id(text: str) -> str:
 def _clean_key(text: str) -> str:
     """Whether an aggregated id needs no cleaning: a plain id, or (Chinese ids, ...) one
     that starts and ends with a character that is not white space and is already NFC."""
-    ends = " AND ".join(_SOLID.format(o=f"ord({e})") for e in (text, f"{text}[-1]"))
-    return f"({_plain_id(text)} OR ({ends} AND nfc_normalize({text}) = {text}))"
+    return f"({_plain_id(text)} OR ({_solid_ends(text)} AND nfc_normalize({text}) = {text}))"
 
 
 def _typed_table(con, scan: str, columns: Mapping[str, tuple[str, str]], blank: str) -> bool:
@@ -325,13 +328,11 @@ def _typed_table(con, scan: str, columns: Mapping[str, tuple[str, str]], blank: 
         fixes.append(role)
     first = ", ".join(select)
     con.execute(f"CREATE TEMP TABLE typed AS SELECT {first}, {blank} AS blank FROM {scan}")
-    if fixes and not con.execute("SELECT count(*) FROM typed WHERE " + " OR ".join(
-            f"{r}_raw IS NOT NULL" for r in fixes)).fetchone()[0]:
-        fixes = []  # every cell took the fast rule: nothing to convert
-    if fixes:
+    where = " OR ".join(f"{r}_raw IS NOT NULL" for r in fixes)
+    # the UPDATE only when some cell missed the fast rule (its long SET costs planning)
+    if fixes and con.execute(f"SELECT count(*) FROM typed WHERE {where}").fetchone()[0]:
         sets = ", ".join(f"{r} = CASE WHEN {r}_raw IS NULL THEN {r} ELSE "
                          f"{_full_expr(r, r + '_raw', 'VARCHAR')} END" for r in fixes)
-        where = " OR ".join(f"{r}_raw IS NOT NULL" for r in fixes)
         con.execute(f"UPDATE typed SET {sets} WHERE {where}")
     return raw
 
