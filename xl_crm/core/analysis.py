@@ -44,7 +44,7 @@ from .lifecycle import STAGES, LifecycleRules, assign_stages
 from .matrix import QUADRANTS, assign_quadrants
 from .rfm import MEASURES, score_rfm
 from .sales import Sales
-from .segments import assign_segments, scheme_labels
+from .segments import assign_segments
 from .tiers import (
     ABC_TIERS,
     PYRAMID_SHARES,
@@ -155,7 +155,8 @@ def analyze_facts(facts: Facts, basis: str, source: Mapping[str, object],
     summaries = {
         "abc": group_summary(out["abc_tier"], out["value"], ABC_TIERS),
         "pyramid": group_summary(out["pyramid_tier"], out["value"], PYRAMID_TIERS),
-        "segment": group_summary(out["segment"], out["value"], scheme_labels(options.scheme)),
+        "segment": group_summary(out["segment"], out["value"],
+                                 list(out["segment"].cat.categories)),
         "stage": group_summary(out["stage"], out["value"], STAGES),
         "quadrant": group_summary(out["quadrant"], out["value"], QUADRANTS),
     }

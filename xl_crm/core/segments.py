@@ -33,10 +33,11 @@ _RANGE = re.compile(r"^\s*(\d+)\s*(?:-\s*(\d+)\s*)?$")
 
 
 @cache
-def _shipped(name: str) -> pd.DataFrame:
+def _shipped_checked(name: str) -> pd.DataFrame:
+    """A shipped scheme, read and checked once (callers get copies)."""
     path = resources.files("xl_crm.data").joinpath("schemes").joinpath(f"{name}.csv")
     with path.open(encoding="utf-8") as fh:
-        return pd.read_csv(fh, dtype=str, keep_default_na=False)
+        return load_scheme(pd.read_csv(fh, dtype=str, keep_default_na=False))
 
 
 def load_scheme(scheme: str | pd.DataFrame | Sequence[Sequence[object]]) -> pd.DataFrame:
@@ -46,8 +47,8 @@ def load_scheme(scheme: str | pd.DataFrame | Sequence[Sequence[object]]) -> pd.D
         if key not in SCHEMES:
             raise InputError(f"unknown scheme {show(scheme)}; use {' or '.join(SCHEMES)} "
                              "or give a table with a segment column")
-        table = _shipped(key).copy()
-    elif isinstance(scheme, pd.DataFrame):
+        return _shipped_checked(key).copy()  # checked once per process
+    if isinstance(scheme, pd.DataFrame):
         table = scheme.copy()
     else:
         rows = [list(r) for r in scheme]
@@ -114,7 +115,7 @@ def assign_segments(
         top = max((int(v.max()) for v in values.values() if len(v)), default=5)
         if top > 5 or bins not in (None, 5):
             raise InputError("the named scheme is defined on scores 1-5; use bins=5", "scheme")
-    names = scheme_labels(table)
+    names = _labels(table)
     out = np.full(len(scores), names.index(UNCLASSIFIED), dtype="int16")
     free = np.ones(len(scores), dtype=bool)
     for i, rec in enumerate(table.to_dict("records"), start=2):
@@ -137,4 +138,8 @@ def assign_segments(
 
 def scheme_labels(scheme: str | pd.DataFrame | Sequence[Sequence[object]]) -> list[str]:
     """Segment names a scheme can emit, in table order, plus ``Unclassified`` (each once)."""
-    return list(dict.fromkeys([*load_scheme(scheme)["segment"].str.strip(), UNCLASSIFIED]))
+    return _labels(load_scheme(scheme))
+
+
+def _labels(table: pd.DataFrame) -> list[str]:
+    return list(dict.fromkeys([*table["segment"].str.strip(), UNCLASSIFIED]))

@@ -167,23 +167,24 @@ def group_summary(
     else:
         codes, uniques = pd.factorize(labels.to_numpy(), use_na_sentinel=False)
     v = values.to_numpy(dtype=float)
-    grouped = pd.DataFrame({"size": np.bincount(codes, minlength=len(uniques)),
-                            "sum": np.bincount(codes, weights=v, minlength=len(uniques))},
-                           index=pd.Index(uniques, dtype=object))
+    # one more slot, empty, for the labels of ``order`` that no customer has
+    sizes = np.bincount(codes, minlength=len(uniques) + 1)
+    sums = np.bincount(codes, weights=v, minlength=len(uniques) + 1)
     keys = list(order) if order is not None else []
-    keys += [k for k, size in grouped["size"].items() if size and k not in keys]
-    grouped = grouped.reindex(keys).fillna(0)
+    listed = set(keys)
+    keys += [k for k, size in zip(uniques, sizes) if size and k not in listed]
+    where = {k: i for i, k in enumerate(uniques)}
+    at = np.array([where.get(k, len(uniques)) for k in keys], dtype="int64")
+    count, value = sizes[at].astype("int64"), sums[at].astype(float)
     n, total = len(v), v.sum()
-    out = pd.DataFrame({
-        "customers": grouped["size"].astype("int64"),
-        "customer_share": grouped["size"] / n if n else 0.0,
-        "value": grouped["sum"].round(6),
-        "value_share": grouped["sum"] / total if total else np.nan,
+    return pd.DataFrame({
+        "label": pd.Index(keys),
+        "customers": count,
+        "customer_share": count / n if n else np.zeros(len(keys)),
+        "value": value.round(6),
+        "value_share": value / total if total else np.full(len(keys), np.nan),
+        "average": np.where(count > 0, value.round(6) / np.maximum(count, 1), 0.0),
     })
-    out["average"] = np.where(out["customers"] > 0,
-                              out["value"] / out["customers"].clip(lower=1), 0.0)
-    out.index.name = "label"
-    return out.reset_index()
 
 
 PARETO_BANDS = 20  # 5 % of customers each
