@@ -230,6 +230,25 @@ def test_duckdb_names_the_file_and_refuses_non_utf8(tmp_path):
         read_facts(bad, today=TODAY)
 
 
+def test_duckdb_error_about_a_long_malformed_line_stays_short(tmp_path):
+    # past the lines DuckDB samples, a line with one cell too many that holds 100,000
+    # characters: DuckDB's error quotes the whole line
+    odd = tmp_path / "odd.csv"
+    good = "".join(f"C{i % 97},2025-03-01,10\n" for i in range(30_000))
+    odd.write_text("Customer,Date,Amount\n" + good + "C2,2025-03-02,5," + "x" * 100_000 + "\n")
+    with pytest.raises(InputError, match=r"^odd.csv: DuckDB cannot read it: ") as err:
+        read_facts(odd, today=TODAY)
+    assert len(str(err.value)) < 500
+
+
+def test_duckdb_takes_the_header_from_the_first_line(tmp_path):
+    # a malformed line must not make DuckDB's dialect detection skip the lines above it
+    odd = tmp_path / "odd.csv"
+    odd.write_text("Customer,Date,Amount\nC1,2025-03-01,10\nC2,2025-03-02,5,x\n")
+    with pytest.raises(InputError, match=r"among the headers \['Customer,Date,Amount'\]"):
+        read_facts(odd, today=TODAY)
+
+
 @pytest.mark.parametrize("options,message", [
     (Options(monetary="avg"), "monetary must be"),
     (Options(migration_period_days=0), "migration_period_days must be"),

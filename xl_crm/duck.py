@@ -79,7 +79,7 @@ def _scan(path: Path, reader: str = "read_csv") -> str:
     quoted = str(path).replace("'", "''")
     suffix = path.suffix.lower()
     if suffix == ".csv":
-        return (f"{reader}('{quoted}', header = true, quote = '\"', escape = '\"', "
+        return (f"{reader}('{quoted}', header = true, skip = 0, quote = '\"', escape = '\"', "
                 "all_varchar = true)")
     if suffix == ".parquet":
         return f"read_parquet('{quoted}')"
@@ -175,8 +175,15 @@ def read_facts(path: str | Path, as_of: object | None = None, monetary: str = "t
         raise InputError(f"{path.name}: {err}") from err
     except duckdb.Error as err:
         first = str(err).strip().splitlines()
-        detail = " ".join(first[:2]) if first else type(err).__name__
+        # DuckDB quotes the whole offending line: a 1 MB cell would make a 1 MB message
+        detail = " ".join(_clipped(line) for line in first[:2]) if first else \
+            type(err).__name__
         raise InputError(f"{Path(path).name}: DuckDB cannot read it: {detail}") from err
+
+
+def _clipped(text: str, limit: int = 200) -> str:
+    """``text`` cut to ``limit`` characters for a message."""
+    return text if len(text) <= limit else text[:limit - 3] + "..."
 
 
 def _read_facts(path: Path, as_of, monetary, current_days, period_days, mapping, today,
