@@ -33,7 +33,7 @@ import numpy as np
 import pandas as pd
 
 from .core.columns import detect_columns
-from .core.errors import InputError, show
+from .core.errors import InputError, clip, show
 from .core.facts import Facts
 
 DATE_FORMATS = ("%Y/%m/%d", "%Y.%m.%d", "%Y%m%d", "%Y年%m月%d日")
@@ -176,14 +176,9 @@ def read_facts(path: str | Path, as_of: object | None = None, monetary: str = "t
     except duckdb.Error as err:
         first = str(err).strip().splitlines()
         # DuckDB quotes the whole offending line: a 1 MB cell would make a 1 MB message
-        detail = " ".join(_clipped(line) for line in first[:2]) if first else \
+        detail = " ".join(clip(line, 200) for line in first[:2]) if first else \
             type(err).__name__
         raise InputError(f"{Path(path).name}: DuckDB cannot read it: {detail}") from err
-
-
-def _clipped(text: str, limit: int = 200) -> str:
-    """``text`` cut to ``limit`` characters for a message."""
-    return text if len(text) <= limit else text[:limit - 3] + "..."
 
 
 def _read_facts(path: Path, as_of, monetary, current_days, period_days, mapping, today,

@@ -32,5 +32,9 @@ def show(value: object, limit: int = 40) -> str:
     """Quote a user's value for an error message, shortened to ``limit`` characters."""
     if isinstance(value, float) and value.is_integer():
         value = int(value)
-    text = repr(value) if isinstance(value, str) else str(value)
+    return clip(repr(value) if isinstance(value, str) else str(value), limit)
+
+
+def clip(text: str, limit: int) -> str:
+    """``text`` cut to ``limit`` characters for a message ("..." marks the cut)."""
     return text if len(text) <= limit else text[: limit - 3] + "..."
