@@ -201,9 +201,7 @@ def _read_facts(path: Path, as_of, monetary, current_days, period_days, mapping,
     raw_customer = _typed_table(con, scan, {r: (cols[r], kinds[label[r]]) for r in exprs},
                                 blank)
     limit = today or dt.date.today()
-    bad = {r: ("coalesce(customer, '') = ''" if r == "customer" else
-               f"{r} IS NULL" if r == "date" else f"({r} IS NULL OR NOT isfinite({r}))")
-           for r in checked}
+    bad = {r: _unreadable(r, r) for r in checked}
     counts = con.execute(
         "SELECT count(*) FILTER (WHERE NOT blank), count(*) FILTER (WHERE blank), "
         f"count(*) FILTER (WHERE NOT blank AND date > DATE '{limit}'), "
@@ -384,18 +382,23 @@ def _blank(col: str, kind: str) -> str:
             f"ELSE {col} IS NULL OR trim({col}, {SPACE}) = '' END)")
 
 
+def _unreadable(role: str, value: str) -> str:
+    """Whether the cell's ``value`` (an SQL expression) is missing or unreadable for
+    ``role``: an empty id, no date, or no finite number."""
+    if role == "customer":
+        return f"coalesce({value}, '') = ''"
+    if role == "date":
+        return f"{value} IS NULL"
+    return f"({value} IS NULL OR NOT isfinite({value}))"
+
+
 def _raise_bad(con, numbered: str, cols, exprs, role: str, count: int, blank: str,
                where: str) -> None:
     """Find the first row where ``role`` is blank or unreadable and raise naming it."""
-    if role == "customer":
-        wrong = f"coalesce({exprs[role]}, '') = ''"
-    elif role == "date":
-        wrong = f"{exprs[role]} IS NULL"
-    else:
-        wrong = f"({exprs[role]} IS NULL OR NOT isfinite({exprs[role]}))"
     row, value = con.execute(
         f"SELECT rn, CAST({cols[role]} AS VARCHAR) FROM {numbered} "
-        f"WHERE {wrong} AND NOT ({blank}) ORDER BY rn LIMIT 1").fetchone()
+        f"WHERE {_unreadable(role, exprs[role])} AND NOT ({blank}) ORDER BY rn LIMIT 1"
+    ).fetchone()
     more = f" ({count - 1} more rows like it)" if count > 1 else ""
     if value is None or not str(value).strip():
         why = "is empty but the row has other data"
