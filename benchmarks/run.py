@@ -137,7 +137,7 @@ def dump_cells(result, path: Path) -> None:
 def duck_reference_sql(kind: str, path: Path) -> str:
     """The same per-customer measures as the engine's facts query, run bare on the file:
     no checks, no typed table, nothing after the aggregation."""
-    scan = _scan(path)  # the engine's own reading options
+    scan = _scan(path)  # DuckDB detecting the dialect itself, as a user would write it
     amount, cost = 'CAST("Net Sales" AS DOUBLE)', 'CAST("Cost" AS DOUBLE)'
     day = 'CAST("Date" AS DATE)'
     tx = (f'SELECT "Customer ID" AS customer, {day} AS date, {amount} AS amount, '

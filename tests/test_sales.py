@@ -2,17 +2,22 @@
 
 from __future__ import annotations
 
+import csv
 import datetime as dt
+import io
 
 import numpy as np
 import pandas as pd
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 from openpyxl import Workbook
 
 from xl_crm.core.columns import detect_columns, normalize_header
 from xl_crm.core.errors import InputError
 from xl_crm.core.sales import sales_from_columns, sales_from_frame, sales_from_rows
-from xl_crm.files import read_sales
+from xl_crm.engines import analyze_path
+from xl_crm.files import csv_delimiter, read_sales
 
 from .conftest import SAMPLE_ZH
 
@@ -156,6 +161,9 @@ def test_read_csv_with_duplicate_headers_is_refused(tmp_path):
     path.write_text("Customer,Date,Amount,Amount\nC1,2025-03-01,1,2\n", encoding="utf-8")
     with pytest.raises(InputError, match="could both be the amount column"):
         read_sales(path, today=TODAY)
+    # the DuckDB engine too (DuckDB itself would rename the second one Amount_1)
+    with pytest.raises(InputError, match="could both be the amount column"):
+        analyze_path(path, engine="duckdb", today=TODAY)
 
 
 def test_read_unsupported_and_missing_files(tmp_path):
@@ -186,6 +194,28 @@ def test_csv_with_a_ragged_row_or_only_a_header(tmp_path):
     header.write_text("Customer,Date,Amount\n")
     with pytest.raises(InputError, match="no data rows"):
         read_sales(header, today=TODAY)
+
+
+header_cells = st.text(alphabet=st.characters(categories=["L"]), min_size=1, max_size=12)
+data_cells = st.text(alphabet=st.sampled_from("ab1.,;\t -/é张"), max_size=10)
+
+
+@settings(max_examples=200, deadline=None)
+@given(st.sampled_from(",;\t"), st.integers(2, 6), st.data())
+def test_the_delimiter_is_the_one_that_splits_every_line_alike(delimiter, width, data):
+    # headers of letters, cells holding the other delimiters (and this one, quoted)
+    header = data.draw(st.lists(header_cells, min_size=width, max_size=width))
+    rows = data.draw(st.lists(st.lists(data_cells, min_size=width, max_size=width),
+                              max_size=40))
+    buffer = io.StringIO()
+    csv.writer(buffer, delimiter=delimiter, lineterminator="\r\n").writerows([header, *rows])
+    assert csv_delimiter(buffer.getvalue()) == delimiter
+
+
+def test_the_delimiter_defaults_to_a_comma_and_ignores_title_rows():
+    assert csv_delimiter("Customer\nC1\n") == csv_delimiter("") == ","
+    title = "Sales, March 2025\nCustomer;Date;Amount\nC1;2025-03-01;1,5\nC2;2025-03-02;2\n"
+    assert csv_delimiter(title) == ";"
 
 
 def test_blank_order_ids_are_orders_of_their_own():
