@@ -317,3 +317,18 @@ def test_customer_table_is_the_users_to_change(csv_file):
             c.loc[0, col] = c[col].iloc[1]  # raises if a column is a read-only view
         assert c.iloc[0].tolist() == c.iloc[1].tolist()
         assert c["customer"].dtype == "str", engine  # text, whatever the input's order
+
+
+def test_lines_after_the_analysis_date_are_counted_alike(tmp_path):
+    # a return dated after the last purchase: the default analysis date leaves it out
+    path = tmp_path / "late.csv"
+    path.write_text("Customer,Date,Amount\nC1,2025-03-01,10\nC2,2025-03-03,5\n"
+                    "C1,2025-03-05,-4\nC2,2025-02-01,1\n")
+    for options, late, first in [(Options(), 1, [4]), (Options(as_of="2025-03-02"), 2, [3, 4]),
+                                 (Options(as_of="2025-03-09"), 0, [])]:
+        logs = [analyze_path(path, options, engine=e, today=TODAY).log
+                for e in ("pandas", "duckdb")]
+        for log in logs:
+            assert log["rows_after_as_of"] == late and log["rows_after_as_of_first"] == first
+        assert logs[0]["as_of"] == logs[1]["as_of"] and \
+            logs[0]["first_date"] == logs[1]["first_date"] == "2025-02-01"

@@ -260,40 +260,41 @@ def _read_facts(path: Path, as_of, monetary, current_days, period_days, mapping,
              if role in ("date", "amount", "cost", "profit", *TEXT_ROLES)}
     checked = [r for r in ("customer", "date", "amount", "cost", "profit") if r in cols]
     blank = _all_blank([(cols[r], kind[r]) for r in checked])
-    raw_customer = _typed_table(con, scan, {r: (cols[r], kind[r]) for r in exprs}, blank)
+    raw_customer, fix = _typed_table(con, scan, {r: (cols[r], kind[r]) for r in exprs},
+                                     blank)
     limit = today or dt.date.today()
-    bad = {r: _unreadable(r, r) for r in checked}
-    counts = con.execute(
-        "SELECT count(*) FILTER (WHERE NOT blank), count(*) FILTER (WHERE blank), "
-        f"count(*) FILTER (WHERE NOT blank AND date > DATE '{limit}'), "
-        "max(date) FILTER (WHERE NOT blank AND amount > 0), "
-        + ", ".join(f"count(*) FILTER (WHERE NOT blank AND {c})" for c in bad.values())
-        + " FROM typed").fetchone()
-    rows_read, blanks, future, last_buy = counts[:4]
+    stamp = None if as_of is None else to_timestamp(as_of)
+    counts = _checks(con, checked, limit, stamp, fix[0] if fix else "false")
+    if counts["fix"]:  # cells the fast rules left to the full ones
+        con.execute(fix[1])
+        counts = _checks(con, checked, limit, stamp, "false")
     numbered = f"(SELECT *, row_number() OVER () + 1 AS rn FROM {scan})"
-    for role, count in zip(checked, counts[4:]):
-        if count:
-            _raise_bad(con, numbered, cols, exprs, role, count, blank, label[role])
-    if future:
+    for role in checked:
+        if counts[role]:
+            _raise_bad(con, numbered, cols, exprs, role, counts[role], blank, label[role])
+    if counts["future"]:
         row, when = con.execute(f"SELECT rn, {exprs['date']} FROM {numbered} "
                                 f"WHERE {exprs['date']} > DATE '{limit}' ORDER BY rn LIMIT 1"
                                 ).fetchone()
         raise InputError(f"{when} is in the future (today is {limit})", label["date"], int(row))
     blank_rows = [r[0] for r in con.execute(
-        f"SELECT rn FROM {numbered} WHERE {blank} ORDER BY rn").fetchall()] if blanks else []
+        f"SELECT rn FROM {numbered} WHERE {blank} ORDER BY rn").fetchall()] \
+        if counts["blanks"] else []
+    rows_read = counts["rows"]
     if rows_read == 0:
         raise InputError("has no data rows (only a header or blank rows)", label["amount"])
-    if as_of is None:
-        if last_buy is None:
+    late, start = counts["late"], counts["start"]
+    if stamp is None:
+        if counts["last_buy"] is None:
             raise InputError("there is no purchase (amount > 0) to take the analysis date "
                              "from; give as_of")
-        stamp = pd.Timestamp(last_buy)
-    else:
-        stamp = to_timestamp(as_of)
+        stamp = pd.Timestamp(counts["last_buy"])
+        if counts["last"] > counts["last_buy"]:  # lines dated after the last purchase
+            late, start = con.execute(
+                f"SELECT count(*) FILTER (WHERE date > DATE '{stamp.date()}'), min(date) "
+                f"FILTER (WHERE date <= DATE '{stamp.date()}') FROM typed WHERE NOT blank"
+            ).fetchone()
     end = f"DATE '{stamp.date()}'"
-    late, start = con.execute(f"SELECT count(*) FILTER (WHERE date > {end}), "
-                              f"min(date) FILTER (WHERE date <= {end}) FROM typed "
-                              "WHERE NOT blank").fetchone()
     if start is None:
         raise InputError(f"every row is dated after the analysis date {stamp.date()}")
     late_rows = [r[0] for r in con.execute(
@@ -320,6 +321,30 @@ def _read_facts(path: Path, as_of, monetary, current_days, period_days, mapping,
               "rows_read": int(rows_read), "blank_rows": blank_rows}
     return (Facts(facts, stamp, int(late), tuple(late_rows), start, current_days,
                   period_days), basis, source)
+
+
+def _checks(con, checked: list[str], limit: dt.date, as_of: pd.Timestamp | None,
+            fix: str) -> dict:
+    """One pass over ``typed`` counting what the checks need: ``rows`` (not blank),
+    ``blanks``, ``future`` (dated after ``limit``, today), ``last_buy`` (latest purchase),
+    ``last`` (latest date), ``fix`` (rows matching ``fix``, an SQL condition), per checked
+    role the rows whose cell is missing or unreadable, and ``late``/``start`` (rows after
+    ``as_of`` and the earliest date up to it; without ``as_of``: none and the earliest
+    date, right when no line is dated after the last purchase, ``last <= last_buy``)."""
+    end = f"DATE '{as_of.date()}'" if as_of is not None else None
+    parts = {"rows": "count(*) FILTER (WHERE NOT blank)",
+             "blanks": "count(*) FILTER (WHERE blank)",
+             "future": f"count(*) FILTER (WHERE NOT blank AND date > DATE '{limit}')",
+             "last_buy": "max(date) FILTER (WHERE NOT blank AND amount > 0)",
+             "last": "max(date) FILTER (WHERE NOT blank)",
+             "fix": f"count(*) FILTER (WHERE {fix})",
+             "late": f"count(*) FILTER (WHERE NOT blank AND date > {end})" if end else "0",
+             "start": f"min(date) FILTER (WHERE NOT blank AND date <= {end})" if end
+             else "min(date) FILTER (WHERE NOT blank)"}
+    parts.update({r: f"count(*) FILTER (WHERE NOT blank AND {_unreadable(r, r)})"
+                  for r in checked})
+    values = con.execute(f"SELECT {', '.join(parts.values())} FROM typed").fetchone()
+    return dict(zip(parts, values))
 
 
 def _fetch_facts(con, query: str, found: Mapping[str, int],
@@ -352,7 +377,8 @@ def _clean_key(text: str) -> str:
     return f"({_plain_id(text)} OR ({_solid_ends(text)} AND nfc_normalize({text}) = {text}))"
 
 
-def _typed_table(con, scan: str, columns: Mapping[str, tuple[str, str]], blank: str) -> bool:
+def _typed_table(con, scan: str, columns: Mapping[str, tuple[str, str]],
+                 blank: str) -> tuple[bool, tuple[str, str] | None]:
     """Table ``typed``: one row per line of the file, in its order (``rowid``), a column
     per role (DATE, DOUBLE, cleaned text) and ``blank`` (every checked cell empty).
 
@@ -361,12 +387,14 @@ def _typed_table(con, scan: str, columns: Mapping[str, tuple[str, str]], blank: 
     (thousands separators, exponents, other date formats) in
     ``<role>_raw``; an UPDATE then converts those few by the full rules
     of :func:`_date_expr` and :func:`_number_expr`, which give the same value for the cells
-    the fast rule accepts. Names and regions lose leading white space here and trailing
+    the fast rule accepts. That UPDATE is returned, with the condition of the rows it
+    changes, for the caller to run when the checks find such rows (its long SET costs
+    planning: most files need none). Names and regions lose leading white space here and trailing
     white space after the aggregation (see :func:`_label_expr`). Text customer ids are
     stored as they are ('' when empty): the facts query tests the aggregated ids (826k
     customers instead of 10M lines), and only when one needs trimming or NFC does
     :func:`_read_facts` clean them here and aggregate again. Returns whether they were
-    stored so.
+    stored so, and the fix-up (condition, UPDATE) or None.
     """
     select, fixes, raw = [], [], False
     for role, (col, kind) in columns.items():
@@ -389,13 +417,12 @@ def _typed_table(con, scan: str, columns: Mapping[str, tuple[str, str]], blank: 
         fixes.append(role)
     first = ", ".join(select)
     con.execute(f"CREATE TEMP TABLE typed AS SELECT {first}, {blank} AS blank FROM {scan}")
+    if not fixes:
+        return raw, None
     where = " OR ".join(f"{r}_raw IS NOT NULL" for r in fixes)
-    # the UPDATE only when some cell missed the fast rule (its long SET costs planning)
-    if fixes and con.execute(f"SELECT count(*) FROM typed WHERE {where}").fetchone()[0]:
-        sets = ", ".join(f"{r} = CASE WHEN {r}_raw IS NULL THEN {r} ELSE "
-                         f"{_full_expr(r, r + '_raw', 'VARCHAR')} END" for r in fixes)
-        con.execute(f"UPDATE typed SET {sets} WHERE {where}")
-    return raw
+    sets = ", ".join(f"{r} = CASE WHEN {r}_raw IS NULL THEN {r} ELSE "
+                     f"{_full_expr(r, r + '_raw', 'VARCHAR')} END" for r in fixes)
+    return raw, (where, f"UPDATE typed SET {sets} WHERE {where}")
 
 
 def _plain_number(col: str) -> str:
