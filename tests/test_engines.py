@@ -332,3 +332,23 @@ def test_lines_after_the_analysis_date_are_counted_alike(tmp_path):
             assert log["rows_after_as_of"] == late and log["rows_after_as_of_first"] == first
         assert logs[0]["as_of"] == logs[1]["as_of"] and \
             logs[0]["first_date"] == logs[1]["first_date"] == "2025-02-01"
+
+
+def test_duckdb_reads_the_first_line_of_any_length_and_names_what_it_cannot(tmp_path):
+    # Excel's CSV UTF-8: a BOM, then Chinese text; whichever byte of a character the
+    # 256 KB read of the head cuts at, the file is UTF-8
+    for pad in range(3):
+        path = tmp_path / f"bom{pad}.csv"
+        path.write_bytes(("\ufeff客户编号,日期,销售额,备注" + "x" * pad + "\n张三,2025-03-01,10,"
+                          + "注" * 100_000 + "\n李四,2025-03-02,5,\n").encode())
+        assert read_facts(path, today=TODAY)[2]["rows_read"] == 2
+    huge = tmp_path / "huge.csv"
+    huge.write_text('Customer,Date,"Amount' + "x" * 140_000 + '"\nC1,2025-03-01,1\n')
+    with pytest.raises(InputError, match="^huge.csv: the first line is not a header row"):
+        read_facts(huge, today=TODAY)
+    mixed = tmp_path / "mixed.csv"
+    mixed.write_bytes(b"Customer,Date,Amount\r\nC1,2025-03-01,1\nC2,2025-03-02,2\r\n")
+    with pytest.raises(InputError, match=r"^mixed.csv: DuckDB cannot parse it with the "
+                       r"dialect of its first line: do all lines end alike"):
+        read_facts(mixed, today=TODAY)
+    assert analyze_path(mixed, today=TODAY).log["rows_read"] == 2  # pandas reads it

@@ -122,28 +122,34 @@ def _described_scan(con, path: Path) -> tuple[str, list[tuple[str, str, str]]]:
 
 def _csv_head(path: Path) -> tuple[str, str, list[str]]:
     """(delimiter, line end, headers) of a UTF-8 CSV file: the delimiter as the pandas
-    engine finds it (:func:`xl_crm.files.csv_delimiter`); the line end (``\\n``,
-    ``\\r\\n`` or ``\\r``, escaped for DuckDB) and the headers of the first line (its first
-    record: a quoted header may hold a line break). DuckDB must be told the line end:
-    told a wrong one, it reads no rows and says nothing; a line ending otherwise later
-    in the file is an error. Reads 64 KB, more only when the first record is longer.
-    Raises :class:`InputError` when the text is not UTF-8."""
-    size = 1 << 16
+    engine finds it (:func:`xl_crm.files.csv_delimiter`, which reads at most 64 K
+    characters: the 256 KB read here hold them); the line end (``\\n``, ``\\r\\n`` or
+    ``\\r``, escaped for DuckDB) and the headers of the first line (its first record: a
+    quoted header may hold a line break). DuckDB must be told the line end: told a wrong
+    one, it reads no rows and says nothing; a line ending otherwise later in the file is
+    an error. Reads more only when the first record is longer. Raises
+    :class:`InputError` when the text is not UTF-8 or the first line is not a header."""
+    size = (1 << 18) + 16
     while True:
         with path.open("rb") as file:
             raw = file.read(size)
         whole = len(raw) < size
         try:
-            text = raw.decode("utf-8-sig")
+            text = raw.decode("utf-8")
         except UnicodeDecodeError as err:
             if whole or err.start < len(raw) - 4:  # not a character cut by the read
                 raise InputError(f"{path.name} is not UTF-8 text; the DuckDB engine reads "
                                  "UTF-8 CSV files (use --engine pandas for GB18030, or save "
                                  "the file as CSV UTF-8)") from err
-            text = raw[:err.start].decode("utf-8-sig")
+            text = raw[:err.start].decode("utf-8")
+        text = text.removeprefix("\ufeff")  # Excel's "CSV UTF-8" starts with a BOM
         delimiter = csv_delimiter(text)
         buffer = io.StringIO(text, newline="")
-        first = next(csv.reader(buffer, delimiter=delimiter), [])
+        try:
+            first = next(csv.reader(buffer, delimiter=delimiter), [])
+        except csv.Error as err:  # a header cell over 128 K characters
+            raise InputError(f"{path.name}: the first line is not a header row ({err}: an "
+                             "unterminated quote?)") from err
         end = buffer.tell()
         if whole or end < len(text):  # the first record ends inside the text
             line = text[:end]
@@ -207,7 +213,7 @@ def read_facts(path: str | Path, as_of: object | None = None, monetary: str = "t
     The file is read once into a typed table; checks run as one aggregate over it, and
     only when a check fails (or rows must be listed) is the file read again with row
     numbers, to name the row. DuckDB's own errors (a malformed CSV line, ...) become an
-    :class:`InputError` with DuckDB's first line of explanation.
+    :class:`InputError` (:func:`_duckdb_problem`).
     """
     import duckdb
 
@@ -224,10 +230,11 @@ def read_facts(path: str | Path, as_of: object | None = None, monetary: str = "t
 
 
 def _duckdb_problem(message: str) -> str:
-    """DuckDB's error in the user's terms: a malformed CSV line as ``row N: why`` (DuckDB
-    counts the file's lines, the header being line 1), anything else as DuckDB's first
-    lines. DuckDB quotes the whole offending line, which may hold a 1 MB cell: quoted
-    text is cut to 200 characters."""
+    """DuckDB's error in the user's terms: a malformed CSV line as ``row N ('line') why``
+    (DuckDB counts the file's lines, the header being line 1), a file DuckDB cannot
+    parse with the first line's dialect as such, anything else as DuckDB's first lines.
+    DuckDB quotes the whole offending line, which may hold a 1 MB cell: the line is cut
+    to 80 characters, DuckDB's explanations to 200."""
     lines = [line.strip() for line in message.strip().splitlines()]
     row = re.match(r".*CSV Error on Line: (\d+)", lines[0]) if lines else None
     if row:
@@ -240,6 +247,10 @@ def _duckdb_problem(message: str) -> str:
         quoted = next((line for line in lines if line.startswith("Original Line: ")), "")
         line = f" ({clip(quoted.removeprefix('Original Line: '), 80)!r})" if quoted else ""
         return f"row {row.group(1)}{line}{why}"
+    if "state machine reached an invalid state" in message:  # no line to name
+        return ("DuckDB cannot parse it with the dialect of its first line: do all lines "
+                "end alike (\\n or \\r\\n)? Are quotes doubled inside quoted cells? "
+                "(--engine pandas reads more files)")
     detail = " ".join(clip(line, 200) for line in lines[:2]) if lines else "unknown error"
     return f"DuckDB cannot read it: {detail}"
 
@@ -290,10 +301,8 @@ def _read_facts(path: Path, as_of, monetary, current_days, period_days, mapping,
                              "from; give as_of")
         stamp = pd.Timestamp(counts["last_buy"])
         if counts["last"] > counts["last_buy"]:  # lines dated after the last purchase
-            late, start = con.execute(
-                f"SELECT count(*) FILTER (WHERE date > DATE '{stamp.date()}'), min(date) "
-                f"FILTER (WHERE date <= DATE '{stamp.date()}') FROM typed WHERE NOT blank"
-            ).fetchone()
+            again = _checks(con, checked, limit, stamp, "false")
+            late, start = again["late"], again["start"]
     end = f"DATE '{stamp.date()}'"
     if start is None:
         raise InputError(f"every row is dated after the analysis date {stamp.date()}")
@@ -337,7 +346,7 @@ def _checks(con, checked: list[str], limit: dt.date, as_of: pd.Timestamp | None,
              "future": f"count(*) FILTER (WHERE NOT blank AND date > DATE '{limit}')",
              "last_buy": "max(date) FILTER (WHERE NOT blank AND amount > 0)",
              "last": "max(date) FILTER (WHERE NOT blank)",
-             "fix": f"count(*) FILTER (WHERE {fix})",
+             "fix": f"count(*) FILTER (WHERE NOT blank AND ({fix}))",
              "late": f"count(*) FILTER (WHERE NOT blank AND date > {end})" if end else "0",
              "start": f"min(date) FILTER (WHERE NOT blank AND date <= {end})" if end
              else "min(date) FILTER (WHERE NOT blank)"}

@@ -97,9 +97,9 @@ def _csv_problem(err: Exception) -> str:
 
 def csv_delimiter(text: str, records: int = 30) -> str:
     """The delimiter of CSV text, as both engines find it: of ``,``, ``;`` and tab, the one
-    that splits most of the first ``records`` lines (within 64 KB) into the same number
-    of cells, more than one (on a tie: more cells, then the order above); ``,`` when none
-    splits them. Quotes are ``"``, doubled inside a quoted cell (Excel's CSV). Title
+    that splits most of the first ``records`` lines (whole lines within the first 64 K
+    characters) into the same number of cells, more than one (on a tie: more cells, then
+    the order above); ``,`` when none splits them. Quotes are ``"``, doubled inside a quoted cell (Excel's CSV). Title
     rows above the header and a decimal comma in ``;`` files do not mislead it."""
     sample = text[: 1 << 16]
     if len(sample) < len(text) and "\n" in sample:  # only whole lines
@@ -125,7 +125,10 @@ def _read_csv(path: Path, mapping, today) -> Sales:
     else:
         raise InputError(f"{path.name}: not UTF-8 or GB18030 text")
     delimiter = csv_delimiter(text)
-    head = list(islice(csv.reader(io.StringIO(text, newline=""), delimiter=delimiter), 30))
+    try:
+        head = list(islice(csv.reader(io.StringIO(text, newline=""), delimiter=delimiter), 30))
+    except csv.Error as err:  # a cell over 128 K characters
+        raise InputError(f"{path.name}: {_csv_problem(err)}") from err
     h = find_header_row(head, mapping)
     try:
         frame = pd.read_csv(io.StringIO(text), dtype=str, keep_default_na=False, header=None,
