@@ -346,6 +346,8 @@ def test_duckdb_reads_the_first_line_of_any_length_and_names_what_it_cannot(tmp_
     huge.write_text('Customer,Date,"Amount' + "x" * 140_000 + '"\nC1,2025-03-01,1\n')
     with pytest.raises(InputError, match="^huge.csv: the first line is not a header row"):
         read_facts(huge, today=TODAY)
+    with pytest.raises(InputError, match="^huge.csv: not a readable CSV table"):
+        analyze_path(huge, today=TODAY)
     mixed = tmp_path / "mixed.csv"
     mixed.write_bytes(b"Customer,Date,Amount\r\nC1,2025-03-01,1\nC2,2025-03-02,2\r\n")
     with pytest.raises(InputError, match=r"^mixed.csv: DuckDB cannot parse it with the "
