@@ -398,12 +398,12 @@ def _typed_table(con, scan: str, columns: Mapping[str, tuple[str, str]],
     of :func:`_date_expr` and :func:`_number_expr`, which give the same value for the cells
     the fast rule accepts. That UPDATE is returned, with the condition of the rows it
     changes, for the caller to run when the checks find such rows (its long SET costs
-    planning: most files need none). Names and regions lose leading white space here and trailing
-    white space after the aggregation (see :func:`_label_expr`). Text customer ids are
-    stored as they are ('' when empty): the facts query tests the aggregated ids (826k
-    customers instead of 10M lines), and only when one needs trimming or NFC does
-    :func:`_read_facts` clean them here and aggregate again. Returns whether they were
-    stored so, and the fix-up (condition, UPDATE) or None.
+    planning: most files need none). Names and regions lose leading white space here
+    and trailing white space after the aggregation (see :func:`_label_expr`). Text
+    customer ids are stored as they are ('' when empty): the facts query tests the
+    aggregated ids (826k customers instead of 10M lines), and only when one needs
+    trimming or NFC does :func:`_read_facts` clean them here and aggregate again. Returns
+    whether they were stored so, and the fix-up (condition, UPDATE) or None.
     """
     select, fixes, raw = [], [], False
     for role, (col, kind) in columns.items():

@@ -99,8 +99,9 @@ def csv_delimiter(text: str, records: int = 30) -> str:
     """The delimiter of CSV text, as both engines find it: of ``,``, ``;`` and tab, the one
     that splits most of the first ``records`` lines (whole lines within the first 64 K
     characters) into the same number of cells, more than one (on a tie: more cells, then
-    the order above); ``,`` when none splits them. Quotes are ``"``, doubled inside a quoted cell (Excel's CSV). Title
-    rows above the header and a decimal comma in ``;`` files do not mislead it."""
+    the order above); ``,`` when none splits them. Quotes are ``"``, doubled inside a
+    quoted cell (Excel's CSV). Title rows above the header and a decimal comma in ``;``
+    files do not mislead it."""
     sample = text[: 1 << 16]
     if len(sample) < len(text) and "\n" in sample:  # only whole lines
         sample = sample[: sample.rfind("\n") + 1]
