@@ -12,7 +12,7 @@ import pytest
 from xl_crm.core.analysis import Options
 from xl_crm.core.errors import InputError
 from xl_crm.core.facts import customer_facts
-from xl_crm.duck import read_facts
+from xl_crm.duck import _one_row_group, read_facts
 from xl_crm.engines import analyze_path
 from xl_crm.files import read_sales
 from xl_crm.sample import generate_transactions
@@ -90,7 +90,10 @@ def test_parquet_with_typed_columns_gives_the_same_facts(csv_file, tmp_path):
     con = duckdb.connect()
     con.register("frame", frame)
     con.execute(f"COPY frame TO '{path}' (FORMAT PARQUET)")
+    groups = tmp_path / "groups.parquet"  # the same lines in row groups of 2,048
+    con.execute(f"COPY frame TO '{groups}' (FORMAT PARQUET, ROW_GROUP_SIZE 2048)")
     kinds = {r[0]: r[1] for r in con.execute(f"DESCRIBE SELECT * FROM '{path}'").fetchall()}
+    assert _one_row_group(con, path) and not _one_row_group(con, groups)
     con.close()
     assert kinds["Date"].startswith("TIMESTAMP") and kinds["Customer ID"] == "BIGINT"
     duck, _, _ = read_facts(path, today=TODAY)
@@ -98,6 +101,7 @@ def test_parquet_with_typed_columns_gives_the_same_facts(csv_file, tmp_path):
     frame.to_csv(text, index=False)
     assert_same_facts(customer_facts(read_sales(text, today=TODAY).transactions).table,
                       duck.table)
+    assert_same_facts(read_facts(groups, today=TODAY)[0].table, duck.table)
     facts = duck.table
     facts.loc[facts.index[0], "monetary"] = -1.0  # each column is its own array
     assert facts["net_sales"].iloc[0] != -1.0
