@@ -107,6 +107,58 @@ def test_parquet_with_typed_columns_gives_the_same_facts(csv_file, tmp_path):
     assert facts["net_sales"].iloc[0] != -1.0
 
 
+def test_one_row_group_is_typed_by_one_thread_and_every_connection_is_closed(
+        tmp_path, monkeypatch):
+    import duckdb
+
+    from xl_crm import duck
+
+    frame = generate_transactions(n_customers=400)  # about 4,800 lines
+    frame["Date"] = pd.to_datetime(frame["Date"])
+    one, groups, bad = (tmp_path / f"{n}.parquet" for n in ("one", "groups", "bad"))
+    con = duckdb.connect()
+    con.register("frame", frame)
+    con.execute(f"COPY frame TO '{one}' (FORMAT PARQUET)")
+    con.execute(f"COPY frame TO '{groups}' (FORMAT PARQUET, ROW_GROUP_SIZE 2048)")
+    con.execute(f"COPY (SELECT 'a' AS Customer, DATE '2025-01-02' AS Date, 'x7' AS Amount) "
+                f"TO '{bad}' (FORMAT PARQUET)")
+    default = con.execute("SELECT current_setting('threads')").fetchone()[0]
+    con.close()
+
+    seen, opened = [], []
+    real_typed, real_checks, real_connect = duck._typed_table, duck._checks, duck._connect
+
+    def threads(con):
+        return con.execute("SELECT current_setting('threads')").fetchone()[0]
+
+    def typed(con, *args):
+        seen.append(("table", threads(con)))
+        return real_typed(con, *args)
+
+    def checks(con, *args):
+        seen.append(("checks", threads(con)))
+        return real_checks(con, *args)
+
+    def connect(count=None):
+        opened.append(real_connect(count))
+        return opened[-1]
+
+    monkeypatch.setattr(duck, "_typed_table", typed)
+    monkeypatch.setattr(duck, "_checks", checks)
+    monkeypatch.setattr(duck, "_connect", connect)
+    for path, count, expected in ((one, 2, [1, 2]), (one, None, [1, default]),
+                                  (groups, 2, [2, 2]), (groups, None, [default, default])):
+        seen.clear()
+        read_facts(path, today=TODAY, threads=count)
+        assert seen == [("table", expected[0]), ("checks", expected[1])], (path, count)
+    with pytest.raises(InputError, match="'x7' is not a number"):
+        read_facts(bad, today=TODAY)
+    assert len(opened) == 5
+    for con in opened:  # closed after an error too: the typed table is not kept
+        with pytest.raises(duckdb.ConnectionException):
+            con.execute("SELECT 1")
+
+
 @pytest.mark.parametrize("customers,amounts,message", [
     (["a", "b", "c"], ["1", "x7", "2"], "Amount row 3: 'x7' is not a number"),
     (["a", " \u3000", "c"], ["1", "2", "3"], "Customer row 3: is empty but the row has"),

@@ -31,7 +31,8 @@ import csv
 import datetime as dt
 import io
 import re
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
+from contextlib import contextmanager
 from pathlib import Path
 
 import numpy as np
@@ -121,14 +122,26 @@ def _described_scan(con, path: Path) -> tuple[str, list[tuple[str, str, str]]]:
 
 
 def _one_row_group(con, path: Path) -> bool:
-    """Whether ``path`` is a Parquet file of one row group. DuckDB reads such a file with
-    one thread, and building the typed table from it with two threads costs more than
-    with one (measured with DuckDB 2.0 on 100k lines: 48 ms against 34; the same with
-    a 1M-line file of one row group; two row groups or more: two threads are faster)."""
+    """Whether ``path`` is a ``.parquet`` file whose metadata has exactly one row group."""
     if path.suffix.lower() != ".parquet":
         return False
     return con.execute(f"SELECT num_row_groups FROM parquet_file_metadata({_quoted(path)})"
                        ).fetchone()[0] == 1
+
+
+@contextmanager
+def _threads(con, threads: int | None, configured: int | None) -> Iterator[None]:
+    """The block run by ``threads`` DuckDB threads (None: unchanged), then the connection's
+    number put back: ``configured`` (as :func:`_connect` set it; None: DuckDB's default).
+    Not after an error: :func:`read_facts` closes the connection then, and a statement on
+    a failed connection would hide the error. (Asking DuckDB for the number costs 2.5 ms
+    on a new connection, more than SET and RESET together.)"""
+    if threads is None:
+        yield
+        return
+    con.execute(f"SET threads = {int(threads)}")
+    yield
+    con.execute(f"SET threads = {int(configured)}" if configured else "RESET threads")
 
 
 def _csv_head(path: Path) -> tuple[str, str, list[str]]:
@@ -230,8 +243,14 @@ def read_facts(path: str | Path, as_of: object | None = None, monetary: str = "t
 
     path = Path(path)
     try:
-        return _read_facts(path, as_of, monetary, current_days, period_days, mapping,
-                           today, threads)
+        if not path.exists():
+            raise InputError(f"file not found: {path}")
+        con = _connect(threads)
+        try:  # closed on every path: the typed table may hold gigabytes
+            return _read_facts(con, path, as_of, monetary, current_days, period_days,
+                               mapping, today, threads)
+        finally:
+            con.close()
     except InputError as err:
         if str(err).startswith(path.name):
             raise
@@ -266,13 +285,10 @@ def _duckdb_problem(message: str) -> str:
     return f"DuckDB cannot read it: {detail}"
 
 
-def _read_facts(path: Path, as_of, monetary, current_days, period_days, mapping, today,
-                threads) -> tuple[Facts, str, dict]:
+def _read_facts(con, path: Path, as_of, monetary, current_days, period_days, mapping,
+                today, threads) -> tuple[Facts, str, dict]:
     from .core.rfm import to_timestamp
 
-    if not path.exists():
-        raise InputError(f"file not found: {path}")
-    con = _connect(threads)
     scan, described = _described_scan(con, path)
     found = detect_columns([header for _, header, _ in described], mapping)
     cols = {role: _ident(described[i][0]) for role, i in found.items()}
@@ -282,13 +298,13 @@ def _read_facts(path: Path, as_of, monetary, current_days, period_days, mapping,
              if role in ("date", "amount", "cost", "profit", *TEXT_ROLES)}
     checked = [r for r in ("customer", "date", "amount", "cost", "profit") if r in cols]
     blank = _all_blank([(cols[r], kind[r]) for r in checked])
-    one_group = _one_row_group(con, path)
-    if one_group:  # read by one thread anyway; a second one only slows the table down
-        con.execute("SET threads = 1")
-    raw_customer, fix = _typed_table(con, scan, {r: (cols[r], kind[r]) for r in exprs},
-                                     blank)
-    if one_group:
-        con.execute(f"SET threads = {int(threads)}" if threads else "RESET threads")
+    # DuckDB reads a Parquet file of one row group with one thread, and more threads
+    # only slow the table down (DuckDB 2.0, 2 cores, 100k lines: 48 ms with two threads,
+    # 34 with one; a 1M-line file of one row group: as fast with one; of several row
+    # groups: faster with two)
+    with _threads(con, 1 if _one_row_group(con, path) else None, threads):
+        raw_customer, fix = _typed_table(con, scan, {r: (cols[r], kind[r]) for r in exprs},
+                                         blank)
     limit = today or dt.date.today()
     stamp = None if as_of is None else to_timestamp(as_of)
     counts = _checks(con, checked, limit, stamp, fix[0] if fix else "false")
@@ -340,7 +356,6 @@ def _read_facts(path: Path, as_of, monetary, current_days, period_days, mapping,
         if empty:  # white space only
             _raise_bad(con, numbered, cols, exprs, "customer", empty, blank, label["customer"])
         columns = _fetch_facts(con, query, found, False)
-    con.close()
     facts = _to_facts(columns, stamp, monetary)
     source = {"source": f"{path.name} (DuckDB)", "columns": dict(label),
               "rows_read": int(rows_read), "blank_rows": blank_rows}
