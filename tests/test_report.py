@@ -27,8 +27,11 @@ def rows(ws):
 
 def test_sheets_and_opening_sheet(report):
     book, _ = report
-    assert book.sheetnames == ["Summary", "Tier A", "Tier B", "Tier C", "Customers", "CLV",
-                               "Strategy", "Notes"]
+    visible = [ws.title for ws in book.worksheets if ws.sheet_state == "visible"]
+    assert visible == ["Summary", "Tier A", "Tier B", "Tier C", "Customers", "CLV",
+                       "Strategy", "Notes"]
+    assert book.sheetnames[len(visible):] == ["xl_crm data"]  # the key figures, for mail
+    assert book["xl_crm data"].sheet_state == "veryHidden"
     assert book.active.title == "Summary"
 
 

@@ -19,6 +19,7 @@ from xl_crm.files import read_sales
 from xl_crm.i18n import text
 from xl_crm.libreoffice import convert
 from xl_crm.report import ReportOptions, write_report
+from xl_crm.report.cached import store_values
 from xl_crm.report.clv_sheet import ROWS
 
 from .conftest import SAMPLE_ZH
@@ -66,6 +67,23 @@ def test_clv_formulas_recalculate_to_the_core_values(small_analysis, tmp_path):
         for row in ws.iter_rows(values_only=True):
             bad = [v for v in row if isinstance(v, str) and v.startswith(ERRORS)]
             assert not bad, (ws.title, bad)
+
+
+def test_libreoffice_recalculates_whatever_the_file_stores(small_analysis, tmp_path):
+    """The check above compares LibreOffice's own results, not the values the report
+    stores: a copy whose stored values are all 0 still converts to the core's values."""
+    path = write_report(small_analysis, tmp_path / "report.xlsx")
+    book = load_workbook(path)
+    stripped = tmp_path / "zeros.xlsx"
+    book.save(stripped)  # openpyxl drops the stored values
+    ws = book["CLV"]
+    zeros = {c.coordinate: 0.0 for row in ws.iter_rows() for c in row if c.data_type == "f"}
+    store_values(stripped, {"CLV": zeros})
+    first = next(iter(zeros))
+    assert load_workbook(stripped, data_only=True)["CLV"][first].value == 0.0
+    blocks = clv_blocks(recalculated(stripped, tmp_path)["CLV"])
+    expected = small_analysis.clv["A"].table().loc["Lifetime value per customer"].tolist()
+    assert blocks["Tier A"]["Lifetime value per customer"] == pytest.approx(expected, rel=1e-9)
 
 
 def test_changing_an_input_recomputes_the_table(small_analysis, tmp_path):

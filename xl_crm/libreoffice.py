@@ -31,14 +31,32 @@ def soffice() -> str:
     raise LibreOfficeError("LibreOffice (soffice) is not installed")
 
 
+# LibreOffice's setting "recalculation on file load" = always, for OOXML and ODF files: a
+# workbook that stores computed values is otherwise shown with them, not recalculated.
+RECALCULATE_ON_LOAD = """<?xml version="1.0" encoding="UTF-8"?>
+<oor:items xmlns:oor="http://openoffice.org/2001/registry"
+ xmlns:xs="http://www.w3.org/2001/XMLSchema"
+ xmlns:xsi="http://www.w3.org/2001/XMLSchema-instance">
+<item oor:path="/org.openoffice.Office.Calc/Formula/Load"><prop oor:name="OOXMLRecalcMode"
+ oor:op="fuse"><value>0</value></prop></item>
+<item oor:path="/org.openoffice.Office.Calc/Formula/Load"><prop oor:name="ODFRecalcMode"
+ oor:op="fuse"><value>0</value></prop></item>
+</oor:items>
+"""
+
+
 def convert(source: Path, fmt: str, out_dir: Path, timeout: float = 240) -> Path:
     """Convert ``source`` with ``soffice --headless --convert-to fmt``; returns the new file.
 
-    ``fmt`` like ``pdf`` or ``xlsx:Calc MS Excel 2007 XML``. Converting recalculates
-    the formulas, so converting a report to xlsx gives a file with computed values.
+    ``fmt`` like ``pdf`` or ``xlsx:Calc MS Excel 2007 XML``. LibreOffice runs with a fresh
+    profile set to recalculate every formula on load, whatever values the file stores, so
+    converting a report to xlsx gives the values LibreOffice itself computes.
     """
     out_dir.mkdir(parents=True, exist_ok=True)
     with tempfile.TemporaryDirectory(prefix="xl_crm_lo_") as profile:
+        user = Path(profile) / "user"
+        user.mkdir()
+        (user / "registrymodifications.xcu").write_text(RECALCULATE_ON_LOAD, encoding="utf-8")
         cmd = [soffice(), f"-env:UserInstallation=file://{profile}", "--headless",
                "--norestore", "--convert-to", fmt, "--outdir", str(out_dir), str(source)]
         try:

@@ -17,7 +17,7 @@ from pathlib import Path
 
 import pandas as pd
 from openpyxl import Workbook, load_workbook
-from openpyxl.packaging.custom import StringProperty
+from openpyxl.workbook.properties import CalcProperties
 
 from .. import __version__
 from ..core.analysis import Analysis
@@ -26,7 +26,8 @@ from ..core.strategy import recommend
 from ..i18n import check_lang, method_name, text
 from ..mail import ReportSummary, TierRow
 from ..output import atomic_output, check_target
-from .clv_sheet import write_clv_sheet
+from .cached import store_values
+from .clv_sheet import formula_values, write_clv_sheet
 from .layout import (
     DATE,
     EXCEL_MAX_ROWS,
@@ -45,7 +46,13 @@ from .summary import segment_kind, write_summary
 
 CLV_KINDS = {"abc": "abc", "pyramid": "pyramid", "segment": None, "stage": "lifecycle",
              "quadrant": "matrix", "region": "region"}
-SUMMARY_PROPERTY = "xl_crm.summary"  # key figures as JSON, for mailing an existing report
+SUMMARY_PROPERTY = "xl_crm.summary"  # where reports before 0.2 kept the key figures (JSON)
+DATA_SHEET = "xl_crm data"  # very hidden sheet: the key figures as JSON, for mailing a report
+CELL_TEXT_LIMIT = 32_767  # characters in one Excel cell
+# Excel's calculation-engine id (Excel 2019 / Microsoft 365). With the computed values
+# stored and this id, Excel opens the report without recalculating it and does not ask
+# to save an unchanged file; an Excel with a newer engine recalculates (same values).
+EXCEL_CALC_ID = 191029
 TIER_SETS = {"abc": ("abc_tier", "abc"), "pyramid": ("pyramid_tier", "pyramid")}
 
 # customers-table columns: (analysis column, number format or "text"/None, width)
@@ -79,10 +86,11 @@ def write_report(analysis: Analysis, path: str | Path, options: ReportOptions = 
         if tier_set not in TIER_SETS:
             raise InputError(f"unknown tier set {tier_set!r}; use abc or pyramid", "tiers")
     path = check_target(Path(path), overwrite, inputs)  # refuse before any work
-    book = build_workbook(analysis, options)
+    book, values = build_workbook(analysis, options)
     try:
         with atomic_output(path, overwrite, inputs) as tmp:
             book.save(tmp)
+            store_values(tmp, values)
     except BaseException:  # interrupted or failed: close the streamed sheets quietly
         for ws in book.worksheets:
             with contextlib.suppress(Exception):
@@ -91,17 +99,17 @@ def write_report(analysis: Analysis, path: str | Path, options: ReportOptions = 
     return path.expanduser().resolve()
 
 
-def build_workbook(analysis: Analysis, options: ReportOptions = ReportOptions()) -> Workbook:
-    """The report as an unsaved write-only openpyxl workbook."""
+def build_workbook(analysis: Analysis, options: ReportOptions = ReportOptions()
+                   ) -> tuple[Workbook, dict[str, dict[str, float]]]:
+    """The report as an unsaved write-only openpyxl workbook, and the computed values of
+    its formulas ({sheet: {cell: value}}) for :func:`.cached.store_values`."""
     lang = options.lang
     book = Workbook(write_only=True)
-    book.calculation.fullCalcOnLoad = True  # Excel computes the CLV formulas on open
+    book.calculation = CalcProperties(calcId=EXCEL_CALC_ID, fullCalcOnLoad=False)
     created = analysis.as_of.to_pydatetime()
     book.properties.created = book.properties.modified = created
     book.properties.title = f"{text('summary.title', lang)} {analysis.as_of:%Y-%m}"
     book.properties.creator = f"xl_crm {__version__}"
-    summary = json.dumps(dataclasses.asdict(report_summary(analysis, lang)), ensure_ascii=False)
-    book.custom_doc_props.append(StringProperty(name=SUMMARY_PROPERTY, value=summary))
     footer = notes_footer(lang)
     names: list[str] = []
     tables: set[str] = set()
@@ -123,14 +131,27 @@ def build_workbook(analysis: Analysis, options: ReportOptions = ReportOptions())
     ws = _sheet(book, text("sheet.clv", lang), names, footer, title_rows=None)
     kind = CLV_KINDS.get(analysis.options.clv_group) or segment_kind(analysis.options.scheme)
     groups = {g: (method_name(g, kind, lang), inputs) for g, inputs in analysis.clv.items()}
-    write_clv_sheet(ws, groups, lang)
+    values = {ws.title: formula_values(write_clv_sheet(ws, groups, lang), groups)}
 
     ws = _sheet(book, text("sheet.strategy", lang), names, footer)
     _strategy_sheet(ws, analysis, lang, tables)
 
     ws = _sheet(book, text("sheet.notes", lang), names, footer)
     _notes_sheet(ws, analysis, lang, split_notes)
-    return book
+    _data_sheet(book, report_summary(analysis, lang))
+    return book, values
+
+
+def _data_sheet(book: Workbook, summary: ReportSummary) -> None:
+    """The very hidden sheet holding the key figures as JSON text in column A (split over
+    rows when longer than a cell holds), read back by :func:`read_summary`. A sheet, not a
+    custom document property: Office limits those to 255 characters."""
+    ws = book.create_sheet(DATA_SHEET)
+    ws.sheet_state = "veryHidden"
+    data = json.dumps(dataclasses.asdict(summary), ensure_ascii=False)
+    s = Styler(ws, "en")
+    for start in range(0, len(data), CELL_TEXT_LIMIT):
+        ws.append([s.cell(data[start:start + CELL_TEXT_LIMIT])])
 
 
 def _sheet(book: Workbook, name: str, names: list[str], footer: str,
@@ -315,11 +336,20 @@ def read_summary(path: str | Path) -> ReportSummary:
     except Exception as err:  # openpyxl raises several types for damaged files
         raise InputError(f"{path.name} is not a readable workbook: {err}") from err
     try:
-        props = {p.name: p.value for p in book.custom_doc_props.props}
+        if DATA_SHEET in book.sheetnames:
+            stored = "".join(str(row[0]) for row in book[DATA_SHEET].iter_rows(values_only=True)
+                             if row and row[0] is not None)
+        else:  # a report written before the key figures moved to the hidden sheet
+            stored = {p.name: p.value for p in book.custom_doc_props.props}.get(SUMMARY_PROPERTY)
     finally:
         book.close()
-    if SUMMARY_PROPERTY not in props:
+    if not stored:
         raise InputError(f"{path.name} is not an xl_crm report (no key figures stored in it)")
-    data = json.loads(props[SUMMARY_PROPERTY])
-    data["tiers"] = tuple(TierRow(**t) for t in data["tiers"])
-    return ReportSummary(**data)
+    try:
+        data = json.loads(stored)
+        data["tiers"] = tuple(TierRow(**t) for t in data["tiers"])
+        return ReportSummary(**data)
+    except (ValueError, TypeError, KeyError) as err:
+        raise InputError(f"{path.name}: the key figures stored in the report are damaged "
+                         "(was it edited by another program?); write the report again with "
+                         "xl-crm report") from err

@@ -4,7 +4,9 @@ Each block has yellow input cells (scalars in column B, per-year inputs in one c
 year) and the rows of :func:`xl_crm.core.clv.dwyer_table` as Excel formulas that refer to
 them, so a manager can change the discount or the retention and see the table recompute.
 The formulas are the core's rules written in Excel; a LibreOffice test checks that the
-values Excel-compatible software computes equal the core's.
+values Excel-compatible software computes equal the core's. The core's values are also
+stored as the formulas' computed values (:func:`formula_values`, :mod:`.cached`), so the
+sheet shows its numbers before anything recalculates (Protected View, previews, phones).
 """
 
 from __future__ import annotations
@@ -49,6 +51,19 @@ def write_clv_sheet(ws, groups: dict[str, tuple[str, DwyerInputs]], lang: str) -
         row += block_height()
         ws.row_breaks.append(Break(id=row - 1))  # one block per printed page
     return cells
+
+
+def formula_values(cells: dict, groups: dict[str, tuple[str, DwyerInputs]]) -> dict[str, float]:
+    """{cell reference: the core's value} of every formula cell that
+    :func:`write_clv_sheet` wrote (``cells`` is its return value)."""
+    values: dict[str, float] = {}
+    for group, (_, inputs) in groups.items():
+        table = inputs.table()
+        at = cells[group]
+        for label in ROWS:
+            for j, value in enumerate(table.loc[label].tolist()):
+                values[f"{get_column_letter(2 + j)}{at[label]}"] = float(value)
+    return values
 
 
 def _block(ws, s: Styler, top: int, title: str, inputs: DwyerInputs, lang: str) -> dict:

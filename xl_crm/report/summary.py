@@ -131,5 +131,10 @@ def _bar(ws, title: str, rows: tuple[int, int], anchor: str, axis: str | None = 
 
 
 def _place(ws, chart, anchor: str) -> None:
+    """Size and anchor a chart, with every axis shown: openpyxl 3.1 writes axes without
+    ``<c:delete val="0"/>``, and Excel then hides them and their labels."""
     chart.width, chart.height = 18, 8.5
+    for part in (chart, *chart._charts):  # a combined chart keeps its parts' axes
+        for axis in (part.x_axis, part.y_axis):
+            axis.delete = False
     ws.add_chart(chart, anchor)

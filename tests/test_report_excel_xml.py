@@ -1,0 +1,125 @@
+"""The report as Excel reads it (issue 16): the XML of the charts, the computed values
+stored with every formula, the calculation settings, and the key figures kept where
+Office does not cut them. LibreOffice forgives all of these; Excel does not."""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import re
+import zipfile
+from xml.etree import ElementTree
+
+import pytest
+from openpyxl import Workbook, load_workbook
+from openpyxl.packaging.custom import StringProperty
+
+from xl_crm.core.errors import InputError
+from xl_crm.report import (
+    DATA_SHEET,
+    EXCEL_CALC_ID,
+    SUMMARY_PROPERTY,
+    ReportOptions,
+    read_summary,
+    report_summary,
+    write_report,
+)
+from xl_crm.report.cached import fill_formula_values
+from xl_crm.report.clv_sheet import ROWS
+
+CHART = "{http://schemas.openxmlformats.org/drawingml/2006/chart}"
+AXES = ("catAx", "valAx", "dateAx", "serAx")
+
+
+@pytest.fixture(scope="module")
+def report_path(sample_analysis, tmp_path_factory):
+    return write_report(sample_analysis, tmp_path_factory.mktemp("xml") / "report.xlsx",
+                        ReportOptions(tiers=("abc", "pyramid")))
+
+
+def test_every_chart_axis_is_shown(report_path):
+    with zipfile.ZipFile(report_path) as z:
+        charts = [n for n in z.namelist() if n.startswith("xl/charts/chart")]
+        assert len(charts) == 3
+        for name in charts:
+            root = ElementTree.fromstring(z.read(name))
+            axes = [a for kind in AXES for a in root.iter(f"{CHART}{kind}")]
+            assert len(axes) >= 2, name
+            for axis in axes:
+                delete = axis.find(f"{CHART}delete")
+                assert delete is not None and delete.get("val") == "0", (name, axis.tag)
+
+
+def test_every_formula_has_its_computed_value(report_path, sample_analysis):
+    formulas = load_workbook(report_path)
+    values = load_workbook(report_path, data_only=True)  # reads what is stored, no calculation
+    count = 0
+    for ws in formulas.worksheets:
+        for row in ws.iter_rows():
+            for c in row:
+                if c.data_type == "f":
+                    count += 1
+                    stored = values[ws.title][c.coordinate].value
+                    assert isinstance(stored, float), (ws.title, c.coordinate, stored)
+    # 3 ABC tiers x 14 rows x 5 years
+    assert count == len(sample_analysis.clv) * len(ROWS) * 5
+    # the stored numbers are the core's: the last row of the tier A block
+    ws = values["CLV"]
+    labels = [r[0] for r in ws.iter_rows(max_col=1, values_only=True)]
+    row = labels.index("Lifetime value per customer") + 1
+    stored = [ws.cell(row, 2 + j).value for j in range(5)]
+    expected = sample_analysis.clv["A"].table().loc["Lifetime value per customer"].tolist()
+    assert stored == pytest.approx(expected, rel=1e-12)
+
+
+def test_excel_opens_it_without_recalculating(report_path):
+    with zipfile.ZipFile(report_path) as z:
+        book = z.read("xl/workbook.xml").decode()
+    calc = re.search(r"<calcPr[^>]*/>", book).group(0)
+    assert f'calcId="{EXCEL_CALC_ID}"' in calc
+    assert 'fullCalcOnLoad="1"' not in calc
+
+
+def test_fill_formula_values_touches_only_the_named_empty_formulas():
+    xml = ('<row r="1"><c r="A1" t="n"><v>3</v></c><c r="B1" s="2"><f>A1*2</f><v /></c>'
+           '<c r="C1"><f>B1+1</f><v/></c></row>')
+    assert fill_formula_values(xml, {"B1": 6.0}) == (
+        '<row r="1"><c r="A1" t="n"><v>3</v></c><c r="B1" s="2"><f>A1*2</f><v>6.0</v></c>'
+        '<c r="C1"><f>B1+1</f><v/></c></row>')
+    with pytest.raises(ValueError, match="no empty formula cell"):
+        fill_formula_values(xml, {"A1": 1.0})
+    with pytest.raises(ValueError, match="finite"):
+        fill_formula_values(xml, {"B1": float("nan")})
+
+
+def test_key_figures_beyond_255_characters_round_trip(report_path, sample_analysis):
+    book = load_workbook(report_path)
+    assert book[DATA_SHEET].sheet_state == "veryHidden"
+    assert SUMMARY_PROPERTY not in {p.name for p in book.custom_doc_props.props}
+    stored = "".join(r[0] for r in book[DATA_SHEET].iter_rows(values_only=True))
+    assert len(stored) > 255
+    assert read_summary(report_path) == report_summary(sample_analysis)
+
+
+def test_a_report_of_the_first_release_is_still_read(sample_analysis, tmp_path):
+    """Reports before this change kept the figures in a custom document property."""
+    old = tmp_path / "old.xlsx"
+    book = Workbook()
+    summary = report_summary(sample_analysis, "zh")
+    book.custom_doc_props.append(StringProperty(
+        name=SUMMARY_PROPERTY, value=json.dumps(dataclasses.asdict(summary), ensure_ascii=False)))
+    book.save(old)
+    assert read_summary(old) == summary
+
+
+def test_damaged_key_figures_are_one_line(tmp_path):
+    cut = tmp_path / "cut.xlsx"
+    book = Workbook()
+    book.custom_doc_props.append(StringProperty(name=SUMMARY_PROPERTY,
+                                                value='{"period": "2026-10", "as_of": "20'))
+    book.save(cut)  # what Office's 255-character cut does to a long property
+    with pytest.raises(InputError) as err:
+        read_summary(cut)
+    assert str(err.value) == ("cut.xlsx: the key figures stored in the report are damaged (was "
+                              "it edited by another program?); write the report again with "
+                              "xl-crm report")
