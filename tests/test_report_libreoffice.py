@@ -10,6 +10,7 @@ import datetime as dt
 import os
 import shutil
 import subprocess
+import zipfile
 
 import pytest
 from openpyxl import load_workbook
@@ -19,7 +20,7 @@ from xl_crm.files import read_sales
 from xl_crm.i18n import text
 from xl_crm.libreoffice import convert
 from xl_crm.report import ReportOptions, write_report
-from xl_crm.report.cached import store_values
+from xl_crm.report.cached import fill_formula_values
 from xl_crm.report.clv_sheet import ROWS
 
 from .conftest import SAMPLE_ZH
@@ -74,11 +75,19 @@ def test_libreoffice_recalculates_whatever_the_file_stores(small_analysis, tmp_p
     stores: a copy whose stored values are all 0 still converts to the core's values."""
     path = write_report(small_analysis, tmp_path / "report.xlsx")
     book = load_workbook(path)
-    stripped = tmp_path / "zeros.xlsx"
+    stripped = tmp_path / "stripped.xlsx"
     book.save(stripped)  # openpyxl drops the stored values
     ws = book["CLV"]
     zeros = {c.coordinate: 0.0 for row in ws.iter_rows() for c in row if c.data_type == "f"}
-    store_values(stripped, {"CLV": zeros})
+    part = f"xl/worksheets/sheet{book.sheetnames.index('CLV') + 1}.xml"
+    zeroed = tmp_path / "zeros.xlsx"
+    with zipfile.ZipFile(stripped) as src, zipfile.ZipFile(zeroed, "w") as dst:
+        for info in src.infolist():
+            data = src.read(info)
+            if info.filename == part:
+                data = fill_formula_values(data.decode(), zeros).encode()
+            dst.writestr(info, data)
+    stripped = zeroed
     first = next(iter(zeros))
     assert load_workbook(stripped, data_only=True)["CLV"][first].value == 0.0
     blocks = clv_blocks(recalculated(stripped, tmp_path)["CLV"])

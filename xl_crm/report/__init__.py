@@ -26,7 +26,7 @@ from ..core.strategy import recommend
 from ..i18n import check_lang, method_name, text
 from ..mail import ReportSummary, TierRow
 from ..output import atomic_output, check_target
-from .cached import store_values
+from .cached import close_with_values
 from .clv_sheet import formula_values, write_clv_sheet
 from .layout import (
     DATE,
@@ -86,11 +86,10 @@ def write_report(analysis: Analysis, path: str | Path, options: ReportOptions = 
         if tier_set not in TIER_SETS:
             raise InputError(f"unknown tier set {tier_set!r}; use abc or pyramid", "tiers")
     path = check_target(Path(path), overwrite, inputs)  # refuse before any work
-    book, values = build_workbook(analysis, options)
+    book = build_workbook(analysis, options)
     try:
         with atomic_output(path, overwrite, inputs) as tmp:
             book.save(tmp)
-            store_values(tmp, values)
     except BaseException:  # interrupted or failed: close the streamed sheets quietly
         for ws in book.worksheets:
             with contextlib.suppress(Exception):
@@ -99,10 +98,8 @@ def write_report(analysis: Analysis, path: str | Path, options: ReportOptions = 
     return path.expanduser().resolve()
 
 
-def build_workbook(analysis: Analysis, options: ReportOptions = ReportOptions()
-                   ) -> tuple[Workbook, dict[str, dict[str, float]]]:
-    """The report as an unsaved write-only openpyxl workbook, and the computed values of
-    its formulas ({sheet: {cell: value}}) for :func:`.cached.store_values`."""
+def build_workbook(analysis: Analysis, options: ReportOptions = ReportOptions()) -> Workbook:
+    """The report as an unsaved write-only openpyxl workbook."""
     lang = options.lang
     book = Workbook(write_only=True)
     book.calculation = CalcProperties(calcId=EXCEL_CALC_ID, fullCalcOnLoad=False)
@@ -131,7 +128,7 @@ def build_workbook(analysis: Analysis, options: ReportOptions = ReportOptions()
     ws = _sheet(book, text("sheet.clv", lang), names, footer, title_rows=None)
     kind = CLV_KINDS.get(analysis.options.clv_group) or segment_kind(analysis.options.scheme)
     groups = {g: (method_name(g, kind, lang), inputs) for g, inputs in analysis.clv.items()}
-    values = {ws.title: formula_values(write_clv_sheet(ws, groups, lang), groups)}
+    close_with_values(ws, formula_values(write_clv_sheet(ws, groups, lang), groups))
 
     ws = _sheet(book, text("sheet.strategy", lang), names, footer)
     _strategy_sheet(ws, analysis, lang, tables)
@@ -139,7 +136,7 @@ def build_workbook(analysis: Analysis, options: ReportOptions = ReportOptions()
     ws = _sheet(book, text("sheet.notes", lang), names, footer)
     _notes_sheet(ws, analysis, lang, split_notes)
     _data_sheet(book, report_summary(analysis, lang))
-    return book, values
+    return book
 
 
 def _data_sheet(book: Workbook, summary: ReportSummary) -> None:
