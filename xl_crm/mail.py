@@ -26,6 +26,7 @@ from pathlib import Path
 
 from .core.errors import XlCrmError
 from .i18n import LANGS, text
+from .keyfigures import ReportSummary, TierRow
 from .output import atomic_output
 
 SECURITIES = ("starttls", "ssl", "none")
@@ -251,37 +252,6 @@ def _read_config(path: Path) -> dict[str, str]:
         if value.strip():
             values[keys[key]] = value if key == "password" else value.strip()
     return values
-
-
-@dataclass(frozen=True)
-class TierRow:
-    """One row of the ABC tier table: shares are fractions (0.25 = 25%), value in currency."""
-
-    label: str
-    name: str
-    customers: int
-    customer_share: float
-    value: float
-    value_share: float
-
-
-@dataclass(frozen=True)
-class ReportSummary:
-    """The key figures shown in the message body.
-
-    ``period`` is the month of the analysis date ("2026-10"), ``as_of`` an ISO date,
-    ``revenue`` net sales and ``value`` total customer value, both in the report currency;
-    ``value_basis`` is "profit" or "net sales"; ``tiers`` the ABC table, A first.
-    """
-
-    period: str
-    as_of: str
-    source: str
-    customers: int
-    revenue: float
-    value: float
-    value_basis: str
-    tiers: tuple[TierRow, ...]
 
 
 MAIL_KEYS = ('subject', 'greeting', 'intro', 'key', 'customers', 'revenue', 'value', 'as_of', 'source', 'tiers', 'footer', 'colon', 'sent', 'nobody', 'refused')

@@ -24,7 +24,7 @@ from ..core.analysis import Analysis
 from ..core.errors import InputError
 from ..core.strategy import recommend
 from ..i18n import check_lang, method_name, text
-from ..mail import ReportSummary, TierRow
+from ..keyfigures import ReportSummary, TierRow
 from ..output import atomic_output, check_target
 from .cached import close_with_values
 from .clv_sheet import formula_values, write_clv_sheet
