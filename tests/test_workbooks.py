@@ -4,8 +4,11 @@ from __future__ import annotations
 
 import importlib.util
 import inspect
+import json
 import os
 import shutil
+import subprocess
+import sys
 import zipfile
 
 import pytest
@@ -83,7 +86,37 @@ def test_lite_main_defines_every_function_and_the_script():
     script = members["monthly_report"]
     assert list(inspect.signature(script).parameters) == ["book"]
     requirements = (ROOT / "workbooks" / "lite" / "requirements.txt").read_text()
-    assert {"xl_crm", "pandas", "numpy", "openpyxl"} <= set(requirements.split())
+    assert {"xl_crm", "xlwings>=0.37.7", "pandas", "numpy", "openpyxl"} <= {
+        line.strip() for line in requirements.splitlines() if not line.startswith("#")}
+
+
+LITE_WITHOUT_SSL = """
+import importlib.util, inspect, json, sys
+sys.modules["ssl"] = sys.modules["_ssl"] = None  # Pyodide does not load ssl by default
+spec = importlib.util.spec_from_file_location("main", sys.argv[1])
+main = importlib.util.module_from_spec(spec)
+spec.loader.exec_module(main)
+import xl_crm.udfs
+print(json.dumps({
+    "udfs": sorted(n for n in dir(xl_crm.udfs) if n.startswith("CRM_")),
+    "main": sorted(n for n, f in inspect.getmembers(main, callable) if n.startswith("CRM_")),
+    "script": list(inspect.signature(main.monthly_report).parameters),
+    "mail": sorted(m for m in ("smtplib", "ssl", "xl_crm.mail") if sys.modules.get(m)),
+}))
+"""
+
+
+def test_lite_main_loads_without_ssl_and_registers_every_function():
+    """xlwings Lite registers nothing when main.py fails to import; main.py must not
+    pull in smtplib/ssl (the mailer), and must offer every worksheet function."""
+    done = subprocess.run([sys.executable, "-c", LITE_WITHOUT_SSL,
+                           str(ROOT / "workbooks" / "lite" / "main.py")],
+                          capture_output=True, text=True, check=False)
+    assert done.returncode == 0, done.stderr
+    found = json.loads(done.stdout)
+    assert found["main"] == found["udfs"] and set(INTERFACE) <= set(found["main"])
+    assert found["script"] == ["book"]
+    assert found["mail"] == []
 
 
 @pytest.mark.skipif(not shutil.which("soffice") and not os.environ.get("CI"),
