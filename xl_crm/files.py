@@ -3,16 +3,19 @@
 Workbooks: the sheet named by ``sheet``, else one called ``Sales`` or ``销售``, else the
 first sheet; the header row is found by its headers (title rows above it are fine).
 Values are read as stored (``data_only``: formulas give their last computed values).
-CSV: UTF-8 (with or without BOM), falling back to GB18030 for files saved by Chinese
-Excel; every cell is read as text and parsed by the same rules as worksheet cells.
+CSV: UTF-8 (with or without BOM), UTF-16 (with BOM, or without it found from the NUL
+bytes), GB18030 (Chinese Excel) or Windows-1252 (Western Excel), as :func:`csv_encoding`
+decides; every cell is read as text and parsed by the same rules as worksheet cells.
 Files are only read, never written.
 """
 
 from __future__ import annotations
 
+import codecs
 import csv
 import datetime as dt
 import io
+import re
 from collections import Counter
 from collections.abc import Mapping
 from itertools import islice
@@ -26,7 +29,7 @@ from .core.sales import Sales, sales_from_frame, sales_from_rows
 
 SALES_SHEETS = ("sales", "销售", "销售数据", "sales data")
 SUFFIXES = (".xlsx", ".xlsm", ".csv", ".parquet")
-ENCODINGS = ("utf-8-sig", "gb18030")
+LEGACY_ENCODINGS = ("gb18030", "cp1252")
 
 
 def read_sales(
@@ -87,8 +90,6 @@ def _read_workbook(path: Path, sheet: str | None, mapping, today) -> Sales:
 
 def _csv_problem(err: Exception) -> str:
     """pandas' parser message in the user's terms (pandas counts lines of the file)."""
-    import re
-
     m = re.search(r"line (\d+), saw (\d+)", str(err))
     if m:
         return f"row {m.group(1)} has {m.group(2)} cells but the header has fewer"
@@ -115,16 +116,77 @@ def csv_delimiter(text: str, records: int = 30) -> str:
     return choice
 
 
+def csv_encoding(head: bytes) -> str:
+    """The Python codec of CSV bytes (the file's first bytes, or all of them), by strict
+    rules first:
+
+    1. a byte-order mark: ``utf-8-sig``, ``utf-16`` (UTF-32 marks are refused);
+    2. no mark but NUL bytes mostly at odd (even) offsets, making up at least a tenth of
+       them, and the text decodes: ``utf-16-le`` (``utf-16-be``), UTF-16 without BOM;
+    3. valid UTF-8 (plain ASCII included; a character cut at the end of ``head`` is
+       fine): ``utf-8``;
+    4. else one of the legacy 8-bit encodings of Excel's CSV, ``gb18030`` (Chinese
+       Windows) or ``cp1252`` (Western Windows): the one of them that decodes strictly if
+       only one does, else charset-normalizer's best guess between the two; when it has
+       none, ``gb18030`` if every multi-byte character is in the GB2312 range (both bytes
+       0xA1-0xFE, where Chinese names are), else ``cp1252``.
+
+    Raises :class:`InputError` (a one-line reason, without the file name) when no
+    accepted encoding fits."""
+    if head.startswith((b"\xff\xfe\x00\x00", b"\x00\x00\xfe\xff")):
+        raise InputError("is UTF-32 text; save it as CSV UTF-8")
+    if head.startswith(b"\xef\xbb\xbf"):
+        return "utf-8-sig"
+    if head.startswith((b"\xff\xfe", b"\xfe\xff")):
+        return "utf-16"
+    if b"\x00" in head:
+        even = head[:4096:2].count(0)
+        odd = head[1:4096:2].count(0)
+        half = max(len(head[:4096]) // 2, 1)
+        for codec, zeros, others in (("utf-16-le", odd, even), ("utf-16-be", even, odd)):
+            if zeros >= half / 10 and others <= zeros / 10 and _decodes(head, codec):
+                return codec
+    if _decodes(head, "utf-8"):
+        return "utf-8"
+    if b"\x00" in head:
+        raise InputError("holds NUL bytes but is not UTF-16 text; save it as CSV UTF-8")
+    fits = [codec for codec in LEGACY_ENCODINGS if _decodes(head, codec)]
+    if len(fits) == 1:
+        return fits[0]
+    if not fits:
+        raise InputError("is not UTF-8, UTF-16, GB18030 or Windows-1252 text; save it as "
+                         "CSV UTF-8")
+    from charset_normalizer import from_bytes
+
+    best = from_bytes(head[: 1 << 16], cp_isolation=list(LEGACY_ENCODINGS)).best()
+    if best is not None and best.encoding in LEGACY_ENCODINGS:
+        return best.encoding
+    wide = head.decode("gb18030", errors="ignore")
+    gb2312 = all(len(ch.encode("gb18030")) == 1 or re.fullmatch(rb"[\xa1-\xfe]{2}",
+                 ch.encode("gb18030")) for ch in wide)
+    return "gb18030" if gb2312 else "cp1252"
+
+
+def _decodes(data: bytes, codec: str) -> bool:
+    """Whether ``data`` decodes strictly in ``codec``, a character cut at its end allowed."""
+    decoder = codecs.getincrementaldecoder(codec)()
+    try:
+        decoder.decode(data, final=False)
+    except UnicodeDecodeError:
+        return False
+    return True
+
+
 def _read_csv(path: Path, mapping, today) -> Sales:
     raw = path.read_bytes()
-    for encoding in ENCODINGS:
-        try:
-            text = raw.decode(encoding)
-            break
-        except UnicodeDecodeError:
-            continue
-    else:
-        raise InputError(f"{path.name}: not UTF-8 or GB18030 text")
+    try:
+        encoding = csv_encoding(raw)
+        text = raw.decode(encoding)
+    except InputError as err:
+        raise InputError(f"{path.name} {err}") from err
+    except UnicodeDecodeError as err:  # the whole file is read: only a cut last character
+        raise InputError(f"{path.name} ends inside a character ({encoding} text cut "
+                         "short?)") from err
     delimiter = csv_delimiter(text)
     try:
         head = list(islice(csv.reader(io.StringIO(text, newline=""), delimiter=delimiter), 30))
