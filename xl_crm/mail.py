@@ -3,26 +3,34 @@
 Settings come from the environment (``XL_CRM_SMTP_*``, ``XL_CRM_MAIL_FROM``), which an INI
 config file (section ``[mail]``) may add to. Transport security is STARTTLS by default,
 with certificate verification on; plain SMTP (``none``) is allowed on a loopback host only.
-The password is never printed, logged, written into a message or put in an error message.
-Standard library only.
+The password is never printed, logged, written into a message or put in an error message,
+in any form (no character of it, no position, no length). Login sends the UTF-8 bytes of
+user and password. Standard library only; ``smtplib``/``ssl`` are imported only when
+sending (xlwings Lite's Pyodide has no ``ssl`` unless loaded), so building a message and
+a dry run work without them.
 """
 
 from __future__ import annotations
 
+import base64
 import configparser
+import hmac
 import html
 import ipaddress
 import os
-import smtplib
-import socket
-import ssl
+import re
 import unicodedata
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from email import policy
 from email.message import EmailMessage
-from email.utils import formatdate, getaddresses, make_msgid, parseaddr
+from email.utils import formataddr, formatdate, getaddresses, make_msgid
 from pathlib import Path
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    import smtplib
+    import ssl
 
 from .core.errors import XlCrmError
 from .i18n import LANGS, text
@@ -48,6 +56,7 @@ ENV_VARS = {
     "cafile": ("XL_CRM_SMTP_CAFILE", "cafile"),
 }
 CONFIG_VAR = "XL_CRM_CONFIG"
+DRY_RUN_SENDER = "xl-crm@localhost"  # the sender of a dry run without one set
 CONFIG_SECTION = "mail"
 
 # Messages are built with 7-bit transfer encodings (quoted-printable/base64 bodies), so
@@ -83,8 +92,22 @@ def _check_security(host: str, security: str) -> None:
                         f"set {ENV_VARS['security'][0]} to starttls or ssl")
 
 
+def _is_control(ch: str) -> bool:
+    """Control characters and line/paragraph separators (header injection, broken lines)."""
+    return unicodedata.category(ch) in ("Cc", "Zl", "Zp")
+
+
+def _check_line(value: str, setting: str) -> None:
+    """MailError naming ``setting`` when ``value`` holds a line break or control character."""
+    if any(_is_control(ch) for ch in value):
+        raise MailError(f"{setting} must be one line without control characters "
+                        f"(line breaks, tabs), not {value!r}")
+
+
 def _address_problem(address: str) -> str | None:
     """Why ``address`` is not a plain ``local@domain`` address, or None when it is."""
+    if any(_is_control(ch) for ch in address):
+        return "it must not contain line breaks or other control characters"
     if address.count("@") != 1:
         return "it must contain exactly one @"
     local, domain = address.split("@")
@@ -92,7 +115,7 @@ def _address_problem(address: str) -> str | None:
         return "it needs text on both sides of the @"
     if any(ch.isspace() for ch in address):
         return "it must not contain spaces"
-    if any(ch in _BAD_ADDRESS_CHARS or ord(ch) < 32 for ch in address):
+    if any(ch in _BAD_ADDRESS_CHARS for ch in address):
         return "it must not contain commas, semicolons, brackets or quotes (one address each)"
     return None
 
@@ -108,21 +131,131 @@ def check_address(address: str, role: str = "recipient") -> str:
     return text
 
 
-def _addresses(values: Sequence[str] | str, role: str) -> tuple[str, ...]:
-    if isinstance(values, str):  # one address given instead of a list
+def _split(value: str) -> list[tuple[str, str]]:
+    """``value`` cut at each ``,`` or ``;`` outside double quotes and ``<...>``:
+    (piece, the separator after it or "")."""
+    pieces: list[tuple[str, str]] = []
+    start, quoted, angle, escaped = 0, False, False, False
+    for i, ch in enumerate(value):
+        if escaped:
+            escaped = False
+        elif quoted:
+            escaped, quoted = ch == "\\", ch != '"'
+        elif ch == '"':
+            quoted = True
+        elif ch in "<>":
+            angle = ch == "<"
+        elif ch in ",;" and not angle:
+            pieces.append((value[start:i], ch))
+            start = i + 1
+    pieces.append((value[start:], ""))
+    return pieces
+
+
+_NAMED = re.compile(r"(?P<name>.*?)\s*<(?P<addr>[^<>]*)>", re.DOTALL)
+
+
+def _mailbox(piece: str) -> tuple[str, str] | str:
+    """(display name, address) of ``addr``, ``<addr>``, ``Name <addr>`` or
+    ``"Name" <addr>``; a string saying why not otherwise."""
+    piece = piece.strip()
+    named = _NAMED.fullmatch(piece)
+    if named is None:
+        return _address_problem(piece) or ("", piece)
+    name, addr = named["name"], named["addr"].strip()
+    if len(name) >= 2 and name[0] == name[-1] == '"':
+        inner = name[1:-1]
+        if re.search(r'(?<!\\)(?:\\\\)*"', inner):
+            return "a quote inside a quoted name must be written \\\""
+        name = re.sub(r"\\(.)", r"\1", inner, flags=re.DOTALL)
+    elif any(ch in '"<>' for ch in name):
+        return "the name before <address> has unbalanced quotes or brackets"
+    if any(_is_control(ch) for ch in name):
+        return "it must not contain line breaks or other control characters"
+    return _address_problem(addr) or (" ".join(name.split()), addr)
+
+
+def _same(addr: str) -> str:
+    """The key under which two addresses count as one: the domain is case-insensitive, the
+    local part (before the @) is kept exactly, as RFC 5321 allows servers to tell it apart."""
+    local, _, domain = addr.rpartition("@")
+    return f"{local}@{domain.lower()}"
+
+
+def parse_addresses(values: Sequence[str] | str, role: str,
+                    seen: set[str] | None = None) -> tuple[tuple[str, str], ...]:
+    """(display name, address) of every address in ``values``, in order.
+
+    Each value may hold several addresses separated by ``,`` or ``;``; a display name that
+    holds a comma or semicolon must be in double quotes (``"Smith, John" <a@b.c>``). An
+    address already given (here or in ``seen``, which is updated) is left out, so each
+    mailbox gets the message once. MailError naming the bad address otherwise.
+    """
+    if isinstance(values, str):  # one value given instead of a list
         values = [values]
-    return tuple(check_address(value, role) for value in values)
+    seen = set() if seen is None else seen
+    found: list[tuple[str, str]] = []
+    for value in values:
+        if not isinstance(value, str):
+            raise MailError(f"bad {role} address {value!r}: not text")
+        pieces = _split(value)
+        if all(not piece.strip() for piece, _ in pieces):
+            raise MailError(f"bad {role} address {value!r}: it is empty")
+        for i, (piece, sep) in enumerate(pieces):
+            if not piece.strip():
+                continue  # "a@x, b@y," or "a@x;; b@y": nothing between the separators
+            got = _mailbox(piece)
+            if isinstance(got, str):
+                raise MailError(f"bad {role} address {_written(pieces, i)!r}: "
+                                f"{_quote_hint(pieces, i) or got}")
+            if _same(got[1]) not in seen:
+                seen.add(_same(got[1]))
+                found.append(got)
+    return tuple(found)
+
+
+def _written(pieces: list[tuple[str, str]], i: int) -> str:
+    """The bad piece as written, with the next one when together they are a name with a
+    comma (``Smith, John <a@b.c>``)."""
+    if _quote_hint(pieces, i):
+        return (pieces[i][0] + pieces[i][1] + pieces[i + 1][0]).strip()
+    return pieces[i][0].strip()
+
+
+def _quote_hint(pieces: list[tuple[str, str]], i: int) -> str | None:
+    """The advice to quote the name when ``pieces[i]`` (no @) and the next piece are one
+    unquoted ``Name, More <addr>``."""
+    if "@" in pieces[i][0] or "<" in pieces[i][0] or i + 1 >= len(pieces):
+        return None
+    following = _mailbox(pieces[i + 1][0])
+    if isinstance(following, str) or not following[0]:
+        return None
+    name = f"{pieces[i][0].strip()}{pieces[i][1]} {following[0]}".replace('"', '\\"')
+    return (f"put a name that holds a comma or semicolon in double quotes: "
+            f"\"{name}\" <{following[1]}>")
+
+
+def _addresses(values: Sequence[str] | str, role: str) -> tuple[str, ...]:
+    """The bare addresses of :func:`parse_addresses`."""
+    return tuple(addr for _, addr in parse_addresses(values, role))
+
+
+def _header(mailboxes: Sequence[tuple[str, str]]) -> str:
+    return ", ".join(formataddr(box) for box in mailboxes)
+
+
+def _sender(sender: str) -> tuple[str, str]:
+    """(display name, address) of a sender written as ``addr`` or ``Name <addr>``."""
+    got = _mailbox(sender) if len(_split(sender)) == 1 else \
+        "one sender address only; put a name with a comma in double quotes"
+    if isinstance(got, str):
+        raise MailError(f"bad sender address {sender!r} (set {ENV_VARS['sender'][0]}): {got}")
+    return got
 
 
 def _sender_address(sender: str) -> str:
     """The bare address of a sender written as ``addr`` or ``Name <addr>``."""
-    _, addr = parseaddr(sender)
-    if not addr or (addr != sender.strip() and "<" not in sender):
-        addr = sender.strip()
-    problem = _address_problem(addr)
-    if problem:
-        raise MailError(f"bad sender address {sender!r} (set {ENV_VARS['sender'][0]}): {problem}")
-    return addr
+    return _sender(sender)[1]
 
 
 @dataclass(frozen=True)
@@ -147,6 +280,10 @@ class MailSettings:
     def __post_init__(self) -> None:
         if not self.host:
             raise MailError(f"no SMTP server: set {ENV_VARS['host'][0]}")
+        for name in ("host", "user", "sender"):
+            value = getattr(self, name)
+            if value is not None:
+                _check_line(value, ENV_VARS[name][0])
         if isinstance(self.port, bool) or not isinstance(self.port, int) \
                 or not 0 < self.port < 65536:
             raise MailError(f"SMTP port must be a whole number 1-65535, not {self.port!r}")
@@ -165,11 +302,14 @@ class MailSettings:
 
     @classmethod
     def load(cls, environ: Mapping[str, str] | None = None,
-             config: str | Path | None = None) -> MailSettings:
+             config: str | Path | None = None, *, dry_run: bool = False) -> MailSettings:
         """Settings from ``environ`` (default ``os.environ``) over the ``[mail]`` section of
         ``config`` (default: the file named by ``XL_CRM_CONFIG``, if set).
 
         Port defaults to 587 (starttls), 465 (ssl) or 25 (none); empty values count as unset.
+        Every setting but the password must be one line without control characters.
+        ``dry_run``: nothing will be sent, so a missing server is ``localhost`` (plain SMTP)
+        and a missing sender ``xl-crm@localhost``; settings given are still checked.
         """
         env = os.environ if environ is None else environ
         if config is None and env.get(CONFIG_VAR, "").strip():
@@ -182,6 +322,14 @@ class MailSettings:
             if value is not None and value.strip():
                 values[name] = value if name == "password" else value.strip()
                 where[name] = var
+        for name, value in values.items():
+            if name != "password":  # never shown; sent base64-encoded, so no injection
+                _check_line(value, where[name])
+        if dry_run:
+            if "host" not in values:
+                values["host"] = "localhost"
+                values.setdefault("security", "none")
+            values.setdefault("sender", DRY_RUN_SENDER)
 
         host = values.get("host")
         if not host:
@@ -380,11 +528,15 @@ def build_message(settings: MailSettings, report: Path, summary: ReportSummary,
                   lang: str = "en") -> EmailMessage:
     """The report email: a text and an HTML body (alternatives) and the workbook attached.
 
-    ``report`` must be an .xlsx or .xlsm file. Addresses are plain ``local@domain``; Bcc
-    addresses are kept on the message object for :func:`send`, never in a header.
+    ``report`` must be an .xlsx or .xlsm file. Each of ``to``, ``cc``, ``bcc`` is a list
+    of values, each holding one or more addresses (see :func:`parse_addresses`). A mailbox
+    given twice gets the message once, where it first appears in the order To, Cc, Bcc.
+    Bcc addresses are kept on the message object for :func:`send`, never in a header.
     """
     t = _texts(lang)
-    to, cc, bcc = _addresses(to, "To"), _addresses(cc, "Cc"), _addresses(bcc, "Bcc")
+    seen: set[str] = set()
+    to, cc = parse_addresses(to, "To", seen), parse_addresses(cc, "Cc", seen)
+    bcc = tuple(addr for _, addr in parse_addresses(bcc, "Bcc", seen))
     if not (to or cc or bcc):
         raise MailError("no recipients: give at least one To, Cc or Bcc address")
     report = Path(report)
@@ -398,11 +550,11 @@ def build_message(settings: MailSettings, report: Path, summary: ReportSummary,
 
     message = EmailMessage(policy=MESSAGE_POLICY)
     message["Subject"] = t["subject"].format(period=_oneline(summary.period))
-    message["From"] = settings.sender
+    message["From"] = _header([_sender(settings.sender)])
     if to:
-        message["To"] = ", ".join(to)
+        message["To"] = _header(to)
     if cc:
-        message["Cc"] = ", ".join(cc)
+        message["Cc"] = _header(cc)
     message["Date"] = formatdate(localtime=True)
     message["Message-ID"] = make_msgid(domain=_msgid_domain(settings.sender_address))
     message.set_content(_text_body(summary, report.name, t))
@@ -436,21 +588,28 @@ def _reply(code: int, text: bytes | str) -> str:
 
 
 def _reason(err: BaseException, timeout: float) -> str:
-    if isinstance(err, (TimeoutError, socket.timeout)):
+    import smtplib
+    import socket
+
+    if isinstance(err, TimeoutError):  # socket.timeout is TimeoutError
         return f"timed out after {timeout:g} s"
     if isinstance(err, socket.gaierror):
         return f"unknown host ({_oneline(err.strerror or err)})"
     if isinstance(err, smtplib.SMTPServerDisconnected):
         # smtplib turns a timeout while waiting for a reply into "disconnected"
-        if isinstance(err.__context__, (TimeoutError, socket.timeout)):
+        if isinstance(err.__context__, TimeoutError):
             return f"timed out after {timeout:g} s"
         return "the server closed the connection"
+    if isinstance(err, UnicodeError):  # the host name is no valid IDNA name
+        return "the host name is not a valid domain name"
     if isinstance(err, OSError) and err.strerror:
         return _oneline(err.strerror)
     return _oneline(err) or type(err).__name__
 
 
 def _tls_reason(err: ssl.SSLError) -> str:
+    import ssl
+
     if isinstance(err, ssl.SSLCertVerificationError):
         reason = f"certificate verify failed: {err.verify_message}"
         return reason + f" (to trust a private CA set {ENV_VARS['cafile'][0]})"
@@ -458,10 +617,13 @@ def _tls_reason(err: ssl.SSLError) -> str:
 
 
 def _context(settings: MailSettings) -> ssl.SSLContext:
+    import ssl
+
     try:
         return ssl.create_default_context(cafile=settings.cafile)
     except (OSError, ssl.SSLError) as err:
-        raise MailError(f"cannot load the CA file {settings.cafile}: "
+        raise MailError(f"cannot load the CA file {settings.cafile} "
+                        f"(set by {ENV_VARS['cafile'][0]} or cafile in the config file): "
                         f"{_oneline(getattr(err, 'strerror', None) or err)}") from None
 
 
@@ -470,7 +632,8 @@ def send(settings: MailSettings, message: EmailMessage,
     """Send ``message``; recipients default to its To, Cc and Bcc addresses.
 
     Some refused recipients give a SendResult with ``refused`` filled; every other failure
-    (unreachable server, TLS, login, all recipients refused) raises MailError.
+    (unreachable server, TLS, login, all recipients refused) raises MailError, whose text
+    and chained exceptions never hold the password.
     """
     recipients = (message_recipients(message) if recipients is None
                   else _addresses(recipients, "recipient"))
@@ -487,6 +650,9 @@ def send(settings: MailSettings, message: EmailMessage,
 
 def _send(settings: MailSettings, message: EmailMessage,
           recipients: tuple[str, ...]) -> SendResult:
+    import smtplib
+    import ssl
+
     _check_security(settings.host, settings.security)  # again: settings may be hand-made
     where = f"{settings.host}:{settings.port}"
     context = _context(settings) if settings.security != "none" else None
@@ -501,7 +667,7 @@ def _send(settings: MailSettings, message: EmailMessage,
     except smtplib.SMTPConnectError as err:
         raise MailError(f"the SMTP server {where} refused the connection "
                         f"({_reply(err.smtp_code, err.smtp_error)})") from err
-    except (OSError, smtplib.SMTPException) as err:
+    except (OSError, UnicodeError, smtplib.SMTPException) as err:
         raise MailError(f"cannot reach SMTP server {where}: "
                         f"{_reason(err, settings.timeout)}") from err
     try:
@@ -513,9 +679,78 @@ def _send(settings: MailSettings, message: EmailMessage,
             smtp.close()
 
 
+def _utf8(value: str, setting: str) -> bytes:
+    """The UTF-8 bytes of a login credential (a non-UTF-8 environment value gives back its
+    own bytes); MailError naming ``setting`` - never the value - when it cannot be sent."""
+    try:
+        data = value.encode("utf-8", "surrogateescape")
+    except UnicodeError:
+        raise MailError(f"{ENV_VARS[setting][0]} is not valid text") from None
+    if b"\0" in data:
+        raise MailError(f"{ENV_VARS[setting][0]} holds a NUL character, "
+                        f"which SMTP login cannot send") from None
+    return data
+
+
+def _b64(data: bytes) -> str:
+    return base64.b64encode(data).decode("ascii")
+
+
+def _challenge(reply: bytes) -> bytes:
+    try:
+        return base64.b64decode(reply)
+    except ValueError:
+        return b""
+
+
+def _login(smtp: smtplib.SMTP, user: str, password: str) -> None:
+    """Log in with the UTF-8 bytes of ``user`` and ``password`` (smtplib's own login sends
+    ASCII only): AUTH PLAIN (RFC 4616, UTF-8) when offered, else LOGIN, else CRAM-MD5.
+
+    SMTPAuthenticationError when refused, SMTPNotSupportedError when no AUTH is offered.
+    """
+    import smtplib
+
+    smtp.ehlo_or_helo_if_needed()
+    offered = smtp.esmtp_features.get("auth", "").upper().split()
+    if not offered:
+        raise smtplib.SMTPNotSupportedError("AUTH not offered")
+    name, secret = _utf8(user, "user"), _utf8(password, "password")
+    first: bytes | None = None
+    steps: list = []
+    if "PLAIN" in offered:
+        mechanism, first = "PLAIN", b"\0" + name + b"\0" + secret
+    elif "LOGIN" in offered:
+        mechanism, steps = "LOGIN", [lambda _: name, lambda _: secret]
+    elif "CRAM-MD5" in offered:
+        mechanism = "CRAM-MD5"
+        steps = [lambda c: name + b" " + hmac.new(secret, c, "md5").hexdigest().encode()]
+    else:
+        raise smtplib.SMTPException(f"no login method in common (the server offers "
+                                    f"{' '.join(offered)}; xl-crm speaks PLAIN, "
+                                    f"LOGIN and CRAM-MD5)")
+    sent = [] if first is None else [_b64(first)]
+    code, reply = smtp.docmd("AUTH", f"{mechanism} {sent[0]}" if sent else mechanism)
+    for step in steps:
+        if code != 334:
+            break
+        sent.append(_b64(step(_challenge(reply))))
+        code, reply = smtp.docmd(sent[-1])
+    if code == 334:  # the server asks for more than the mechanism has: cancel (RFC 4954)
+        code, reply = smtp.docmd("*")
+    if code not in (235, 503):  # 503: already logged in
+        for form in [token.encode() for token in sent] + [secret]:
+            if form:  # a server may echo what it was sent
+                reply = reply.replace(form, b"***")
+        raise smtplib.SMTPAuthenticationError(code, reply)
+
+
 def _converse(smtp: smtplib.SMTP, settings: MailSettings, message: EmailMessage,
               recipients: tuple[str, ...], context: ssl.SSLContext | None,
               where: str) -> SendResult:
+    import smtplib
+    import ssl
+
     stage = "the greeting"
     try:
         if settings.security == "starttls":
@@ -529,7 +764,7 @@ def _converse(smtp: smtplib.SMTP, settings: MailSettings, message: EmailMessage,
         if settings.user:
             stage = "login"
             try:
-                smtp.login(settings.user, settings.password or "")
+                _login(smtp, settings.user, settings.password or "")
             except smtplib.SMTPAuthenticationError as err:
                 raise MailError(f"the SMTP server refused the login for user {settings.user!r} "
                                 f"({_reply(err.smtp_code, err.smtp_error)})") from None
@@ -559,15 +794,17 @@ def _converse(smtp: smtplib.SMTP, settings: MailSettings, message: EmailMessage,
     return SendResult(accepted=tuple(r for r in recipients if r not in bad), refused=bad)
 
 
-def write_eml(message: EmailMessage, path: Path) -> Path:
+def write_eml(message: EmailMessage, path: Path, *, overwrite: bool = False) -> Path:
     """Write ``message`` as an .eml file (CRLF line ends) for a dry run; returns the path.
 
-    Written to a temporary file in the same folder and renamed, so no partial file is left.
+    An existing file is replaced only with ``overwrite`` (else OutputError: ``... exists;
+    pass --overwrite to replace it``). Written to a
+    temporary file in the same folder and renamed, so no partial file is left.
     """
     path = Path(path)
     data = message.as_bytes(policy=message.policy.clone(linesep="\r\n"))
     try:
-        with atomic_output(path, overwrite=True) as tmp:
+        with atomic_output(path, overwrite=overwrite) as tmp:
             tmp.write_bytes(data)
     except OSError as err:
         raise MailError(f"cannot write {path}: {err.strerror or err}") from err
@@ -584,30 +821,26 @@ def describe_result(result: SendResult, lang: str = "en") -> str:
     return line
 
 
-DRY_RUN_SENDER = "xl-crm@localhost"
-
 
 def mail_report(report: Path, summary: ReportSummary, to: Sequence[str] = (),
                 cc: Sequence[str] = (), bcc: Sequence[str] = (), lang: str = "en",
-                dry_run: bool = False, environ: Mapping[str, str] | None = None) -> tuple[str, bool]:
+                dry_run: bool = False, environ: Mapping[str, str] | None = None, *,
+                overwrite: bool = False) -> tuple[str, bool]:
     """Email an existing report, or write ``REPORT.eml`` beside it for a dry run.
 
     Returns (one line saying what happened, True when every recipient was accepted).
-    Settings come from :meth:`MailSettings.load`; a dry run needs none (the sender then
-    defaults to ``XL_CRM_MAIL_FROM`` or ``xl-crm@localhost``).
+    ``to``, ``cc``, ``bcc``: lists of values, each holding one or more addresses (see
+    :func:`build_message`). Settings come from :meth:`MailSettings.load`; a dry run needs
+    none (the sender then defaults to ``xl-crm@localhost``) and replaces an existing .eml
+    only with ``overwrite``.
     """
     report = Path(report)
     if dry_run:
-        try:
-            settings = MailSettings.load(environ)
-        except MailError:
-            env = os.environ if environ is None else environ
-            settings = MailSettings(host="localhost", port=25, security="none", user=None,
-                                    password=None,
-                                    sender=env.get("XL_CRM_MAIL_FROM") or DRY_RUN_SENDER)
+        settings = MailSettings.load(environ, dry_run=True)
         message = build_message(settings, report, summary, to, cc, bcc, lang)
-        eml = write_eml(message, report.with_suffix(".eml"))
-        hidden = f" (Bcc, not in the file: {', '.join(bcc)})" if bcc else ""
+        eml = write_eml(message, report.with_suffix(".eml"), overwrite=overwrite)
+        hidden = getattr(message, _BCC_ATTR)
+        hidden = f" (Bcc, not in the file: {', '.join(hidden)})" if hidden else ""
         return f"dry run: message written to {eml}{hidden}", True
     settings = MailSettings.load(environ)
     message = build_message(settings, report, summary, to, cc, bcc, lang)
