@@ -384,6 +384,28 @@ def test_duplicates_are_sent_once_where_they_first_appear(plain, tmp_path):
     assert (got["To"], got["Cc"]) == ("a@example.com, A@example.com", "c@example.com")
 
 
+def test_international_addresses(plain, tmp_path):
+    """A non-ASCII domain travels as IDNA; a non-ASCII name is encoded (RFC 2047); a
+    non-ASCII local part (SMTPUTF8) is refused in one line instead of a UnicodeEncodeError."""
+    port, handler = plain
+    env = {**_plain_env(port), "XL_CRM_MAIL_FROM": "Jürgen Müller <reports@bücher.example>"}
+    line, _ = mail_report(_workbook(tmp_path), SUMMARY, ["王芳 <boss@例子.中国>"], environ=env)
+    assert line == "sent to boss@xn--fsqu00a.xn--fiqs8s"
+    (sender, rcpt_tos, raw), = handler.mails
+    assert (sender, rcpt_tos) == ("reports@xn--bcher-kva.example", ["boss@xn--fsqu00a.xn--fiqs8s"])
+    raw.decode("ascii")
+    got = parse(raw)
+    assert got["To"] == "王芳 <boss@xn--fsqu00a.xn--fiqs8s>"
+    assert got["From"] == "Jürgen Müller <reports@xn--bcher-kva.example>"
+    for role, flag in (("To", "to"), ("Bcc", "bcc")):
+        with pytest.raises(MailError) as err:
+            mail_report(_workbook(tmp_path), SUMMARY, environ=env, **{flag: ["büro@example.com"]})
+        assert str(err.value) == (f"bad {role} address 'büro@example.com': only ASCII characters "
+                                  "may come before the @ (international mailbox names are not "
+                                  "supported)")
+    assert len(handler.mails) == 1
+
+
 @pytest.mark.parametrize("role, flag", [("To", "to"), ("Cc", "cc"), ("Bcc", "bcc")])
 @pytest.mark.parametrize("written, sep", [("Smith, John <john@example.com>", ","),
                                           ("Smith; John <john@example.com>", ";"),
@@ -453,6 +475,7 @@ def test_generated_address_lists_parse_exactly(boxes, seps, per_value):
         values.append(text)
     expected, seen = [], set()
     for name, local, domain, _ in boxes:
+        domain = domain.encode("idna").decode() if not domain.isascii() else domain
         key = f"{local}@{domain.lower()}"
         if key not in seen:
             seen.add(key)

@@ -120,15 +120,25 @@ def _address_problem(address: str) -> str | None:
     return None
 
 
-def check_address(address: str, role: str = "recipient") -> str:
-    """The address without surrounding blanks; MailError naming it when it is malformed."""
-    if not isinstance(address, str):
-        raise MailError(f"bad {role} address {address!r}: not text")
-    text = address.strip()
-    problem = _address_problem(text)
+def _checked(addr: str) -> tuple[str | None, str]:
+    """(why ``addr`` cannot be used or None, the address with its domain in ASCII).
+
+    A non-ASCII domain is written in IDNA (``例子.中国`` -> ``xn--fsqu00a.xn--fiqs8s``);
+    a non-ASCII local part needs SMTPUTF8, which the mailer does not use, so it is refused.
+    """
+    problem = _address_problem(addr)
     if problem:
-        raise MailError(f"bad {role} address {address!r}: {problem}")
-    return text
+        return problem, addr
+    local, domain = addr.split("@")
+    if not local.isascii():
+        return ("only ASCII characters may come before the @ (international mailbox names "
+                "are not supported)"), addr
+    if not domain.isascii():
+        try:
+            domain = domain.encode("idna").decode("ascii")
+        except UnicodeError:
+            return "the part after the @ is not a valid domain name", addr
+    return None, f"{local}@{domain}"
 
 
 def _split(value: str) -> list[tuple[str, str]]:
@@ -161,7 +171,8 @@ def _mailbox(piece: str) -> tuple[str, str] | str:
     piece = piece.strip()
     named = _NAMED.fullmatch(piece)
     if named is None:
-        return _address_problem(piece) or ("", piece)
+        problem, addr = _checked(piece)
+        return problem or ("", addr)
     name, addr = named["name"], named["addr"].strip()
     if len(name) >= 2 and name[0] == name[-1] == '"':
         inner = name[1:-1]
@@ -172,7 +183,8 @@ def _mailbox(piece: str) -> tuple[str, str] | str:
         return "the name before <address> has unbalanced quotes or brackets"
     if any(_is_control(ch) for ch in name):
         return "it must not contain line breaks or other control characters"
-    return _address_problem(addr) or (" ".join(name.split()), addr)
+    problem, addr = _checked(addr)
+    return problem or (" ".join(name.split()), addr)
 
 
 def _same(addr: str) -> str:
@@ -253,11 +265,6 @@ def _sender(sender: str) -> tuple[str, str]:
     return got
 
 
-def _sender_address(sender: str) -> str:
-    """The bare address of a sender written as ``addr`` or ``Name <addr>``."""
-    return _sender(sender)[1]
-
-
 @dataclass(frozen=True)
 class MailSettings:
     """How to reach the SMTP server and who sends.
@@ -293,12 +300,12 @@ class MailSettings:
                             f"not {self.timeout!r}")
         if not self.sender:
             raise MailError(f"no sender address: set {ENV_VARS['sender'][0]}")
-        _sender_address(self.sender)
+        _sender(self.sender)
 
     @property
     def sender_address(self) -> str:
         """The bare sender address (the SMTP envelope sender)."""
-        return _sender_address(self.sender)
+        return _sender(self.sender)[1]
 
     @classmethod
     def load(cls, environ: Mapping[str, str] | None = None,
