@@ -116,6 +116,17 @@ def test_utf8_password_cram_md5(auth_server, cafile, tmp_path):
     assert len(handler.mails) == 1
 
 
+def test_utf8_password_from_the_config_file(auth_server, cafile, tmp_path):
+    controller, handler = auth_server(SECRET)
+    config = tmp_path / "xl_crm.ini"
+    config.write_bytes(f"\ufeff[mail]\nuser = {USER}\npassword = {SECRET}\n".encode())
+    env = _env(controller.port, cafile, SECRET)
+    del env["XL_CRM_SMTP_USER"], env["XL_CRM_SMTP_PASSWORD"]
+    env["XL_CRM_CONFIG"] = str(config)
+    assert mail_report(_workbook(tmp_path), SUMMARY, ["boss@example.com"], environ=env)[1]
+    assert len(handler.mails) == 1
+
+
 def test_non_utf8_environment_password_sends_its_own_bytes(auth_server, cafile, tmp_path):
     # os.environ holds b"p\xe4ss" (a Latin-1 shell) as "p\udce4ss": the server gets the bytes
     controller, handler = auth_server("p\udce4ss")
@@ -201,7 +212,9 @@ def _echoing_server(mode: str) -> tuple[int, threading.Thread]:
                     elif verb == b"AUTH" and mode == "drop":
                         return
                     elif verb == b"AUTH":
-                        io.write(b"535 bad credentials: " + line.strip() + b"\r\n")
+                        token = base64.b64decode(line.split()[-1])  # \0 user \0 password
+                        io.write(b"535 bad credentials: " + line.strip() + b" = "
+                                 + token + b"; password " + token.split(b"\0")[-1] + b"\r\n")
                     elif verb == b"QUIT":
                         io.write(b"221 bye\r\n")
                         io.flush()
@@ -320,7 +333,7 @@ def test_failing_sends_say_what_failed(auth_server, cafile, cli_report, tmp_path
     port, thread = _echoing_server("echo")
     assert failure(port, XL_CRM_SMTP_SECURITY="none") == (
         f"the SMTP server refused the login for user '{USER}' "
-        "(535 bad credentials: AUTH PLAIN ***)")
+        f"(535 bad credentials: AUTH PLAIN *** = {USER} ***; password ***)")
     thread.join(TIMEOUT)
     port, thread = _echoing_server("drop")
     assert failure(port, XL_CRM_SMTP_SECURITY="none") == (

@@ -423,8 +423,9 @@ def _texts(lang: str) -> dict:
 
 
 def _oneline(text: object) -> str:
-    """Text on one line (server replies and user data may hold line breaks)."""
-    return " ".join(str(text).split())
+    """Text on one line (server replies and user data may hold line breaks); other control
+    characters (NUL, ESC, ...) become spaces too."""
+    return " ".join("".join(" " if _is_control(ch) else ch for ch in str(text)).split())
 
 
 def _money(value: float) -> str:
