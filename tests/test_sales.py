@@ -188,7 +188,7 @@ def test_sample_workbooks_read_cleanly(sample_sales):
 def test_csv_with_a_ragged_row_or_only_a_header(tmp_path):
     ragged = tmp_path / "ragged.csv"
     ragged.write_text("Customer,Date,Amount\nC1,2025-03-01,12\nC2,2025-03-02,3,4,5\n")
-    with pytest.raises(InputError, match="ragged.csv: row 3 has 5 cells but the header"):
+    with pytest.raises(InputError, match="ragged.csv: row 3: has 5 cells but the header has 3"):
         read_sales(ragged, today=TODAY)
     header = tmp_path / "header.csv"
     header.write_text("Customer,Date,Amount\n")

@@ -48,12 +48,32 @@ def read_sales(
     if suffix == ".csv":
         return _read_csv(path, mapping, today)
     if suffix == ".parquet":
+        frame = _read_parquet(path)
         try:
-            frame = pd.read_parquet(path)
-        except ImportError as err:
-            raise InputError("reading .parquet needs pyarrow: pip install pyarrow") from err
-        return sales_from_frame(frame, mapping, source=path.name, today=today)
+            return sales_from_frame(frame, mapping, source=path.name, today=today)
+        except InputError as err:
+            raise InputError(f"{path.name}: {err}") from err
     raise InputError(f"{path.name}: unsupported file type; use {', '.join(SUFFIXES)}")
+
+
+def _read_parquet(path: Path) -> pd.DataFrame:
+    """A Parquet file as a frame through pyarrow, dates and timestamps kept in their own
+    unit (``date32`` as ``datetime.date``, timestamps not forced to nanoseconds, which
+    would wrap years past 2262), DECIMAL as ``decimal.Decimal``, 64-bit integers as
+    integers: the core checks and converts each exactly."""
+    try:
+        import pyarrow.parquet as pq
+    except ImportError as err:
+        raise InputError("reading .parquet needs pyarrow: pip install pyarrow") from err
+    import pyarrow as pa
+
+    try:
+        table = pq.read_table(path)
+        return table.to_pandas(date_as_object=True, coerce_temporal_nanoseconds=False)
+    except (pa.ArrowException, OSError) as err:
+        raise InputError(f"{path.name} is not a readable Parquet file: "
+                         f"{str(err).splitlines()[0] if str(err) else type(err).__name__}"
+                         ) from err
 
 
 def pick_sheet(names: list[str], sheet: str | None) -> str:
@@ -68,9 +88,22 @@ def pick_sheet(names: list[str], sheet: str | None) -> str:
     return names[0]
 
 
+OLE_SIGNATURE = b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1"  # encrypted OOXML and old .xls files
+_FORMULA_TAG = re.compile(rb"<(?:\w+:)?f[\s>/]")
+
+
 def _read_workbook(path: Path, sheet: str | None, mapping, today) -> Sales:
     from openpyxl import load_workbook
+    from openpyxl.utils.datetime import CALENDAR_MAC_1904
 
+    with path.open("rb") as file:
+        signature = file.read(8)
+    if signature == OLE_SIGNATURE:
+        raise InputError(f"{path.name} is password-protected (or an old .xls): save it "
+                         "without a password as .xlsx")
+    if not signature.startswith(b"PK"):
+        raise InputError(f"{path.name} is not an .xlsx workbook (another kind of file "
+                         "renamed?): save it from Excel as .xlsx")
     try:
         book = load_workbook(path, read_only=True, data_only=True)
     except Exception as err:  # openpyxl raises several types for damaged files
@@ -78,21 +111,81 @@ def _read_workbook(path: Path, sheet: str | None, mapping, today) -> Sales:
     try:
         name = pick_sheet(book.sheetnames, sheet)
         rows = [list(r) for r in book[name].iter_rows(values_only=True)]
+        formulas = _has_formulas(book, book[name])
+        mac = book.epoch == CALENDAR_MAC_1904
     finally:
         book.close()
+    if formulas:
+        _refuse_formulas_without_values(path, name, rows)
     while rows and all(v is None for v in rows[-1]):
         rows.pop()
     try:
+        if mac:
+            _dates_from_1904_serials(rows, mapping)
         return sales_from_rows(rows, mapping, source=f"{path.name} [{name}]", today=today)
     except InputError as err:
         raise InputError(f"{path.name} [{name}]: {err}") from err
 
 
+def _has_formulas(book, sheet) -> bool:
+    """Whether the sheet's XML holds a formula element (read in 1 MB pieces; a cheap scan
+    beside parsing it)."""
+    member = getattr(sheet, "_worksheet_path", None)
+    archive = getattr(book, "_archive", None)
+    if member is None or archive is None:
+        return True  # cannot tell: make the exact check
+    tail = b""
+    with archive.open(member.lstrip("/")) as xml:
+        while chunk := xml.read(1 << 20):
+            if _FORMULA_TAG.search(tail + chunk):
+                return True
+            tail = chunk[-16:]
+    return False
+
+
+def _refuse_formulas_without_values(path: Path, name: str, rows: list[list]) -> None:
+    """A second, formula-layer read: a formula cell whose computed value is absent (files
+    written by programs that do not calculate, such as openpyxl) is refused, naming the
+    first such cell, rather than read as blank."""
+    from openpyxl import load_workbook
+
+    from .core.columns import column_letter
+
+    book = load_workbook(path, read_only=True, data_only=False)
+    try:
+        for r, cells in enumerate(book[name].iter_rows(values_only=True)):
+            for c, cell in enumerate(cells):
+                value = rows[r][c] if r < len(rows) and c < len(rows[r]) else None
+                if value is None and cell is not None and not isinstance(cell, int | float) \
+                        and (not isinstance(cell, str) or cell.startswith("=")):
+                    raise InputError(
+                        f"{path.name} [{name}]: column {column_letter(c)} row {r + 1}: holds a "
+                        "formula without a computed value (the file was saved by a program "
+                        "that does not calculate): open and save it in Excel or LibreOffice "
+                        "first")
+    finally:
+        book.close()
+
+
+def _dates_from_1904_serials(rows: list[list], mapping) -> None:
+    """In a workbook of the 1904 date system, plain numbers in the date column are 1904
+    serials (0 = 1904-01-01): they become datetimes here (date-formatted cells already are)."""
+    from openpyxl.utils.datetime import CALENDAR_MAC_1904, from_excel
+
+    from .core.columns import detect_columns
+
+    h = find_header_row(rows, mapping)
+    col = detect_columns(["" if v is None else str(v) for v in rows[h]], mapping).get("date")
+    if col is None:
+        return
+    for row in rows[h + 1:]:
+        v = row[col] if col < len(row) else None
+        if isinstance(v, int | float) and not isinstance(v, bool) and 0 <= v < 2958466:
+            row[col] = from_excel(v, CALENDAR_MAC_1904)
+
+
 def _csv_problem(err: Exception) -> str:
-    """pandas' parser message in the user's terms (pandas counts lines of the file)."""
-    m = re.search(r"line (\d+), saw (\d+)", str(err))
-    if m:
-        return f"row {m.group(1)} has {m.group(2)} cells but the header has fewer"
+    """The csv module's complaint in the user's terms."""
     return f"not a readable CSV table ({err})"
 
 
@@ -192,17 +285,37 @@ def _read_csv(path: Path, mapping, today) -> Sales:
         head = list(islice(csv.reader(io.StringIO(text, newline=""), delimiter=delimiter), 30))
     except csv.Error as err:  # a cell over 128 K characters
         raise InputError(f"{path.name}: {_csv_problem(err)}") from err
-    h = find_header_row(head, mapping)
+    try:
+        h = find_header_row(head, mapping)
+    except InputError as err:
+        raise InputError(f"{path.name}: {err}") from err
     try:
         frame = pd.read_csv(io.StringIO(text), dtype=str, keep_default_na=False, header=None,
                             skiprows=h + 1, sep=delimiter, skip_blank_lines=False,
                             names=range(len(head[h])))
     except pd.errors.EmptyDataError as err:
         raise InputError(f"{path.name}: no data rows below the header (row {h + 1})") from err
-    except pd.errors.ParserError as err:
-        raise InputError(f"{path.name}: {_csv_problem(err)}") from err
+    except pd.errors.ParserError:
+        frame = None  # a row with more cells than the header: read record by record
+    if frame is None or not isinstance(frame.index, pd.RangeIndex):  # pandas took an index
+        return _read_csv_records(path, text, delimiter, mapping, today)
     try:
         return sales_from_frame(frame, mapping, source=path.name, first_row=h + 2, today=today,
                                 headers=head[h])
+    except InputError as err:
+        raise InputError(f"{path.name}: {err}") from err
+
+
+def _read_csv_records(path: Path, text: str, delimiter: str, mapping, today) -> Sales:
+    """The CSV read record by record (slower; only for files whose rows differ in width):
+    a row with more non-blank cells than the header is refused, ``row {n}: has {k} cells
+    but the header has {w}``, a shorter one read with its missing cells blank. ``n`` counts
+    records, as Excel shows the file (a quoted cell's line break stays in its row)."""
+    try:
+        rows = list(csv.reader(io.StringIO(text, newline=""), delimiter=delimiter))
+    except csv.Error as err:
+        raise InputError(f"{path.name}: {_csv_problem(err)}") from err
+    try:
+        return sales_from_rows(rows, mapping, source=path.name, today=today)
     except InputError as err:
         raise InputError(f"{path.name}: {err}") from err

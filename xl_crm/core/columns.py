@@ -122,14 +122,20 @@ def detect_columns(
         raise InputError(
             f"no column for {', '.join(missing)} among the headers [{names}]; "
             f"rename a header (e.g. {', '.join(SYNONYMS[m][0] for m in missing)}) "
-            "or pass a column mapping"
+            f"or {_choose(missing)}"
         )
     return found
 
 
 def _duplicate(role: str, headers: Sequence[object], hits: list[int]) -> str:
     cols = " and ".join(f"{show(headers[i])} (column {column_letter(i)})" for i in hits)
-    return f"{cols} could both be the {role} column; keep one or pass a column mapping"
+    return f"{cols} could both be the {role} column; keep one or {_choose([role])}"
+
+
+def _choose(roles: Sequence[str]) -> str:
+    """How a user names columns: the CLI's ``--columns`` or the workbook's Settings row."""
+    pairs = ",".join(f"{role}=HEADER" for role in roles)
+    return f"name the column with --columns {pairs} (in the workbook: a columns row in Settings)"
 
 
 def find_header_row(

@@ -25,15 +25,17 @@ Rules:
 from __future__ import annotations
 
 import datetime as dt
+import re
 import unicodedata
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
+from decimal import Decimal
 
 import numpy as np
 import pandas as pd
 
 from .columns import REQUIRED, column_letter, detect_columns, find_header_row
-from .errors import InputError
+from .errors import InputError, show
 from .values import as_series, blank_mask, parse_amounts, parse_dates
 
 TEXT_ROLES = ("customer", "order_id", "name", "region", "product", "rep")
@@ -221,7 +223,7 @@ def _build(
             codes = distinct[role][0][keep] if some_blank else distinct[role][0]
         if role == "date":
             out[role] = _parse(parse_dates, values, label, kept_rows, distinct.get(role), codes,
-                               day_first=day_first)
+                               day_first=day_first, today=today)
         elif role in NUMBER_ROLES:
             parsed = _parse(parse_amounts, values, label, kept_rows, distinct.get(role), codes)
             if role != "quantity" and np.isnan(parsed).any():
@@ -233,6 +235,8 @@ def _build(
                                distinct[role][1])
         else:
             out[role] = text_ids(values)
+        if role in ("customer", "order_id"):
+            _refuse_control_characters(out[role], label, kept_rows)
     if not isinstance(out["customer"], pd.Categorical):
         out["customer"] = pd.Categorical(out["customer"], categories=pd.unique(out["customer"]))
     tx = pd.DataFrame(out)
@@ -304,32 +308,59 @@ def _texts(codes: np.ndarray, clean: np.ndarray, categorical: bool,
 
 
 def text_ids(values: pd.Series) -> pd.Series:
-    """Ids and labels as text: integral numbers lose ``.0``, text is NFC and stripped."""
+    """Ids and labels as text, never through float: integers keep every digit (int64 and
+    uint64 above 2^53 too), an integral float is the integer text of its exact value
+    (``str(int(v))``), another float its ``repr``, a Decimal its integer text or its
+    normalized text; text is NFC and stripped."""
     s = values.reset_index(drop=True)
     if _text_like(s):
         codes, uniques = distinct_values(s)
         return pd.Series(_texts(codes, _clean(uniques), categorical=False), dtype=object)
+    if pd.api.types.is_integer_dtype(s.dtype):  # int64/uint64 exactly, never through float
+        text = s.astype(object).map(lambda v: "" if pd.isna(v) else str(int(v)))
+        return text.astype(object)
     if pd.api.types.is_numeric_dtype(s.dtype) and not pd.api.types.is_bool_dtype(s.dtype):
-        x = s.to_numpy(dtype=float, na_value=np.nan)
-        if np.all(np.isnan(x) | (x == np.floor(x))):
-            text = pd.Series(np.where(np.isnan(x), 0, x).astype("int64").astype(str))
-        else:
-            text = pd.Series([repr(v) for v in x])
-        return text.where(~np.isnan(x), "").astype(object)
+        codes, uniques = distinct_values(s)
+        return pd.Series(_texts(codes, _clean(uniques), categorical=False), dtype=object)
     return s.map(_id_text).astype(object)
 
 
 def _id_text(v: object) -> str:
     if type(v) is str:
         return (v if v.isascii() else unicodedata.normalize("NFC", v)).strip()
-    if v is None or (isinstance(v, float) and np.isnan(v)):
+    if v is None or (isinstance(v, float | np.floating) and np.isnan(v)):
         return ""
-    if isinstance(v, float) and v.is_integer():
-        return str(int(v))
+    if isinstance(v, float | np.floating):  # integral: the exact value's digits
+        return str(int(v)) if float(v).is_integer() else repr(float(v))
+    if isinstance(v, Decimal) and v.is_finite():
+        return str(int(v)) if v == v.to_integral_value() else str(v.normalize())
     if isinstance(v, dt.datetime):
         stamp = pd.Timestamp(v)
         return stamp.strftime("%Y-%m-%d") if stamp == stamp.normalize() else str(stamp)
     return unicodedata.normalize("NFC", str(v)).strip()
+
+
+_CONTROL = r"[\x00-\x08\x0a-\x1f\x7f-\x9f]"
+
+
+def _refuse_control_characters(ids, label: str, rows: np.ndarray) -> None:
+    """An id holding a control character other than tab (NUL, BEL, ESC, a line break...)
+    is refused, naming the first row: such an id is a damaged export, and reading it
+    would give a wrong answer. Names and other labels keep theirs (writers escape them)."""
+    if isinstance(ids, pd.Categorical):
+        bad_category = pd.Series(np.asarray(ids.categories, dtype=object)).str.contains(_CONTROL)
+        if not bad_category.any():
+            return
+        bad = np.append(bad_category.to_numpy(dtype=bool), False)[ids.codes]
+    else:
+        bad = pd.Series(np.asarray(ids, dtype=object)).str.contains(_CONTROL).fillna(False)
+        bad = bad.to_numpy(dtype=bool)
+    if bad.any():
+        i = int(np.flatnonzero(bad)[0])
+        value = str(np.asarray(ids, dtype=object)[i])
+        char = next(c for c in value if re.fullmatch(_CONTROL, c))
+        raise InputError(f"{show(value)} holds a control character (U+{ord(char):04X}); ids "
+                         "must be plain text", label, int(rows[i]))
 
 
 def _check_future(tx: pd.DataFrame, label: str, today: dt.date | None) -> None:

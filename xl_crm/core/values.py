@@ -4,6 +4,9 @@ Dates (result: ``datetime64[ns]`` at midnight; the time of day is dropped becaus
 measure counts whole days):
 
 - ``datetime``/``date``/``Timestamp`` values and datetime columns;
+- accepted range: 1900-01-01 up to today (the caller checks ``today``); earlier years
+  (25, 202, 1500) and years past 2262 are refused before ``datetime64[ns]`` could wrap
+  them round; two-digit years (``25-03-01``, ``3/1/25``) are refused, not guessed;
 - Excel serial numbers of the 1900 date system (1 = 1900-01-01; 60, the fictitious
   1900-02-29, is refused; fractions are times of day), as numbers or as text;
 - text, year first: ``2025-03-01``, ``2025-03-01 14:30``, ``2025/3/1``, ``2025.3.1``,
@@ -16,8 +19,10 @@ measure counts whole days):
 Amounts (result: ``float64``): numbers, or text with thousands separators (``1,234.50``),
 currency signs or codes (``$``, ``€``, ``£``, ``¥``, ``USD``, ``RMB``, ``CNY``, a trailing
 ``元``), full-width digits, a unicode minus or accounting parentheses ``(12.50)``.
-A decimal comma (``1.234,50``) is refused rather than guessed. Booleans and dates in an
-amount column are errors.
+``decimal.Decimal`` values (database DECIMAL columns) are numbers, exact until the
+conversion to float. A decimal comma (``1.234,50``) is refused rather than guessed.
+Booleans and dates in an amount column are errors; so are infinite values and values of
+size :data:`MAX_AMOUNT` (10^12) or more, which no sales figure reaches.
 
 Blank cells (``None``, ``NaN``, ``NaT``, empty or white-space text) come back as
 ``NaT``/``NaN``; the caller decides whether a blank is allowed. Anything unreadable is
@@ -28,6 +33,7 @@ from __future__ import annotations
 
 import datetime as dt
 from collections.abc import Sequence
+from decimal import Decimal
 
 import numpy as np
 import pandas as pd
@@ -35,6 +41,9 @@ import pandas as pd
 from .errors import InputError, show
 
 EXCEL_EPOCH = np.datetime64("1899-12-30", "D")
+EARLIEST = np.datetime64("1900-01-01", "D")
+LATEST = np.datetime64("2262-04-11", "D")  # the last whole day datetime64[ns] holds
+MAX_AMOUNT = 1e12  # amounts, costs, profits and quantities must be below this (absolute)
 MAX_SERIAL = 2958465  # 9999-12-31
 
 _TIME = r"(?:[ T]\d{1,2}:\d{2}(?::\d{2}(?:\.\d+)?)?)?"
@@ -43,6 +52,7 @@ _COMPACT = r"^(\d{4})(\d{2})(\d{2})$"
 _CHINESE = r"^(\d{4})\s*年\s*(\d{1,2})\s*月\s*(\d{1,2})\s*日?" + _TIME + "$"
 _YEAR_LAST = rf"^(\d{{1,2}})[-/.](\d{{1,2}})[-/.](\d{{4}}){_TIME}$"
 _SERIAL_TEXT = r"^\d+(?:\.\d+)?$"
+_SHORT_YEAR = rf"^\d{{1,2}}[-/.]\d{{1,2}}[-/.]\d{{2}}{_TIME}$"
 
 _NUMBER = r"^[+-]?(?:\d{1,3}(?:,\d{3})+|\d+)(?:\.\d+)?(?:[eE][+-]?\d+)?$|^[+-]?\.\d+$"
 _CURRENCY = r"^(?:USD|RMB|CNY|EUR|GBP|JPY|US\$|[$€£¥])\s*|\s*(?:元|USD|RMB|CNY|EUR|GBP|JPY)$"
@@ -83,9 +93,11 @@ def _fail(column: str, rows: np.ndarray, values: pd.Series, where: np.ndarray, w
 
 
 def serials_to_dates(
-    serials: np.ndarray, column: str = "dates", rows: np.ndarray | None = None
+    serials: np.ndarray, column: str = "dates", rows: np.ndarray | None = None,
+    today: dt.date | None = None,
 ) -> np.ndarray:
-    """Excel 1900-system serial numbers (float, NaN for blank) to ``datetime64[ns]`` days."""
+    """Excel 1900-system serial numbers (float, NaN for blank) to ``datetime64[ns]`` days,
+    in the accepted range (see :func:`checked_days`)."""
     x = np.asarray(serials, dtype=float)
     rows = _rows(rows, len(x))
     ok = ~np.isnan(x)
@@ -102,9 +114,37 @@ def serials_to_dates(
         raise InputError(f"{show(serials[i])} {why}", column, int(rows[i]))
     # Serials 1..59 count from 1899-12-31, later ones from 1899-12-30 (the fictitious leap day).
     days = np.where(whole < 60, whole + 1, whole).astype("int64")
-    out = (EXCEL_EPOCH + days.astype("timedelta64[D]")).astype("datetime64[ns]")
+    out = EXCEL_EPOCH + days.astype("timedelta64[D]")
     out[~ok] = np.datetime64("NaT")
-    return out
+    return checked_days(out, column, rows, today)
+
+
+def checked_days(
+    days: np.ndarray, column: str, rows: np.ndarray, today: dt.date | None = None
+) -> np.ndarray:
+    """``datetime64[D]`` days (NaT for blank) as ``datetime64[ns]``, after refusing, in
+    row order, a day before 1900-01-01 (``{iso} is before 1900-01-01, the earliest date
+    accepted``) or after 2262-04-11, the last day ``datetime64[ns]`` holds (``{iso} is in
+    the future (today is {today})``, ``today`` defaulting to the computer's date). The
+    check is made on the days, before the conversion, which would otherwise wrap round.
+    Later days up to 2262 are left to the caller's own check against ``today``."""
+    days = np.asarray(days, dtype="datetime64[D]")
+    early = days < EARLIEST
+    late = days > LATEST
+    if early.any() or late.any():
+        i = int(np.flatnonzero(early | late)[0])
+        iso = _iso(days[i])
+        if early[i]:
+            raise InputError(f"{iso} is before 1900-01-01, the earliest date accepted",
+                             column, int(rows[i]))
+        raise InputError(f"{iso} is in the future (today is {today or dt.date.today()})",
+                         column, int(rows[i]))
+    return days.astype("datetime64[ns]")
+
+
+def _iso(day: np.datetime64) -> str:
+    """YYYY-MM-DD with a four-digit, zero-padded year (``0202-03-01``)."""
+    return str(np.datetime64(day, "D"))
 
 
 def parse_dates(
@@ -112,10 +152,14 @@ def parse_dates(
     column: str = "dates",
     rows: np.ndarray | None = None,
     day_first: bool | None = None,
+    today: dt.date | None = None,
 ) -> np.ndarray:
     """Parse a column of dates to ``datetime64[ns]`` at midnight; blanks become ``NaT``.
 
-    ``rows`` gives the row number reported for each value (default 1, 2, ...).
+    ``rows`` gives the row number reported for each value (default 1, 2, ...). Every
+    input form is checked on its calendar day before the conversion to ``datetime64[ns]``
+    (:func:`checked_days`: 1900-01-01 up to 2262-04-11; ``today`` only names today in the
+    message). Time-zone-aware values give their calendar date in their own zone.
     """
     s = as_series(values)
     rows = _rows(rows, len(s))
@@ -123,12 +167,12 @@ def parse_dates(
         return np.array([], dtype="datetime64[ns]")
     if isinstance(s.dtype, pd.DatetimeTZDtype):
         s = s.dt.tz_localize(None)
-    if pd.api.types.is_datetime64_any_dtype(s.dtype):
-        return s.dt.normalize().to_numpy(dtype="datetime64[ns]")
+    if pd.api.types.is_datetime64_any_dtype(s.dtype):  # any unit: s, ms, us or ns
+        return checked_days(s.to_numpy().astype("datetime64[D]"), column, rows, today)
     if pd.api.types.is_bool_dtype(s.dtype):
         _fail(column, rows, s, np.ones(len(s), bool), "is TRUE/FALSE, not a date")
     if pd.api.types.is_numeric_dtype(s.dtype):
-        return serials_to_dates(s.to_numpy(dtype=float, na_value=np.nan), column, rows)
+        return serials_to_dates(s.to_numpy(dtype=float, na_value=np.nan), column, rows, today)
 
     out = np.full(len(s), np.datetime64("NaT"), dtype="datetime64[ns]")
     blank = blank_mask(s)
@@ -140,22 +184,26 @@ def parse_dates(
         _fail(column, rows, s, kind == "other", "is not a date")
     dates = kind == "date"
     if dates.any():
-        stamps = pd.to_datetime(pd.Series(list(s[dates])), errors="coerce")
-        if isinstance(stamps.dtype, pd.DatetimeTZDtype):
-            stamps = stamps.dt.tz_localize(None)
-        bad = stamps.isna().to_numpy()
-        if bad.any():
-            _fail(column, rows[dates], s[dates].reset_index(drop=True), bad, "is out of range")
-        out[dates] = stamps.dt.normalize().to_numpy(dtype="datetime64[ns]")
+        days = np.array([_day(v) for v in s[dates]], dtype="datetime64[D]")
+        out[dates] = checked_days(days, column, rows[dates], today)
     numbers = kind == "number"
     if numbers.any():
         out[numbers] = serials_to_dates(
-            s[numbers].astype(float).to_numpy(), column, rows[numbers]
+            s[numbers].map(float).to_numpy(dtype=float), column, rows[numbers], today
         )
     text = kind == "text"
     if text.any():
-        out[text] = _parse_date_text(s[text].astype(str), column, rows[text], day_first)
+        out[text] = _parse_date_text(s[text].astype(str), column, rows[text], day_first, today)
     return out
+
+
+def _day(v: dt.date | np.datetime64) -> np.datetime64:
+    """The calendar day of a date, datetime or Timestamp (aware ones: in their own zone)."""
+    if isinstance(v, np.datetime64):
+        return v.astype("datetime64[D]")
+    if isinstance(v, dt.datetime):  # Timestamp too; .date() is the wall-clock date
+        v = v.date()
+    return np.datetime64(dt.date(v.year, v.month, v.day), "D")
 
 
 def _date_kind(v: object) -> str:
@@ -163,7 +211,7 @@ def _date_kind(v: object) -> str:
         return "bool"
     if isinstance(v, dt.date | np.datetime64):  # datetime and Timestamp are dates too
         return "date"
-    if isinstance(v, int | float | np.integer | np.floating):
+    if isinstance(v, int | float | np.integer | np.floating | Decimal):
         return "number"
     if isinstance(v, str):
         return "text"
@@ -171,7 +219,8 @@ def _date_kind(v: object) -> str:
 
 
 def _parse_date_text(
-    text: pd.Series, column: str, rows: np.ndarray, day_first: bool | None
+    text: pd.Series, column: str, rows: np.ndarray, day_first: bool | None,
+    today: dt.date | None = None,
 ) -> np.ndarray:
     t = text.str.normalize("NFKC").str.strip().reset_index(drop=True)
     n = len(t)
@@ -199,18 +248,25 @@ def _parse_date_text(
     serial = t.str.fullmatch(_SERIAL_TEXT).fillna(False).to_numpy(dtype=bool) & ~done
     out = np.full(n, np.datetime64("NaT"), dtype="datetime64[ns]")
     if serial.any():
-        out[serial] = serials_to_dates(t[serial].astype(float).to_numpy(), column, rows[serial])
+        out[serial] = serials_to_dates(t[serial].astype(float).to_numpy(), column, rows[serial],
+                                       today)
+    short = t.str.fullmatch(_SHORT_YEAR).fillna(False).to_numpy(dtype=bool) & ~done & ~serial
+    if short.any():
+        _fail(column, rows, text.reset_index(drop=True), short,
+              "has a two-digit year; write the year in full (e.g. 2025-03-01)")
     if (~done & ~serial).any():
         _fail(
             column, rows, text.reset_index(drop=True), ~done & ~serial,
             "is not a date (use e.g. 2025-03-01, 2025/3/1 or 2025年3月1日)",
         )
-    parts = pd.DataFrame({"year": year[done], "month": month[done], "day": day[done]})
-    stamps = pd.to_datetime(parts, errors="coerce").to_numpy(dtype="datetime64[ns]")
-    bad = np.isnat(stamps)
+    y, m, d = year[done], month[done], day[done]
+    first = (y - 1970).astype("datetime64[Y]").astype("datetime64[M]") + (m - 1)
+    days = first.astype("datetime64[D]") + (d - 1)
+    ends = (first + 1).astype("datetime64[D]")
+    bad = (m < 1) | (m > 12) | (d < 1) | (days >= ends)
     if bad.any():
         _fail(column, rows[done], text[done].reset_index(drop=True), bad, "is not a real date")
-    out[done] = stamps
+    out[done] = checked_days(days, column, rows[done], today)
     return out
 
 
@@ -268,7 +324,7 @@ def parse_amounts(
         if (kind == bad_kind).any():
             _fail(column, rows, s, kind == bad_kind, why)
     numbers = kind == "number"
-    out[numbers] = s[numbers].astype(float).to_numpy()
+    out[numbers] = s[numbers].map(float).to_numpy(dtype=float)  # Decimal: exact until here
     text = kind == "text"
     if text.any():
         out[text] = _parse_number_text(s[text].astype(str), column, rows[text])
@@ -277,15 +333,19 @@ def parse_amounts(
 
 
 def _check_finite(out: np.ndarray, s: pd.Series, column: str, rows: np.ndarray) -> None:
+    """Refuse infinite values, then values whose size is :data:`MAX_AMOUNT` or more."""
     inf = np.isinf(out)
     if inf.any():
         _fail(column, rows, s, inf, "is not a finite number")
+    large = np.abs(out) >= MAX_AMOUNT
+    if large.any():
+        _fail(column, rows, s, large, "is too large: amounts must be below 1,000,000,000,000")
 
 
 def _number_kind(v: object) -> str:
     if isinstance(v, bool | np.bool_):
         return "bool"
-    if isinstance(v, int | float | np.integer | np.floating):
+    if isinstance(v, int | float | np.integer | np.floating | Decimal):
         return "number"
     if isinstance(v, str):
         return "text"
