@@ -571,8 +571,6 @@ def _mode(path: Path) -> int:
     return path.stat().st_mode & 0o777
 
 
-@pytest.mark.xfail(strict=True, reason="atomic_output creates files 0600; helper D's fix of "
-                   "xl_crm/output.py makes this pass: then remove this mark")
 def test_eml_mode_follows_the_umask_and_an_existing_files_mode(tmp_path):
     report = _workbook(tmp_path)
     eml = report.with_suffix(".eml")

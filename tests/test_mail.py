@@ -15,6 +15,7 @@ import trustme
 from aiosmtpd.controller import Controller
 from aiosmtpd.smtp import AuthResult, LoginPassword
 
+from xl_crm.core.errors import XlCrmError
 from xl_crm.mail import (
     MailError,
     MailSettings,
@@ -309,8 +310,9 @@ def test_write_eml_failure_leaves_nothing(tmp_path, report):
     message = build_message(settings(2525), report, SUMMARY, TO)
     target = tmp_path / "folder.eml"
     target.mkdir()  # replacing a folder with a file fails
-    with pytest.raises(MailError, match="cannot write"):
+    with pytest.raises(XlCrmError, match="folder.eml") as err:  # MailError or OutputError
         write_eml(message, target, overwrite=True)
+    assert "\n" not in str(err.value)
     assert sorted(p.name for p in tmp_path.iterdir()) == ["folder.eml", "report.xlsx"]
 
 

@@ -213,7 +213,7 @@ def parse_addresses(values: Sequence[str] | str, role: str,
         pieces = _split(value)
         if all(not piece.strip() for piece, _ in pieces):
             raise MailError(f"bad {role} address {value!r}: it is empty")
-        for i, (piece, sep) in enumerate(pieces):
+        for i, (piece, _) in enumerate(pieces):
             if not piece.strip():
                 continue  # "a@x, b@y," or "a@x;; b@y": nothing between the separators
             got = _mailbox(piece)
