@@ -451,6 +451,10 @@ def test_unquoted_name_with_a_comma_asks_for_quotes(tmp_path, role, flag, writte
     ("<a@example.com", ("'<a@example.com': it must not contain commas, "
      "semicolons, brackets or quotes (one address each)")),
     ("Smith, John", "'Smith': it must contain exactly one @"),
+    ("a@example.com b@example.com", ("'a@example.com b@example.com': separate several "
+     "addresses with a comma or semicolon")),
+    ("John Smith john@example.com", ("'John Smith john@example.com': write a name with the "
+     "address as John Smith <john@example.com>")),
 ])
 def test_bad_recipient_values_are_named(value, problem):
     with pytest.raises(MailError) as err:

@@ -108,6 +108,12 @@ def _address_problem(address: str) -> str | None:
     """Why ``address`` is not a plain ``local@domain`` address, or None when it is."""
     if any(_is_control(ch) for ch in address):
         return "it must not contain line breaks or other control characters"
+    words = address.split()
+    if len(words) > 1 and all("@" in word for word in words):
+        return "separate several addresses with a comma or semicolon"
+    if len(words) > 1 and words[-1].count("@") == 1 and "@" not in "".join(words[:-1]) \
+            and not any(ch in address for ch in "<>"):
+        return f"write a name with the address as {' '.join(words[:-1])} <{words[-1]}>"
     if address.count("@") != 1:
         return "it must contain exactly one @"
     local, domain = address.split("@")
