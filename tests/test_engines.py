@@ -372,7 +372,8 @@ def test_customer_table_is_the_users_to_change(csv_file):
         for col in c.columns:
             c.loc[0, col] = c[col].iloc[1]  # raises if a column is a read-only view
         assert c.iloc[0].tolist() == c.iloc[1].tolist()
-        assert c["customer"].dtype == "str", engine  # text, whatever the input's order
+        # text, whatever the input's order (dtype str on pandas 3, object of str on 2.2)
+        assert pd.api.types.is_string_dtype(c["customer"]), engine
 
 
 def test_lines_after_the_analysis_date_are_counted_alike(tmp_path):
@@ -406,7 +407,10 @@ def test_duckdb_reads_the_first_line_of_any_length_and_names_what_it_cannot(tmp_
         analyze_path(huge, today=TODAY)
     mixed = tmp_path / "mixed.csv"
     mixed.write_bytes(b"Customer,Date,Amount\r\nC1,2025-03-01,1\nC2,2025-03-02,2\r\n")
-    with pytest.raises(InputError, match=r"^mixed.csv: DuckDB cannot parse it with the "
-                       r"dialect of its first line: do all lines end alike"):
-        read_facts(mixed, today=TODAY)
+    try:  # DuckDB 1.1 reads mixed line ends right; later versions refuse them
+        assert read_facts(mixed, today=TODAY)[0].table["lp_value"].to_dict() == {"C2": 2,
+                                                                                 "C1": 1}
+    except InputError as err:
+        assert re.match(r"mixed.csv: DuckDB cannot parse it with the dialect of its first "
+                        r"line: do all lines end alike", str(err)), err
     assert analyze_path(mixed, today=TODAY).log["rows_read"] == 2  # pandas reads it
