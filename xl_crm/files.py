@@ -2,10 +2,21 @@
 
 Workbooks: the sheet named by ``sheet``, else one called ``Sales`` or ``销售``, else the
 first sheet; the header row is found by its headers (title rows above it are fine).
-Values are read as stored (``data_only``: formulas give their last computed values).
+Values are read as stored (``data_only``: formulas give their last computed values); a
+formula without a stored value (files written by programs that do not calculate) is
+refused, naming its cell, never read as blank. Plain numbers in the date column of a
+1904-system workbook are 1904 serials. An encrypted workbook (an OLE file) or another
+file renamed .xlsx is named as such.
 CSV: UTF-8 (with or without BOM), UTF-16 (with BOM, or without it found from the NUL
 bytes), GB18030 (Chinese Excel) or Windows-1252 (Western Excel), as :func:`csv_encoding`
 decides; every cell is read as text and parsed by the same rules as worksheet cells.
+Row numbers count records from the file's first line, as Excel shows the file (a quoted
+cell's line break stays in its row; blank lines are rows). A row with more non-blank
+cells than the header is refused (``row 4: has 5 cells but the header has 3``); empty
+cells past the header, as Excel writes them, are fine; a shorter row's missing cells are
+blank.
+Parquet: read through pyarrow with dates and timestamps in their own units, DECIMAL as
+``decimal.Decimal`` and 64-bit integers as integers (see :func:`_read_parquet`).
 Files are only read, never written.
 """
 

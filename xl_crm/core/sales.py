@@ -14,9 +14,15 @@ return), ``row`` (the row number in the user's sheet or range) and, when present
 Rules:
 - a row whose every used cell is blank is skipped and counted (``Sales.blank_rows``);
 - in any other row, a blank customer, date or amount is an error naming column and row;
-- customer and order ids are text: Excel's ``1001.0`` becomes ``"1001"``, white space
-  around ids is removed; a purchase row with a blank order id counts as an order of its
-  own;
+- customer and order ids are text, never through float: Excel's ``1001.0`` becomes
+  ``"1001"``, an int64 or uint64 keeps every digit, an integral float is the integer text
+  of its exact value, a Decimal its integer or normalized text (:func:`text_ids`); white
+  space around ids is removed; an id holding a control character other than tab (NUL,
+  BEL, ESC, a line break) is an error naming column and row (names and labels keep
+  them: writers escape them); a purchase row with a blank order id counts as an order of
+  its own;
+- a row with more non-blank cells than the header is an error
+  (``row 4: has 5 cells but the header has 3``);
 - a date after ``today`` (default: the computer's date) is an error: it is a typo, and
   it would otherwise move the default analysis date;
 - the caller's objects are never modified.

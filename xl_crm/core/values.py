@@ -184,8 +184,8 @@ def parse_dates(
         _fail(column, rows, s, kind == "other", "is not a date")
     dates = kind == "date"
     if dates.any():
-        days = np.array([_day(v) for v in s[dates]], dtype="datetime64[D]")
-        out[dates] = checked_days(days, column, rows[dates], today)
+        days = np.fromiter(map(_day, s[dates]), dtype="int64", count=int(dates.sum()))
+        out[dates] = checked_days(days.astype("datetime64[D]"), column, rows[dates], today)
     numbers = kind == "number"
     if numbers.any():
         out[numbers] = serials_to_dates(
@@ -197,13 +197,15 @@ def parse_dates(
     return out
 
 
-def _day(v: dt.date | np.datetime64) -> np.datetime64:
-    """The calendar day of a date, datetime or Timestamp (aware ones: in their own zone)."""
+_ORDINAL_1970 = dt.date(1970, 1, 1).toordinal()
+
+
+def _day(v: dt.date | np.datetime64) -> int:
+    """Days since 1970-01-01 of the calendar day of a date, datetime or Timestamp (aware
+    ones: the wall-clock date in their own zone)."""
     if isinstance(v, np.datetime64):
-        return v.astype("datetime64[D]")
-    if isinstance(v, dt.datetime):  # Timestamp too; .date() is the wall-clock date
-        v = v.date()
-    return np.datetime64(dt.date(v.year, v.month, v.day), "D")
+        return int(v.astype("datetime64[D]").astype("int64"))
+    return v.toordinal() - _ORDINAL_1970
 
 
 def _date_kind(v: object) -> str:
@@ -324,7 +326,7 @@ def parse_amounts(
         if (kind == bad_kind).any():
             _fail(column, rows, s, kind == bad_kind, why)
     numbers = kind == "number"
-    out[numbers] = s[numbers].map(float).to_numpy(dtype=float)  # Decimal: exact until here
+    out[numbers] = s[numbers].astype(float).to_numpy()  # Decimal: exact until here
     text = kind == "text"
     if text.any():
         out[text] = _parse_number_text(s[text].astype(str), column, rows[text])
