@@ -15,7 +15,7 @@ from xl_crm.core.errors import InputError
 from xl_crm.monthly import PREFIX, SETTINGS, read_settings, run
 
 from .conftest import SAMPLE_ZH
-from .fake_xlwings import Book, Table
+from .fake_xlwings import Book, Formula, Table
 
 
 def sales_rows():
@@ -110,8 +110,10 @@ def test_bad_data_reaches_the_user_as_a_message_and_changes_nothing(book):
 
 
 def test_bad_settings_name_the_row():
-    with pytest.raises(InputError, match=r"Settings row 4: bins = 12: bins must be a whole"):
+    with pytest.raises(InputError) as err:
         read_settings(settings_rows(bins=12))
+    assert str(err.value) == ("Settings row 4: bins = 12: must be a whole number from 2 to 9 "
+                              "(scores per RFM measure)")
     with pytest.raises(InputError, match=r"Settings row 3: unknown setting 'bin'"):
         read_settings([["Setting", "Value"], ["as_of", None], ["bin", 4]])
     with pytest.raises(InputError, match=r"Settings row 2: save_report = 'maybe'"):
@@ -148,10 +150,10 @@ def test_macro_saves_the_report_and_emails_it_when_asked(book, tmp_path, smtp):
             book.sheets["Settings"].cells[(i, j)] = v
     book.app.answers = ["yes"]
     macros.monthly_report(book)
-    report = tmp_path / "reports" / "customer-value-2026-10.xlsx"
+    report = tmp_path / "reports" / "monthly customer-value-2026-10.xlsx"
     assert report.exists()
     prompts = [a[0] for a in book.app.alerts]
-    assert prompts[0] == "Email customer-value-2026-10.xlsx to boss@example.com?"
+    assert prompts[0] == "Email monthly customer-value-2026-10.xlsx to boss@example.com?"
     assert prompts[1] == "sent to boss@example.com"
     (_, recipients, _), = smtp.mails
     assert recipients == ["boss@example.com"]
@@ -195,3 +197,159 @@ def test_an_unsaved_workbook_gets_sheets_but_no_report_file(tmp_path, monkeypatc
     assert "CRM Customers" in [s.name for s in b.sheets]
     assert list(tmp_path.iterdir()) == []  # nothing written anywhere
     assert macros.report_folder("https://example.sharepoint.com/x/Book.xlsm") is None
+
+
+# --- Excel fidelity and robustness (issues 15 and 16) ---------------------------------
+
+HOSTILE_TEXT = ['=HYPERLINK("http://evil.example","click")', "+1", "+A1", "@SUM(A1)", "-abc",
+                "-2", "00123", "1234567890123456789", "3-4", "1/2", "2025-03-01", "TRUE",
+                "1e5", "50%", "(12)", "4-Mar"]
+
+
+def small_book(tmp_path, rows, name="small.xlsm", settings=None):
+    b = Book(fullname=str(tmp_path / name))
+    b.add_sheet("Sales", rows)
+    if settings:
+        b.add_sheet("Settings", settings)
+    return b
+
+
+def hostile_rows():
+    rows = [["Customer", "Date", "Amount", "Name"]]
+    for i, text in enumerate(HOSTILE_TEXT):
+        rows.append([text, dt.datetime(2025, 3, 1 + i), 10.0 + i, f"n{text}" if i % 2 else text])
+    return rows
+
+
+def column_values(book, sheet, header):
+    values = book.sheets[sheet].used_range.value
+    j = values[0].index(header)
+    return [r[j] for r in values[1:]]
+
+
+def test_text_cells_arrive_as_the_exact_text(tmp_path):
+    book = small_book(tmp_path, hostile_rows())
+    run(book)
+    ids = column_values(book, "CRM Customers", "Customer")
+    assert sorted(ids) == sorted(HOSTILE_TEXT)  # no formula, number, date or bool
+    names = dict(zip(ids, column_values(book, "CRM Customers", "Name")))
+    assert names == {t: (f"n{t}" if i % 2 else t) for i, t in enumerate(HOSTILE_TEXT)}
+    assert all(type(v) is str for v in column_values(book, "CRM Customers", "RFM"))
+    assert column_values(book, "CRM Customers", "Value")[0] == pytest.approx(25.0)
+    for sheet in book.sheets:
+        assert not any(isinstance(v, Formula) for v in sheet.cells.values()), sheet.name
+
+
+def test_the_fake_types_text_like_excel_so_a_regression_fails(tmp_path):
+    # the regression this guards: writing values without the text format first
+    sheet = Book().add_sheet("S")
+    sheet.range("A1").value = [HOSTILE_TEXT]
+    got = [sheet.cells[(1, j)] for j in range(1, len(HOSTILE_TEXT) + 1)]
+    assert got[:4] == ['=HYPERLINK("http://evil.example","click")', 1.0, "=+A1", "=SUM(A1)"]
+    assert all(isinstance(v, Formula) for v in (got[0], got[2], got[3], got[4]))
+    assert got[5:] == [-2.0, 123.0, 1.23456789012346e18, dt.datetime(2026, 3, 4),
+                       dt.datetime(2026, 1, 2), dt.datetime(2025, 3, 1), True, 100000.0, 0.5,
+                       -12.0, dt.datetime(2026, 3, 4)]
+    sheet.range("A2:P2").number_format = "@"
+    sheet.range("A2").value = [HOSTILE_TEXT]
+    assert [sheet.cells[(2, j)] for j in range(1, 17)] == HOSTILE_TEXT
+
+
+def test_mixed_columns_get_the_text_format_only_on_their_text_cells(tmp_path):
+    book = small_book(tmp_path, hostile_rows())
+    run(book)
+    tiers = book.sheets["CRM ABC"]
+    for (r, c), v in tiers.cells.items():
+        assert (tiers.formats.get((r, c)) == "@") == isinstance(v, str), (r, c, v)
+    log = dict(book.sheets["CRM Log"].used_range.value[1:])
+    assert log["sales sheet"] == "Sales" and log["customers"] == len(HOSTILE_TEXT)
+
+
+def test_control_characters_are_shown_and_the_workbook_changes_only_when_all_is_built(tmp_path):
+    rows = [["Customer", "Date", "Amount", "Name"],
+            ["c1", dt.datetime(2025, 3, 1), 5.0, "Bel\x07l"],
+            ["c2", dt.datetime(2025, 3, 2), 6.0, "Nul\x00 Esc\x1b Tab\tok"]]
+    book = small_book(tmp_path, rows)
+    outcome = run(book, report_dir=tmp_path / "reports")
+    assert column_values(book, "CRM Customers", "Name") == \
+        ["Nul[U+0000] Esc[U+001B] Tab\tok", "Bel[U+0007]l"]
+    assert outcome.report is not None or outcome.report_error.startswith("unexpected error")
+    log = dict(book.sheets["CRM Log"].used_range.value[1:])
+    assert log["report"] == (str(outcome.report) if outcome.report
+                             else f"not saved: {outcome.report_error}")
+    # a value no cell can hold is found before any sheet is touched
+    book.sheets["Sales"].cells[(2, 4)] = "x" * 40_000
+    before = book.snapshot()
+    with pytest.raises(InputError) as err:
+        run(book, report_dir=tmp_path / "reports")
+    assert str(err.value) == ("CRM Customers cell B3: '" + "x" * 36 + "... has 40,000 "
+                              "characters; an Excel cell holds at most 32,767")
+    assert book.snapshot() == before
+
+
+def test_an_id_with_a_control_character_changes_nothing(tmp_path):
+    rows = [["Customer", "Date", "Amount"], ["ok", dt.datetime(2025, 3, 1), 5.0],
+            ["b\x07d", dt.datetime(2025, 3, 2), 6.0]]
+    book = small_book(tmp_path, rows)
+    before = book.snapshot()
+    macros.monthly_report(book)
+    assert [a[0] for a in book.app.alerts] == [
+        ("Customer (column A) row 3: 'b\\x07d' holds a control character (U+0007); ids must "
+         "be plain text")]
+    assert book.snapshot() == before
+
+
+def test_two_workbooks_in_one_folder_keep_their_own_reports(tmp_path):
+    rows = hostile_rows()
+    for name in ("north.xlsm", "south (2).xlsm"):
+        macros.monthly_report(small_book(tmp_path, rows, name))
+    assert sorted(p.name for p in (tmp_path / "reports").iterdir()) == [
+        "north customer-value-2025-03.xlsx", "south (2) customer-value-2025-03.xlsx"]
+
+
+def test_a_file_named_reports_costs_the_report_not_the_sheets(tmp_path):
+    (tmp_path / "reports").write_text("mine")
+    book = small_book(tmp_path, hostile_rows())
+    macros.monthly_report(book)
+    reason = (f"{tmp_path / 'reports'} is a file, not a folder; rename or move that file so "
+              "that the reports folder can be made")
+    assert [a[0] for a in book.app.alerts] == [
+        f"The result sheets were written, but the report was not saved: {reason}"]
+    assert dict(book.sheets["CRM Log"].used_range.value[1:])["report"] == f"not saved: {reason}"
+    assert (tmp_path / "reports").read_text() == "mine"
+
+
+@pytest.mark.parametrize("value,shown", [
+    ("inf", "'inf'"), ("nan", "'nan'"), (5.5, "5.5"), ("five", "'five'"), (-1, "-1"),
+    ("1e400", "'1e400'"), (float("inf"), "inf"), (True, "True"), (1, "1"), (10, "10")])
+def test_bins_setting_refused_in_one_line(value, shown):
+    with pytest.raises(InputError) as err:
+        read_settings([["Setting", "Value"], ["bins", value]])
+    assert str(err.value) == (f"Settings row 2: bins = {shown}: must be a whole number from "
+                              "2 to 9 (scores per RFM measure)")
+
+
+def test_bins_setting_accepts_whole_numbers_as_numbers_or_text():
+    assert [read_settings([["bins", v]]).bins for v in (2, 9.0, "4", " 7 ")] == [2, 9, 4, 7]
+
+
+def test_columns_setting_maps_headers(tmp_path):
+    rows = [["Wer", "Wann", "Wieviel"], ["k1", dt.datetime(2025, 3, 1), 5.0],
+            ["k2", dt.datetime(2025, 3, 2), 7.0]]
+    settings = [["Setting", "Value"], ["columns", "customer=Wer; date=Wann;amount=Wieviel"]]
+    outcome = run(small_book(tmp_path, rows, settings=settings))
+    assert sorted(outcome.analysis.customers["customer"]) == ["k1", "k2"]
+    assert read_settings([["columns", "customer=A, date=B,amount=C"]]).columns == \
+        {"customer": "A", "date": "B", "amount": "C"}
+    assert read_settings([["columns", "customer=Name, first;date=D"]]).columns == \
+        {"customer": "Name, first", "date": "D"}
+    with pytest.raises(InputError) as err:
+        read_settings([["Setting", "Value"], ["columns", "customer"]])
+    assert str(err.value) == ("Settings row 2: columns = 'customer': 'customer' is not "
+                              "role=header (e.g. customer=Kunde;date=Datum;amount=Betrag)")
+    with pytest.raises(InputError) as err:
+        read_settings([["columns", "date=A;Date=B"]])
+    assert str(err.value) == "Settings row 1: columns = 'date=A;Date=B': names the date column twice"
+    settings[1][1] = "customer=Who;date=Wann;amount=Wieviel"
+    with pytest.raises(InputError, match="the mapping names column 'Who' for customer"):
+        run(small_book(tmp_path, rows, "b.xlsm", settings=settings))

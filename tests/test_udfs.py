@@ -207,3 +207,84 @@ def test_every_function_names_argument_and_row(call, message):
     with pytest.raises(InputError) as err:
         call()
     assert message in str(err.value)
+
+
+# --- hostile arguments: exact one-line messages (issue 15 class 13) ----------------------
+
+NA = -2146826246  # a cell showing #N/A, as classic xlwings passes it; Lite passes "#N/A"
+TWO = ([["a"], ["b"]], [[D(2025, 3, 1)], [D(2025, 3, 2)]], [[1.0], [2.0]])
+
+
+@pytest.mark.parametrize("call,message", [
+    (lambda: CRM_SEGMENT([[5], [None]], [[5], [1]], [[5], [1]]),
+     "r row 2: is empty but f and m are given; give all three scores or none"),
+    (lambda: CRM_SEGMENT([[5], [1]], [[5], [None]], [[5], [None]]),
+     "f row 2: is empty but r is given; give all three scores or none"),
+    (lambda: CRM_SEGMENT([[None]], [[None]], [[None]]), "r: has no scores (every row is blank)"),
+    (lambda: CRM_SEGMENT([[5]], [[5]], [["#N/A"]]), ("m row 1: the cell shows #N/A; correct or "
+     "clear it")),
+    (lambda: CRM_SEGMENT([[5]], [[5]], [[5]], 7),
+     "scheme: must be value8, named or a range holding a scheme table, not 7"),
+    (lambda: CRM_RFM(*TWO, None, "five"), "bins row 1: 'five' is not a number"),
+    (lambda: CRM_RFM(*TWO, None, -1), "bins must be a whole number from 2 to 9, not -1"),
+    (lambda: CRM_RFM(*TWO, None, True), "bins row 1: True is TRUE/FALSE, not a number"),
+    (lambda: CRM_RFM(*TWO, None, NA), "bins: the cell shows #N/A; correct or clear it"),
+    (lambda: CRM_RFM(*TWO, None, 5, 7.0),
+     "scheme: must be value8, named or a range holding a scheme table, not 7"),
+    (lambda: CRM_RFM(*TWO[:2], [[1.0], [NA]]), ("amounts row 2: the cell shows #N/A; correct "
+     "or clear it")),
+    (lambda: CRM_RFM(*TWO[:2], [[1.0], ["#DIV/0!"]]), ("amounts row 2: the cell shows #DIV/0!; "
+     "correct or clear it")),
+    (lambda: CRM_RFM(TWO[0], [[D(2025, 3, 1)], [NA]], TWO[2]),
+     "dates row 2: the cell shows #N/A; correct or clear it"),
+    (lambda: CRM_RFM([["a"], ["#REF!"]], *TWO[1:]),
+     "customers row 2: the cell shows #REF!; correct or clear it"),
+    (lambda: CRM_RFM(*TWO, [["2025-03-01"], ["x"]]), "as_of: must be one cell, not 2"),
+    (lambda: CRM_RFM(*TWO, "#N/A"), "as_of: the cell shows #N/A; correct or clear it"),
+    (lambda: CRM_RFM(TWO[0], [["1500-01-01"], ["2025-01-01"]], TWO[2]),
+     "dates row 1: 1500-01-01 is before 1900-01-01, the earliest date accepted"),
+    (lambda: CRM_RFM_SCORE([[1], ["#N/A"]]), ("values row 2: the cell shows #N/A; correct or "
+     "clear it")),
+    (lambda: CRM_RFM_SCORE([[1], [NA]]), "values row 2: the cell shows #N/A; correct or clear it"),
+    (lambda: CRM_RFM_SCORE([[1], [2]], 5, NA),
+     "higher_is_better: the cell shows #N/A; correct or clear it"),
+    (lambda: CRM_ABC(TWO[0], [[1], ["#N/A"]]), ("values row 2: the cell shows #N/A; correct or "
+     "clear it")),
+    (lambda: CRM_DWYER(100, NA, 1, 10, 0.5), "retention: the cell shows #N/A; correct or clear it"),
+    (lambda: CRM_DWYER(100, 0.5, 1, 10, 0.5, years=-1), "years: must be between 1 and 100, not -1"),
+    (lambda: CRM_DWYER(100, 0.5, 1, 10, 0.5, years="five"), "years row 1: 'five' is not a number"),
+    (lambda: CRM_CLV(100, 0.8, 0.1, -3), "years: must be 0 or more, not -3"),
+    (lambda: CRM_CLV(True, 0.8, 0.1), "margin row 1: True is TRUE/FALSE, not a number"),
+    (lambda: CRM_CLV("#N/A", 0.8, 0.1), "margin: the cell shows #N/A; correct or clear it"),
+    (lambda: CRM_STRATEGY([["A"], ["Zzz"]]), ("label row 2: 'Zzz' is not a tier, segment, "
+     "stage or quadrant in the strategy catalogue (e.g. A, VIP, Champions, Important value, "
+     "Growth, Value)")),
+    (lambda: CRM_STRATEGY([["A"], [NA]]), "label row 2: the cell shows #N/A; correct or clear it"),
+    (lambda: CRM_STRATEGY("A", [["en"], ["zh"]]), "lang: must be one cell (en or zh), not a range"),
+])
+def test_hostile_arguments_give_one_exact_line(call, message):
+    with pytest.raises(InputError) as err:
+        call()
+    assert str(err.value) == message
+
+
+def test_crm_segment_leaves_blank_rows_blank():
+    assert CRM_SEGMENT([["R"], [5], [None], [1]], [["F"], [5], [None], [1]],
+                       [["M"], [5], [""], [1]]) == \
+        [["Segment"], ["Important value"], [None], ["General win-back"]]
+
+
+def test_crm_strategy_of_a_range_has_its_shape():
+    out = CRM_STRATEGY([["A", None], ["VIP", "Champions"]])
+    assert out == [[CRM_STRATEGY("A"), None], [CRM_STRATEGY("VIP"), CRM_STRATEGY("Champions")]]
+    assert CRM_STRATEGY(["A", "B"]) == [[CRM_STRATEGY("A")], [CRM_STRATEGY("B")]]  # Lite 1-D
+    assert out[0][0].startswith("Tier A | Goal:")
+
+
+def test_nineteen_digit_ids_given_as_text_stay_exact():
+    ids = [["1234567890123456789"], ["1234567890123456788"], ["1234567890123456789"]]
+    out = CRM_ABC(ids, [[1.0], [2.0], [3.0]])
+    assert [r[:2] for r in out[1:]] == [["1234567890123456789", 4.0],
+                                        ["1234567890123456788", 2.0]]
+    rfm = CRM_RFM(ids, [[D(2025, 3, 1)]] * 3, [[1.0], [2.0], [3.0]])
+    assert sorted(r[0] for r in rfm[1:]) == ["1234567890123456788", "1234567890123456789"]

@@ -26,6 +26,9 @@ def monthly_report(book=None) -> None:
     book = book or xw.Book.caller()
     try:
         outcome = run(book, report_dir=report_folder(book.fullname))
+        if outcome.report_error:
+            book.app.alert(f"The result sheets were written, but the report was not saved: "
+                           f"{outcome.report_error}", title=TITLE)
         _offer_mail(book, outcome)
     except XlCrmError as err:
         book.app.alert(str(err), title=TITLE)

@@ -15,13 +15,24 @@ Rules:
 - **Output**: the sheets ``CRM Customers``, ``CRM ABC``, ``CRM Strategy``, ``CRM Log``
   (Chinese names in Chinese); only sheets with exactly these names are ever replaced, and
   a sales sheet with such a name is refused. The sales data is never written to.
-- **All or nothing**: the analysis and every output table are computed first; the new
-  sheets are written under temporary names and swapped in only when all are written, so a
-  failure leaves the workbook as it was.
+- **All or nothing**: the analysis and every output table are computed first and every
+  cell value is checked (control characters shown as ``[U+0007]``, see
+  :func:`xl_crm.ranges.cell_text`); only then is the workbook touched: the new sheets are
+  written under temporary names and swapped in only when all are written, so a failure
+  leaves the workbook as it was.
+- **Text stays text**: every text cell is given the text number format ``@`` before the
+  values are written, because Excel types a text written through ``Range.value`` as if
+  entered by hand (``=...`` a formula, ``00123`` the number 123, ``3-4`` a date).
+- **Report file**: ``reports/<workbook name> customer-value-YYYY-MM.xlsx`` beside the
+  workbook (the workbook's name keeps two workbooks in one folder apart), saved before the
+  sheets are swapped; when it cannot be saved, the sheets are still written and the log's
+  ``report`` row (and the macro's dialog) gives the one-line reason.
 """
 
 from __future__ import annotations
 
+import datetime as dt
+import math
 import time
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
@@ -29,12 +40,13 @@ from pathlib import Path
 from typing import Protocol
 
 from .core.analysis import Analysis, Options, analyze
-from .core.errors import InputError
+from .core.columns import column_letter
+from .core.errors import InputError, XlCrmError, show
 from .core.rfm import BINNINGS, check_bins, to_timestamp
 from .core.sales import sales_from_rows
 from .core.segments import SCHEMES
 from .i18n import LANGS, check_lang, method_name, text
-from .ranges import excel_value
+from .ranges import MAX_CELL_TEXT, cell_text, excel_value, text_blocks
 from .report import ReportOptions, customer_frame, strategy_rows, write_report
 from .report.summary import segment_kind
 
@@ -59,6 +71,7 @@ SETTINGS: dict[str, tuple[object, str]] = {
     "save_report": ("yes", "save the formatted report in reports/ next to the workbook"),
     "recipients": ("", "email addresses for the report, separated by ; or ,"),
     "cc": ("", "copy recipients, separated by ; or ,"),
+    "columns": ("", "headers to use, e.g. customer=Kunde;date=Datum;amount=Betrag"),
 }
 
 
@@ -97,6 +110,7 @@ class Settings:
     """The Settings sheet, parsed and checked."""
 
     sales_sheet: str = ""
+    columns: dict[str, str] = field(default_factory=dict)
     as_of: object = None
     bins: int = 5
     binning: str = "quantile"
@@ -125,6 +139,7 @@ class Outcome:
     sheets: dict[str, list[list[object]]]
     log: list[tuple[str, object]] = field(default_factory=list)
     report: Path | None = None
+    report_error: str | None = None  # why the report was not saved, one line
 
 
 def read_settings(rows: Sequence[Sequence[object]] | None, first_row: int = 1) -> Settings:
@@ -160,11 +175,9 @@ def _set(settings: Settings, name: str, value: object) -> None:
     """Check one setting with the core's own rules and store it."""
     word = str(value).strip().lower()
     if name == "bins":
-        number = float(value)
-        if number != int(number):
-            raise ValueError("must be a whole number")
-        check_bins(int(number))
-        settings.bins = int(number)
+        settings.bins = _bins(value)
+    elif name == "columns":
+        settings.columns = _columns(value)
     elif name in ("a_cut", "b_cut"):
         number = float(value)
         if not 0 < number <= 1:
@@ -192,6 +205,44 @@ def _set(settings: Settings, name: str, value: object) -> None:
         settings.thresholds[measure] = tuple(float(p) for p in parts if p.strip())
     else:
         settings.sales_sheet = str(value).strip()
+
+
+BINS_RULE = "must be a whole number from 2 to 9 (scores per RFM measure)"
+
+
+def _bins(value: object) -> int:
+    """The bins setting: a whole number 2..9 (text such as "5" too); anything else, inf,
+    nan, 5.5, "five", -1, 1e400 included, is refused with one rule."""
+    try:
+        number = float(value) if not isinstance(value, bool) else math.nan
+    except (TypeError, ValueError):
+        number = math.nan
+    if not (math.isfinite(number) and number.is_integer()):
+        raise ValueError(BINS_RULE)
+    try:
+        check_bins(int(number))
+    except InputError:
+        raise ValueError(BINS_RULE) from None
+    return int(number)
+
+
+def _columns(value: object) -> dict[str, str]:
+    """The columns setting: ``role=header`` pairs separated by ``;`` (by ``,`` when the text
+    has no ``;``, as in the other list settings), e.g. ``customer=Kunde;date=Datum``.
+    The roles and headers are checked by the sales reader."""
+    text = str(value)
+    pairs = [p.strip() for p in text.split(";" if ";" in text else ",") if p.strip()]
+    mapping: dict[str, str] = {}
+    for pair in pairs:
+        role, sep, header = (part.strip() for part in pair.partition("="))
+        if not (sep and role and header):
+            raise ValueError(f"{show(pair)} is not role=header (e.g. customer=Kunde;"
+                             "date=Datum;amount=Betrag)")
+        role = role.lower()
+        if role in mapping:
+            raise ValueError(f"names the {role} column twice")
+        mapping[role] = header
+    return mapping
 
 
 def find_sheet(book: BookLike, names: Iterable[str]) -> SheetLike | None:
@@ -275,8 +326,10 @@ def _strategy_rows(analysis: Analysis, lang: str) -> list[list[object]]:
 
 def run(book: BookLike, report_dir: Path | None = None,
         clock: Callable[[], float] = time.perf_counter) -> Outcome:
-    """Read, analyse and write the result sheets; then, when ``report_dir`` is given,
-    save the report file there (after the sheets: a failure to save leaves them valid)."""
+    """Read, analyse, build and check every result sheet; when ``report_dir`` is given,
+    save the report file there; then write the sheets (all or nothing, see the module
+    docstring). A report that cannot be saved is no error: :attr:`Outcome.report_error`
+    and the log's ``report`` row say why."""
     started = clock()
     settings_sheet = find_sheet(book, SETTINGS_SHEETS)
     settings = read_settings(*range_rows(settings_sheet.used_range)) if settings_sheet \
@@ -286,16 +339,23 @@ def run(book: BookLike, report_dir: Path | None = None,
         raise InputError(f"the sales sheet {source.name!r} has the name of a result sheet; "
                          "rename it or name the sales sheet in Settings")
     rows, first_row = sheet_rows(source)
-    sales = sales_from_rows(rows, source=f"{getattr(book, 'name', 'workbook')} [{source.name}]",
+    sales = sales_from_rows(rows, settings.columns or None,
+                            source=f"{getattr(book, 'name', 'workbook')} [{source.name}]",
                             first_row=first_row)
     analysis = analyze(sales, settings.options())
     lang = settings.language
     sheets = build_sheets(analysis, lang)
     outcome = Outcome(analysis, settings, sheets)
-    target = None
     if report_dir is not None and settings.save_report:
-        target = report_dir / f"customer-value-{analysis.as_of:%Y-%m}.xlsx"
+        outcome.report, outcome.report_error = save_report(book, analysis, report_dir, lang)
     log = analysis.log
+    if outcome.report is not None:
+        report = str(outcome.report)
+    elif outcome.report_error:
+        report = f"not saved: {outcome.report_error}"
+    else:
+        report = ("not saved (see the save_report setting, or save the workbook on this "
+                  "computer first)")
     outcome.log = [
         ("sales sheet", source.name),
         ("rows read", log["rows_read"]),
@@ -304,24 +364,77 @@ def run(book: BookLike, report_dir: Path | None = None,
         ("analysis date", f"{log['as_of']} ({log['as_of_source']})"),
         ("customers", log["customers"]),
         ("value", analysis.value_basis),
-        ("report", str(target) if target else "not saved (see the save_report setting, or "
-                                              "save the workbook on this computer first)"),
+        ("report", report),
         ("seconds", round(clock() - started, 2)),
     ]
     sheets[output_names(lang)[3]] = [["item", "value"]] + [[k, v] for k, v in outcome.log]
-    replace_sheets(book, sheets)
-    if target is not None:
-        report_dir.mkdir(parents=True, exist_ok=True)
-        outcome.report = write_report(analysis, target, ReportOptions(lang=lang),
-                                      overwrite=True,
-                                      inputs=[Path(getattr(book, "fullname", ""))])
+    replace_sheets(book, checked_sheets(sheets))
     return outcome
+
+
+def report_name(book: BookLike, as_of: object) -> str:
+    """``<workbook name> customer-value-YYYY-MM.xlsx``: the workbook's file name without
+    its extension keeps the reports of two workbooks in one folder apart."""
+    stem = Path(str(getattr(book, "name", "") or "workbook")).stem.strip() or "workbook"
+    return f"{stem} customer-value-{as_of:%Y-%m}.xlsx"
+
+
+def save_report(book: BookLike, analysis: Analysis, folder: Path,
+                lang: str) -> tuple[Path | None, str | None]:
+    """Save the report in ``folder`` (made when missing); (path, None) or, when it cannot
+    be saved, (None, a one-line reason)."""
+    target = folder / report_name(book, analysis.as_of)
+    if folder.exists() and not folder.is_dir():
+        return None, (f"{folder} is a file, not a folder; rename or move that file so that "
+                      "the reports folder can be made")
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+        path = write_report(analysis, target, ReportOptions(lang=lang), overwrite=True,
+                            inputs=[Path(getattr(book, "fullname", ""))])
+    except XlCrmError as err:
+        return None, str(err)
+    except OSError as err:
+        return None, f"{target} could not be written: {err.strerror or err}"
+    except Exception as err:  # noqa: BLE001 - a bug in the report must not cost the sheets
+        first = (str(err).splitlines() or [""])[0]
+        return None, f"unexpected error ({type(err).__name__}: {first}); please report it"
+    return path, None
+
+
+def checked_sheets(sheets: dict[str, list[list[object]]]) -> dict[str, list[list[object]]]:
+    """Every cell of ``sheets`` checked before the workbook is touched: text through
+    :func:`xl_crm.ranges.cell_text` (control characters made visible); None, bool, int,
+    finite float and datetime kept; text longer than an Excel cell holds, a non-finite
+    number or any other type refused naming the sheet and cell."""
+    out = {}
+    for name, rows in sheets.items():
+        checked = []
+        for i, row in enumerate(rows, start=1):
+            cells = []
+            for j, v in enumerate(row):
+                where = f"{name} cell {column_letter(j)}{i}"
+                if isinstance(v, str):
+                    v = cell_text(v)
+                    if len(v) > MAX_CELL_TEXT:
+                        raise InputError(f"{where}: {show(v)} has {len(v):,} characters; an "
+                                         f"Excel cell holds at most {MAX_CELL_TEXT:,}")
+                elif isinstance(v, float) and not math.isfinite(v):
+                    raise InputError(f"{where}: {v} cannot be written to a cell")
+                elif not (v is None or isinstance(v, bool | int | float | dt.datetime)):
+                    raise InputError(f"{where}: a {type(v).__name__} cannot be written to a "
+                                     "cell")
+                cells.append(v)
+            checked.append(cells)
+        out[name] = checked
+    return out
 
 
 def replace_sheets(book: BookLike, sheets: dict[str, list[list[object]]]) -> None:
     """Write ``sheets`` under temporary names, then swap them for the old ``CRM `` sheets.
 
-    If writing fails, the temporary sheets are removed and the old ones are untouched.
+    Text cells get the number format ``@`` before the values are written (see
+    :func:`xl_crm.ranges.text_blocks`). If writing fails, the temporary sheets are
+    removed and the old ones are untouched.
     """
     wanted = {n.lower() for lang in LANGS for n in output_names(lang)}
     clash = [s.name for s in book.sheets if s.name.lower() in wanted and not is_output(s.name)]
@@ -334,6 +447,9 @@ def replace_sheets(book: BookLike, sheets: dict[str, list[list[object]]]) -> Non
             sheet = book.sheets.add(f"{TEMP}{i}", after=list(book.sheets)[-1])
             created.append((sheet, name))
             if rows:
+                for top, left, bottom, right in text_blocks(rows):
+                    sheet.range(f"{column_letter(left - 1)}{top}:"
+                                f"{column_letter(right - 1)}{bottom}").number_format = "@"
                 sheet.range("A1").value = rows
             sheet.autofit()
     except Exception:

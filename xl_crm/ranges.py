@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import datetime as dt
 import math
+import re
 from collections.abc import Sequence
 
 import numpy as np
@@ -20,6 +21,16 @@ import pandas as pd
 
 from .core.errors import InputError
 from .core.values import parse_amounts, parse_dates
+
+# Cell errors as classic xlwings hands them to a worksheet function (COM error codes, int)
+# and as xlwings Lite does (text).
+CELL_ERRORS = {
+    -2146826281: "#DIV/0!", -2146826246: "#N/A", -2146826259: "#NAME?",
+    -2146826288: "#NULL!", -2146826252: "#NUM!", -2146826265: "#REF!", -2146826273: "#VALUE!",
+}
+ERROR_TEXTS = frozenset(CELL_ERRORS.values()) | {"#SPILL!", "#CALC!", "#GETTING_DATA",
+                                                  "#FIELD!", "#BLOCKED!", "#CONNECT!",
+                                                  "#BUSY!", "#UNKNOWN!"}
 
 
 def cells(arg: object) -> list[list[object]]:
@@ -33,15 +44,39 @@ def cells(arg: object) -> list[list[object]]:
     return [[arg]]
 
 
+def cell_error(value: object) -> str | None:
+    """The error a cell shows (``#N/A``...) when ``value`` is how xlwings passes one: an
+    ``int`` COM error code (classic; numbers arrive as float there) or the error's text
+    (Lite). None for any other value."""
+    if type(value) is int and value in CELL_ERRORS:
+        return CELL_ERRORS[value]
+    if isinstance(value, str) and value.strip().upper() in ERROR_TEXTS:
+        return value.strip().upper()
+    return None
+
+
+def check_errors(rows: Sequence[Sequence[object]], name: str) -> None:
+    """Refuse a range holding a cell error, naming the first one's range row:
+    ``amounts row 3: the cell shows #N/A; correct or clear it``."""
+    for i, row in enumerate(rows, start=1):
+        for v in row:
+            error = cell_error(v)
+            if error:
+                raise InputError(f"the cell shows {error}; correct or clear it", name, i)
+
+
 def column(arg: object, name: str) -> list[object]:
-    """A one-column (or one-row) range as a flat list; a wider block is an error."""
+    """A one-column (or one-row) range as a flat list; a wider block is an error, and so
+    is a cell error (:func:`check_errors`)."""
     rows = cells(arg)
     if not rows:
         raise InputError("is an empty range", name)
     width = max(len(r) for r in rows)
     if width == 1:
+        check_errors(rows, name)
         return [r[0] if r else None for r in rows]
     if len(rows) == 1:
+        check_errors([[v] for v in rows[0]], name)
         return list(rows[0])
     raise InputError(f"must be one column or one row, not {len(rows)} x {width} cells", name)
 
@@ -53,13 +88,17 @@ def is_blank(v: object) -> bool:
 
 
 def is_header_cell(value: object, kind: str = "number") -> bool:
-    """True for non-empty text that is not a valid ``kind`` ("date" or "number") value."""
-    if not isinstance(value, str) or not value.strip():
+    """True for non-empty text that is not a ``kind`` ("date" or "number") value at all.
+
+    Text that reads as a value the readers refuse (``1500-01-01``, a date before 1900;
+    ``1e400``, too large; a cell error) is not a header: its own message is the one to
+    give."""
+    if not isinstance(value, str) or not value.strip() or cell_error(value):
         return False
     try:
         (parse_dates if kind == "date" else parse_amounts)([value])
-    except InputError:
-        return True
+    except InputError as err:
+        return f" is not a {kind}" in err.reason
     return False
 
 
@@ -97,6 +136,9 @@ def scalar(value: object, name: str, default: float | None = None,
         value = flat[0]
     if is_blank(value):
         return default
+    error = cell_error(value)
+    if error:
+        raise InputError(f"the cell shows {error}; correct or clear it", name)
     number = float(parse_amounts([value], name)[0])
     if integer:
         if number != int(number):
@@ -107,8 +149,16 @@ def scalar(value: object, name: str, default: float | None = None,
 
 def flag(value: object, name: str, default: bool) -> bool:
     """A TRUE/FALSE argument (also 1/0 and the words true/false, yes/no)."""
+    if isinstance(value, list | tuple):
+        flat = column(value, name)
+        if len(flat) != 1:
+            raise InputError(f"must be one cell, not {len(flat)}", name)
+        value = flat[0]
     if is_blank(value):
         return default
+    error = cell_error(value)
+    if error:
+        raise InputError(f"the cell shows {error}; correct or clear it", name)
     if isinstance(value, bool | np.bool_):
         return bool(value)
     if isinstance(value, int | float) and value in (0, 1):
@@ -145,3 +195,45 @@ def table(frame: pd.DataFrame, header: Sequence[str]) -> list[list[object]]:
     """A frame as a spilling 2-D list with a header row."""
     body = [[excel_value(v) for v in row] for row in frame.itertuples(index=False, name=None)]
     return [list(header)] + body
+
+
+# C0 controls other than tab, line feed and carriage return (which cells hold), and DEL
+_CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
+MAX_CELL_TEXT = 32767  # characters an Excel cell holds
+
+
+def cell_text(value: str) -> str:
+    """Text as a cell shows it: each control character (NUL, BEL, ESC...; not tab or line
+    breaks) written visibly as ``[U+0007]``, so nothing is dropped and no cell gets a
+    character Excel or the file format cannot hold."""
+    return _CONTROL.sub(lambda m: f"[U+{ord(m.group()):04X}]", value)
+
+
+def text_blocks(rows: Sequence[Sequence[object]]) -> list[tuple[int, int, int, int]]:
+    """Rectangles (top, left, bottom, right; 1-based, from the first cell of ``rows``)
+    covering every ``str`` cell and no cell of another type but blanks (None), for the
+    text number format ``@`` that makes Excel keep them as written. Per column, maximal
+    runs of str/None rows holding a str; neighbouring columns with the same run merged."""
+    width = max((len(r) for r in rows), default=0)
+    runs: dict[tuple[int, int], list[int]] = {}  # (top, bottom) -> columns
+    for j in range(width):
+        top = last = None
+        for i, row in enumerate(rows, start=1):
+            v = row[j] if j < len(row) else None
+            if isinstance(v, str):
+                top = i if top is None else top
+                last = i
+            elif v is not None:
+                if top is not None:
+                    runs.setdefault((top, last), []).append(j + 1)
+                top = None
+        if top is not None:
+            runs.setdefault((top, last), []).append(j + 1)
+    blocks = []
+    for (top, bottom), cols in runs.items():
+        start = cols[0]
+        for col, after in zip(cols, cols[1:] + [None]):
+            if after != col + 1:
+                blocks.append((top, start, bottom, col))
+                start = after
+    return sorted(blocks, key=lambda b: (b[1], b[0]))

@@ -15,7 +15,7 @@ import pandas as pd
 import xlwings as xw
 
 from .core.clv import dwyer_table, retention_clv
-from .core.errors import InputError
+from .core.errors import InputError, show
 from .core.lifecycle import lifecycle_stages
 from .core.rfm import customer_measures, score_rfm, shared_tie_scores
 from .core.sales import Sales, sales_from_columns, same_height
@@ -23,7 +23,18 @@ from .core.segments import assign_segments
 from .core.strategy import recommend
 from .core.tiers import abc_tiers, pyramid_tiers, sum_by_customer
 from .core.values import parse_amounts
-from .ranges import cells, column, flag, is_blank, is_header_cell, scalar, strip_header, table
+from .ranges import (
+    cell_error,
+    cells,
+    check_errors,
+    column,
+    flag,
+    is_blank,
+    is_header_cell,
+    scalar,
+    strip_header,
+    table,
+)
 
 __all__ = [
     "CRM_ABC",
@@ -50,6 +61,14 @@ def _sales(customers: object, dates: object, amounts: object) -> Sales:
 def _measures(sales: Sales, as_of: object):
     """Customer measures; rows after an explicit as_of are an error in a worksheet
     function, which cannot report what it left out."""
+    if isinstance(as_of, list | tuple):
+        flat = column(as_of, "as_of")
+        if len(flat) != 1:
+            raise InputError(f"must be one cell, not {len(flat)}", "as_of")
+        as_of = flat[0]
+    error = cell_error(as_of)
+    if error:
+        raise InputError(f"the cell shows {error}; correct or clear it", "as_of")
     measures = customer_measures(sales.transactions, None if is_blank(as_of) else as_of)
     if measures.after_as_of:
         row = measures.after_as_of_rows[0]
@@ -85,9 +104,8 @@ def CRM_RFM(customers, dates, amounts, as_of=None, bins=5, scheme="value8"):
     """
     measures = _measures(_sales(customers, dates, amounts), as_of)
     k = scalar(bins, "bins", 5, integer=True)
-    chosen = cells(scheme) if isinstance(scheme, list | tuple) else (scheme or "value8")
     scored = score_rfm(measures.table, k).table
-    scored["segment"] = assign_segments(scored, chosen, k)
+    scored["segment"] = assign_segments(scored, _scheme(scheme), k)
     out = scored.reset_index()[["customer", "recency", "frequency", "monetary", "R", "F",
                                 "M", "RFM", "score", "segment"]]
     return table(out, ["Customer", "Recency", "Frequency", "Monetary", "R", "F", "M", "RFM",
@@ -103,6 +121,7 @@ def CRM_RFM_SCORE(values, bins=5, higher_is_better=True):
     "Score"); bins: 2-9; higher_is_better: FALSE for recency-like measures.
     """
     rows = cells(values)
+    check_errors(rows, "values")
     if not rows or not any(not is_blank(v) for r in rows for v in r):
         raise InputError("is an empty range", "values")
     k = scalar(bins, "bins", 5, integer=True)
@@ -138,19 +157,41 @@ def CRM_SEGMENT(r, f, m, scheme="value8"):
     same_height(cols, first)
     if not cols["r"]:
         raise InputError("has no data rows (only a header)", "r")
+    blank = np.array([all(is_blank(cols[n][i]) for n in cols) for i in range(len(cols["r"]))])
+    if blank.all():
+        raise InputError("has no scores (every row is blank)", "r")
+    keep = np.flatnonzero(~blank)
     scores = {}
     for name, values in cols.items():
         rows = np.arange(first, first + len(values))
         x = parse_amounts(values, name, rows)
-        bad = np.isnan(x) | (x != np.round(x)) | (x < 1) | (x > 9)
+        bad = (np.isnan(x) | (x != np.round(x)) | (x < 1) | (x > 9)) & ~blank
         if bad.any():
             i = int(np.flatnonzero(bad)[0])
-            raise InputError(f"{values[i]!r} is not a score from 1 to 9", name, int(rows[i]))
-        scores[name.upper()] = x.astype("int64")
-    chosen = cells(scheme) if isinstance(scheme, list | tuple) else (scheme or "value8")
-    names = assign_segments(pd.DataFrame(scores), chosen).tolist()
-    out = [[n] for n in names]
+            if is_blank(values[i]):
+                given = " and ".join(n for n in cols if not is_blank(cols[n][i]))
+                raise InputError(f"is empty but {given} {'are' if ' and ' in given else 'is'} "
+                                 "given; give all three scores or none", name, int(rows[i]))
+            raise InputError(f"{show(values[i])} is not a score from 1 to 9", name,
+                             int(rows[i]))
+        scores[name.upper()] = x[keep].astype("int64")
+    names = assign_segments(pd.DataFrame(scores), _scheme(scheme)).tolist()
+    out: list[list[object]] = [[None] for _ in blank]
+    for i, n in zip(keep, names):
+        out[i] = [n]
     return ([["Segment"]] + out) if first == 2 else out
+
+
+def _scheme(scheme: object) -> object:
+    """A scheme argument: a name (blank: value8) or a range holding a scheme table."""
+    if isinstance(scheme, list | tuple):
+        return cells(scheme)
+    if is_blank(scheme):
+        return "value8"
+    if not isinstance(scheme, str):
+        raise InputError(f"must be value8, named or a range holding a scheme table, not "
+                         f"{show(scheme)}", "scheme")
+    return scheme
 
 
 @xw.func
@@ -260,13 +301,37 @@ def CRM_LIFECYCLE(customers, dates, amounts, as_of=None):
 
 
 @xw.func
+@xw.arg("label", ndim=2)
 def CRM_STRATEGY(label, lang="en"):
     """Recommendation (goal, actions, resources) for a tier, segment, stage or quadrant.
 
-    label: e.g. A, VIP, Important value, Champions, Growth, Value (or kind:label);
-    lang: en or zh.
+    label: one cell, e.g. A, VIP, Important value, Champions, Growth, Value (or
+    kind:label), giving one text; or a range, giving one text per cell in the same shape
+    (blank cells stay blank); lang: en or zh.
     """
-    if is_blank(label):
-        raise InputError("is empty", "label")
-    return recommend(str(label), str(lang or "en").strip().lower()).text()
+    if isinstance(lang, list | tuple):
+        raise InputError("must be one cell (en or zh), not a range", "lang")
+    language = "en" if is_blank(lang) else str(lang).strip().lower()
+    if not isinstance(label, list | tuple):
+        if is_blank(label):
+            raise InputError("is empty", "label")
+        return _strategy_text(label, language, None)
+    rows = cells(label)
+    check_errors(rows, "label")
+    return [[None if is_blank(v) else _strategy_text(v, language, i) for v in row]
+            for i, row in enumerate(rows, start=1)]
+
+
+def _strategy_text(label: object, lang: str, row: int | None) -> str:
+    """One recommendation text; a bad label names its range row (``row``)."""
+    error = cell_error(label)
+    if error:
+        raise InputError(f"the cell shows {error}; correct or clear it", "label", row)
+    text = str(int(label)) if isinstance(label, float) and label.is_integer() else str(label)
+    try:
+        return recommend(text, lang).text()
+    except InputError as err:
+        if err.column != "label" or row is None:
+            raise
+        raise InputError(err.reason, "label", row) from None
 
