@@ -290,6 +290,32 @@ def test_formulas_without_computed_values_are_refused(tmp_path, rows, where):
     assert refusal(path) == f"f.xlsx [Sales]: {where}: {FORMULA}"
 
 
+def _rewrite_sheet(path: Path, old: bytes, new: bytes) -> Path:
+    """The workbook with a piece of its sheet XML replaced (as Excel would have saved it)."""
+    import zipfile
+
+    with zipfile.ZipFile(path) as src:
+        parts = {name: src.read(name) for name in src.namelist()}
+    sheet = "xl/worksheets/sheet1.xml"
+    assert old in parts[sheet]
+    parts[sheet] = parts[sheet].replace(old, new)
+    with zipfile.ZipFile(path, "w") as out:
+        for name, data in parts.items():
+            out.writestr(name, data)
+    return path
+
+
+def test_formulas_with_stored_values_are_read_as_excel_saved_them(tmp_path):
+    rows = [H + ["Name"], ["C1", D, 5, "a"], ["C2", D, "=C2*2", '=IF(1,"","")']]
+    path = workbook(tmp_path / "excel.xlsx", rows)
+    path = _rewrite_sheet(path, b"<f>C2*2</f><v /></c>", b"<f>C2*2</f><v>10</v></c>")
+    path = _rewrite_sheet(path, b'<c r="D3"><f>IF(1,"","")</f><v /></c>',
+                          b'<c r="D3" t="str"><f>IF(1,"","")</f><v></v></c>')
+    sales = read_sales(path, today=TODAY)
+    assert totals(sales) == {"C1": 5.0, "C2": 10.0}
+    assert list(sales.transactions["name"]) == ["a", ""]
+
+
 def test_workbook_values_dates_and_decimals(tmp_path):
     rows = [H, ["C1", dt.datetime(2025, 3, 1, 13, 5), Decimal("12.50")], [1001, D, 2],
             [1.0e18, D, 1], ["C1", 45717, -2.5]]

@@ -100,11 +100,14 @@ def pick_sheet(names: list[str], sheet: str | None) -> str:
 
 
 OLE_SIGNATURE = b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1"  # encrypted OOXML and old .xls files
-_FORMULA_TAG = re.compile(rb"<(?:\w+:)?f[\s>/]")
+# a formula element followed by no value, or an empty one, before its cell ends
+_NO_VALUE = re.compile(rb"(?:</(?:\w+:)?f>|<(?:\w+:)?f\b[^>]*/>)\s*"
+                       rb"(?:<(?:\w+:)?v\s*/>|<(?:\w+:)?v>\s*</(?:\w+:)?v>)?\s*</(?:\w+:)?c>")
 
 
 def _read_workbook(path: Path, sheet: str | None, mapping, today) -> Sales:
     from openpyxl import load_workbook
+    from openpyxl.utils.cell import coordinate_from_string
     from openpyxl.utils.datetime import CALENDAR_MAC_1904
 
     with path.open("rb") as file:
@@ -122,12 +125,15 @@ def _read_workbook(path: Path, sheet: str | None, mapping, today) -> Sales:
     try:
         name = pick_sheet(book.sheetnames, sheet)
         rows = [list(r) for r in book[name].iter_rows(values_only=True)]
-        formulas = _has_formulas(book, book[name])
+        missing = _formula_without_value(book, book[name])
         mac = book.epoch == CALENDAR_MAC_1904
     finally:
         book.close()
-    if formulas:
-        _refuse_formulas_without_values(path, name, rows)
+    if missing:
+        column, row = coordinate_from_string(missing) if missing != "?" else ("?", "?")
+        raise InputError(f"{path.name} [{name}]: column {column} row {row}: holds a formula "
+                         "without a computed value (the file was saved by a program that "
+                         "does not calculate): open and save it in Excel or LibreOffice first")
     while rows and all(v is None for v in rows[-1]):
         rows.pop()
     try:
@@ -138,44 +144,37 @@ def _read_workbook(path: Path, sheet: str | None, mapping, today) -> Sales:
         raise InputError(f"{path.name} [{name}]: {err}") from err
 
 
-def _has_formulas(book, sheet) -> bool:
-    """Whether the sheet's XML holds a formula element (read in 1 MB pieces; a cheap scan
-    beside parsing it)."""
+def _formula_without_value(book, sheet) -> str | None:
+    """The reference (``C3``) of the sheet's first formula cell without a stored value, or
+    None. A cheap scan of the sheet's XML, in 1 MB pieces, looks for a formula followed by
+    no value or an empty one; only then is the XML parsed, cell by cell, to tell those
+    from formulas whose stored result is the empty string (``t="str"``)."""
     member = getattr(sheet, "_worksheet_path", None)
     archive = getattr(book, "_archive", None)
     if member is None or archive is None:
-        return True  # cannot tell: make the exact check
+        return None  # not openpyxl's read-only sheet: nothing more can be known
+    member = member.lstrip("/")
     tail = b""
-    with archive.open(member.lstrip("/")) as xml:
+    with archive.open(member) as xml:
         while chunk := xml.read(1 << 20):
-            if _FORMULA_TAG.search(tail + chunk):
-                return True
-            tail = chunk[-16:]
-    return False
+            if _NO_VALUE.search(tail + chunk):
+                break
+            tail = chunk[-512:]
+        else:
+            return None
+    from xml.etree.ElementTree import iterparse
 
-
-def _refuse_formulas_without_values(path: Path, name: str, rows: list[list]) -> None:
-    """A second, formula-layer read: a formula cell whose computed value is absent (files
-    written by programs that do not calculate, such as openpyxl) is refused, naming the
-    first such cell, rather than read as blank."""
-    from openpyxl import load_workbook
-
-    from .core.columns import column_letter
-
-    book = load_workbook(path, read_only=True, data_only=False)
-    try:
-        for r, cells in enumerate(book[name].iter_rows(values_only=True)):
-            for c, cell in enumerate(cells):
-                value = rows[r][c] if r < len(rows) and c < len(rows[r]) else None
-                if value is None and cell is not None and not isinstance(cell, int | float) \
-                        and (not isinstance(cell, str) or cell.startswith("=")):
-                    raise InputError(
-                        f"{path.name} [{name}]: column {column_letter(c)} row {r + 1}: holds a "
-                        "formula without a computed value (the file was saved by a program "
-                        "that does not calculate): open and save it in Excel or LibreOffice "
-                        "first")
-    finally:
-        book.close()
+    with archive.open(member) as xml:
+        for _, cell in iterparse(xml):
+            if cell.tag.rsplit("}", 1)[-1] != "c":
+                continue
+            parts = {child.tag.rsplit("}", 1)[-1]: child for child in cell}
+            value = parts.get("v")
+            if "f" in parts and cell.get("t") != "str" and \
+                    (value is None or not (value.text or "").strip()):
+                return cell.get("r") or "?"
+            cell.clear()
+    return None
 
 
 def _dates_from_1904_serials(rows: list[list], mapping) -> None:
