@@ -299,6 +299,8 @@ def _read_csv(path: Path, mapping, today) -> Sales:
         h = find_header_row(head, mapping)
     except InputError as err:
         raise InputError(f"{path.name}: {err}") from err
+    if "\x00" in text:  # pandas 2.2's C parser ends a cell at a NUL character ('C\x001' -> 'C')
+        return _read_csv_records(path, text, delimiter, mapping, today)
     try:
         frame = pd.read_csv(io.StringIO(text), dtype=str, keep_default_na=False, header=None,
                             skiprows=h + 1, sep=delimiter, skip_blank_lines=False,
