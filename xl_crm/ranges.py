@@ -55,14 +55,30 @@ def cell_error(value: object) -> str | None:
     return None
 
 
+def refuse_error(value: object, name: str, row: int | None = None) -> None:
+    """Refuse a cell error: ``amounts row 3: the cell shows #N/A; correct or clear it``."""
+    error = cell_error(value)
+    if error:
+        raise InputError(f"the cell shows {error}; correct or clear it", name, row)
+
+
 def check_errors(rows: Sequence[Sequence[object]], name: str) -> None:
-    """Refuse a range holding a cell error, naming the first one's range row:
-    ``amounts row 3: the cell shows #N/A; correct or clear it``."""
+    """Refuse a range holding a cell error, naming the first one's range row."""
     for i, row in enumerate(rows, start=1):
         for v in row:
-            error = cell_error(v)
-            if error:
-                raise InputError(f"the cell shows {error}; correct or clear it", name, i)
+            refuse_error(v, name, i)
+
+
+def one_cell(value: object, name: str) -> object:
+    """A one-cell argument's value (a range of one cell too); a cell error or a range of
+    several cells is refused."""
+    if isinstance(value, list | tuple):
+        flat = column(value, name)
+        if len(flat) != 1:
+            raise InputError(f"must be one cell, not {len(flat)}", name)
+        value = flat[0]
+    refuse_error(value, name)
+    return value
 
 
 def column(arg: object, name: str) -> list[object]:
@@ -129,16 +145,9 @@ def strip_header(columns: dict[str, list[object]], typed: dict[str, str]) -> int
 def scalar(value: object, name: str, default: float | None = None,
            integer: bool = False) -> float | None:
     """A number argument (one cell); blank gives ``default``."""
-    if isinstance(value, list | tuple):
-        flat = column(value, name)
-        if len(flat) != 1:
-            raise InputError(f"must be one cell, not {len(flat)}", name)
-        value = flat[0]
+    value = one_cell(value, name)
     if is_blank(value):
         return default
-    error = cell_error(value)
-    if error:
-        raise InputError(f"the cell shows {error}; correct or clear it", name)
     number = float(parse_amounts([value], name)[0])
     if integer:
         if number != int(number):
@@ -149,16 +158,9 @@ def scalar(value: object, name: str, default: float | None = None,
 
 def flag(value: object, name: str, default: bool) -> bool:
     """A TRUE/FALSE argument (also 1/0 and the words true/false, yes/no)."""
-    if isinstance(value, list | tuple):
-        flat = column(value, name)
-        if len(flat) != 1:
-            raise InputError(f"must be one cell, not {len(flat)}", name)
-        value = flat[0]
+    value = one_cell(value, name)
     if is_blank(value):
         return default
-    error = cell_error(value)
-    if error:
-        raise InputError(f"the cell shows {error}; correct or clear it", name)
     if isinstance(value, bool | np.bool_):
         return bool(value)
     if isinstance(value, int | float) and value in (0, 1):

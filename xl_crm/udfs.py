@@ -24,13 +24,14 @@ from .core.strategy import recommend
 from .core.tiers import abc_tiers, pyramid_tiers, sum_by_customer
 from .core.values import parse_amounts
 from .ranges import (
-    cell_error,
     cells,
     check_errors,
     column,
     flag,
     is_blank,
     is_header_cell,
+    one_cell,
+    refuse_error,
     scalar,
     strip_header,
     table,
@@ -61,14 +62,7 @@ def _sales(customers: object, dates: object, amounts: object) -> Sales:
 def _measures(sales: Sales, as_of: object):
     """Customer measures; rows after an explicit as_of are an error in a worksheet
     function, which cannot report what it left out."""
-    if isinstance(as_of, list | tuple):
-        flat = column(as_of, "as_of")
-        if len(flat) != 1:
-            raise InputError(f"must be one cell, not {len(flat)}", "as_of")
-        as_of = flat[0]
-    error = cell_error(as_of)
-    if error:
-        raise InputError(f"the cell shows {error}; correct or clear it", "as_of")
+    as_of = one_cell(as_of, "as_of")
     measures = customer_measures(sales.transactions, None if is_blank(as_of) else as_of)
     if measures.after_as_of:
         row = measures.after_as_of_rows[0]
@@ -324,9 +318,7 @@ def CRM_STRATEGY(label, lang="en"):
 
 def _strategy_text(label: object, lang: str, row: int | None) -> str:
     """One recommendation text; a bad label names its range row (``row``)."""
-    error = cell_error(label)
-    if error:
-        raise InputError(f"the cell shows {error}; correct or clear it", "label", row)
+    refuse_error(label, "label", row)
     text = str(int(label)) if isinstance(label, float) and label.is_integer() else str(label)
     try:
         return recommend(text, lang).text()
