@@ -353,3 +353,16 @@ def test_columns_setting_maps_headers(tmp_path):
     settings[1][1] = "customer=Who;date=Wann;amount=Wieviel"
     with pytest.raises(InputError, match="the mapping names column 'Who' for customer"):
         run(small_book(tmp_path, rows, "b.xlsm", settings=settings))
+
+
+def test_a_workbook_opened_by_url_gets_sheets_and_a_reason(tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    b = Book(fullname="https://contoso.sharepoint.com/sites/sales/Shared/monthly.xlsm")
+    b.add_sheet("Sales", hostile_rows())
+    macros.monthly_report(b)
+    assert [a[0] for a in b.app.alerts] == [
+        ("The result sheets were written, but the report was not saved: the workbook is opened "
+        "from https:// (OneDrive or SharePoint), not from a folder on this computer; save a "
+        "copy in a local folder (or sync the folder) to get the report file")]
+    assert "CRM Customers" in [s.name for s in b.sheets]
+    assert list(tmp_path.iterdir()) == []

@@ -26,9 +26,14 @@ def monthly_report(book=None) -> None:
     book = book or xw.Book.caller()
     try:
         outcome = run(book, report_dir=report_folder(book.fullname))
-        if outcome.report_error:
+        reason = outcome.report_error
+        if reason is None and outcome.settings.save_report and "://" in book.fullname:
+            reason = (f"the workbook is opened from {book.fullname.split('://')[0]}:// "
+                      "(OneDrive or SharePoint), not from a folder on this computer; save a "
+                      "copy in a local folder (or sync the folder) to get the report file")
+        if reason:
             book.app.alert(f"The result sheets were written, but the report was not saved: "
-                           f"{outcome.report_error}", title=TITLE)
+                           f"{reason}", title=TITLE)
         _offer_mail(book, outcome)
     except XlCrmError as err:
         book.app.alert(str(err), title=TITLE)
