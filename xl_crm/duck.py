@@ -31,6 +31,8 @@ import csv
 import datetime as dt
 import io
 import re
+import shutil
+import tempfile
 from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from pathlib import Path
@@ -38,10 +40,11 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from .core.columns import detect_columns
+from .core.columns import column_letter, detect_columns
 from .core.errors import InputError, clip, show
 from .core.facts import Facts
-from .files import csv_delimiter
+from .core.values import MAX_AMOUNT
+from .files import csv_delimiter, csv_encoding
 
 DATE_FORMATS = ("%Y/%m/%d", "%Y.%m.%d", "%Y%m%d", "%Y年%m月%d日")
 # the white space trimmed around text cells: what Python's str.strip() removes, as the
@@ -78,6 +81,46 @@ def _connect(threads: int | None = None):
     if threads:
         con.execute(f"SET threads = {int(threads)}")
     return con
+
+
+@contextmanager
+def _private_folder() -> Iterator[Path]:
+    """A new folder only this user can open (0700), removed afterwards whatever happens
+    (an error, Ctrl-C, or SIGTERM/SIGHUP, which the command line raises as exceptions):
+    DuckDB's spill files and a UTF-8 copy of the input, both customer data, live there
+    instead of DuckDB's default ``.tmp`` in the current folder."""
+    folder = Path(tempfile.mkdtemp(prefix="xl_crm_duckdb_"))
+    try:
+        yield folder
+    finally:
+        shutil.rmtree(folder, ignore_errors=True)
+
+
+def _utf8(path: Path, folder: Path) -> Path:
+    """``path`` itself when it is Parquet or UTF-8 CSV, else a UTF-8 copy of it in
+    ``folder`` under the same name (DuckDB reads UTF-8 only). The encoding is the one the
+    pandas engine finds (:func:`xl_crm.files.csv_encoding` on the first MB: UTF-16,
+    GB18030 or cp1252); line ends are copied as they are, so rows keep their numbers."""
+    if path.suffix.lower() != ".csv":
+        return path
+    with path.open("rb") as file:
+        head = file.read(1 << 20)
+    try:
+        codec = csv_encoding(head)
+    except InputError as err:
+        raise InputError(f"{path.name} {err}") from err
+    if codec in ("utf-8", "utf-8-sig"):
+        return path
+    copy = folder / path.name
+    try:
+        with path.open(encoding=codec, newline="") as source, \
+                copy.open("w", encoding="utf-8", newline="") as target:
+            shutil.copyfileobj(source, target, 1 << 20)
+    except UnicodeDecodeError as err:
+        raise InputError(f"{path.name} is not {codec} text throughout (a byte at "
+                         f"{err.start:,} of a later part does not fit); save it as CSV "
+                         "UTF-8") from err
+    return copy
 
 
 def _scan(path: Path) -> str:
@@ -245,12 +288,15 @@ def read_facts(path: str | Path, as_of: object | None = None, monetary: str = "t
     try:
         if not path.exists():
             raise InputError(f"file not found: {path}")
-        con = _connect(threads)
-        try:  # closed on every path: the typed table may hold gigabytes
-            return _read_facts(con, path, as_of, monetary, current_days, period_days,
-                               mapping, today, threads)
-        finally:
-            con.close()
+        with _private_folder() as folder:
+            source = _utf8(path, folder)
+            con = _connect(threads)
+            try:  # closed on every path: the typed table may hold gigabytes
+                con.execute(f"SET temp_directory = {_quoted(folder)}")  # spills: ours only
+                return _read_facts(con, source, as_of, monetary, current_days, period_days,
+                                   mapping, today, threads)
+            finally:
+                con.close()
     except InputError as err:
         if str(err).startswith(path.name):
             raise
@@ -269,8 +315,9 @@ def _duckdb_problem(message: str) -> str:
     row = re.match(r".*CSV Error on Line: (\d+)", lines[0]) if lines else None
     if row:
         cells = re.search(r"Expected Number of Columns: (\d+) Found: (\d+)", message)
-        if cells:
-            why = f" has {cells.group(2)} cells but the header has {cells.group(1)}"
+        if cells:  # the pandas engine's message, word for word
+            return (f"row {row.group(1)}: has {cells.group(2)} cells but the header has "
+                    f"{cells.group(1)}")
         else:  # the line after DuckDB's quote of the line says what is wrong
             said = [line for line in lines[2:] if line and not line.startswith("Possible")]
             why = ": " + (clip(said[0].rstrip(".").lower(), 200) if said else "cannot be read")
@@ -293,6 +340,7 @@ def _read_facts(con, path: Path, as_of, monetary, current_days, period_days, map
     found = detect_columns([header for _, header, _ in described], mapping)
     cols = {role: _ident(described[i][0]) for role, i in found.items()}
     label = {role: described[i][1] for role, i in found.items()}
+    where = {role: f"{label[role]} (column {column_letter(i)})" for role, i in found.items()}
     kind = {role: described[i][2] for role, i in found.items()}
     exprs = {role: _full_expr(role, col, kind[role]) for role, col in cols.items()
              if role in ("date", "amount", "cost", "profit", *TEXT_ROLES)}
@@ -314,18 +362,21 @@ def _read_facts(con, path: Path, as_of, monetary, current_days, period_days, map
     numbered = f"(SELECT *, row_number() OVER () + 1 AS rn FROM {scan})"
     for role in checked:
         if counts[role]:
-            _raise_bad(con, numbered, cols, exprs, role, counts[role], blank, label[role])
+            _raise_bad(con, numbered, cols, exprs, role, counts[role], blank, where[role])
+        if counts.get(f"{role}_range"):
+            _raise_out_of_range(con, numbered, cols, exprs, role, counts[f"{role}_range"],
+                                blank, where[role])
     if counts["future"]:
         row, when = con.execute(f"SELECT rn, {exprs['date']} FROM {numbered} "
                                 f"WHERE {exprs['date']} > DATE '{limit}' ORDER BY rn LIMIT 1"
                                 ).fetchone()
-        raise InputError(f"{when} is in the future (today is {limit})", label["date"], int(row))
+        raise InputError(f"{when} is in the future (today is {limit})", where["date"], int(row))
     blank_rows = [r[0] for r in con.execute(
         f"SELECT rn FROM {numbered} WHERE {blank} ORDER BY rn").fetchall()] \
         if counts["blanks"] else []
     rows_read = counts["rows"]
     if rows_read == 0:
-        raise InputError("has no data rows (only a header or blank rows)", label["amount"])
+        raise InputError("has no data rows (only a header or blank rows)", where["amount"])
     late, start = counts["late"], counts["start"]
     if stamp is None:
         if counts["last_buy"] is None:
@@ -354,7 +405,7 @@ def _read_facts(con, path: Path, as_of, monetary, current_days, period_days, map
         empty = con.execute("SELECT count(*) FROM typed WHERE NOT blank AND customer = ''"
                             ).fetchone()[0]
         if empty:  # white space only
-            _raise_bad(con, numbered, cols, exprs, "customer", empty, blank, label["customer"])
+            _raise_bad(con, numbered, cols, exprs, "customer", empty, blank, where["customer"])
         columns = _fetch_facts(con, query, found, False)
     facts = _to_facts(columns, stamp, monetary)
     source = {"source": f"{path.name} (DuckDB)", "columns": dict(label),
@@ -383,6 +434,8 @@ def _checks(con, checked: list[str], limit: dt.date, as_of: pd.Timestamp | None,
              else "min(date) FILTER (WHERE NOT blank)"}
     parts.update({r: f"count(*) FILTER (WHERE NOT blank AND {_unreadable(r, r)})"
                   for r in checked})
+    parts.update({f"{r}_range": f"count(*) FILTER (WHERE NOT blank AND {RANGE_RULES[r][0](r)})"
+                  for r in checked if r in RANGE_RULES})
     values = con.execute(f"SELECT {', '.join(parts.values())} FROM typed").fetchone()
     return dict(zip(parts, values))
 
@@ -533,6 +586,38 @@ def _raise_bad(con, numbered: str, cols, exprs, role: str, count: int, blank: st
     else:
         why = f"{show(value)} is not a {'date' if role == 'date' else 'number'}"
     raise InputError(f"{why}{more}", where, int(row))
+
+
+# the rules of xl_crm.core.values and xl_crm.core.sales, same messages: role ->
+# (SQL condition on the typed value, message of the first such cell given its raw text)
+RANGE_RULES = {
+    "customer": (lambda v: f"regexp_matches({v}, '{CONTROL_CHARACTERS}')",
+                 lambda raw: f"{show(raw)} holds a control character "
+                             f"(U+{ord(re.search(CONTROL_CHARACTERS, raw).group()):04X}); "
+                             "ids must be plain text"),
+    "date": (lambda v: f"{v} < DATE '1900-01-01'", None),
+    **{role: (lambda v: f"abs({v}) >= {MAX_AMOUNT:.0f}",
+              lambda raw: f"{show(raw)} is too large: amounts must be below 1,000,000,000,000")
+       for role in ("amount", "cost", "profit")},
+}
+CONTROL_CHARACTERS = "[\x00-\x08\x0a-\x1f\x7f-\x9f]"
+
+
+def _raise_out_of_range(con, numbered: str, cols, exprs, role: str, count: int, blank: str,
+                        where: str) -> None:
+    """Find the first row whose ``role`` cell breaks :data:`RANGE_RULES` and raise naming
+    it, as the pandas engine does (a date before 1900: the date as YYYY-MM-DD)."""
+    condition = RANGE_RULES[role][0](exprs[role])
+    day = exprs["date"]
+    shown = (f"printf('%04d-%02d-%02d', year({day}), month({day}), day({day}))"
+             if role == "date" else f"CAST({cols[role]} AS VARCHAR)")
+    row, raw = con.execute(f"SELECT rn, {shown} FROM {numbered} WHERE {condition} "
+                           f"AND NOT ({blank}) ORDER BY rn LIMIT 1").fetchone()
+    if role == "date":
+        raise InputError(f"{raw} is before 1900-01-01, the earliest date accepted", where,
+                         int(row))
+    more = f" ({count - 1} more rows like it)" if count > 1 and role != "customer" else ""
+    raise InputError(RANGE_RULES[role][1](raw) + more, where, int(row))
 
 
 def _tx_columns(found: Mapping[str, int]) -> str:
