@@ -46,7 +46,7 @@ from .core.rfm import BINNINGS, check_bins, to_timestamp
 from .core.sales import sales_from_rows
 from .core.segments import SCHEMES
 from .i18n import LANGS, check_lang, method_name, text
-from .ranges import MAX_CELL_TEXT, cell_text, excel_value, text_blocks
+from .ranges import MAX_CELL_TEXT, cell_text, excel_value, has_control, text_blocks
 from .report import ReportOptions, customer_frame, strategy_rows, write_report
 from .report.summary import segment_kind
 
@@ -401,32 +401,33 @@ def save_report(book: BookLike, analysis: Analysis, folder: Path,
     return path, None
 
 
+_PLAIN = frozenset({type(None), bool, int, dt.datetime})
+
+
 def checked_sheets(sheets: dict[str, list[list[object]]]) -> dict[str, list[list[object]]]:
-    """Every cell of ``sheets`` checked before the workbook is touched: text through
-    :func:`xl_crm.ranges.cell_text` (control characters made visible); None, bool, int,
-    finite float and datetime kept; text longer than an Excel cell holds, a non-finite
-    number or any other type refused naming the sheet and cell."""
-    out = {}
+    """Every cell of ``sheets`` checked, in place, before the workbook is touched: text
+    through :func:`xl_crm.ranges.cell_text` (control characters made visible); None, bool,
+    int, finite float and datetime kept; text longer than an Excel cell holds, a
+    non-finite number or any other type refused naming the sheet and cell."""
     for name, rows in sheets.items():
-        checked = []
-        for i, row in enumerate(rows, start=1):
-            cells = []
+        for i, row in enumerate(rows):
             for j, v in enumerate(row):
-                where = f"{name} cell {column_letter(j)}{i}"
-                if isinstance(v, str):
-                    v = cell_text(v)
+                kind = type(v)
+                if kind is str:
+                    if has_control(v):
+                        row[j] = v = cell_text(v)
                     if len(v) > MAX_CELL_TEXT:
-                        raise InputError(f"{where}: {show(v)} has {len(v):,} characters; an "
-                                         f"Excel cell holds at most {MAX_CELL_TEXT:,}")
-                elif isinstance(v, float) and not math.isfinite(v):
-                    raise InputError(f"{where}: {v} cannot be written to a cell")
-                elif not (v is None or isinstance(v, bool | int | float | dt.datetime)):
-                    raise InputError(f"{where}: a {type(v).__name__} cannot be written to a "
-                                     "cell")
-                cells.append(v)
-            checked.append(cells)
-        out[name] = checked
-    return out
+                        raise InputError(f"{name} cell {column_letter(j)}{i + 1}: {show(v)} has "
+                                         f"{len(v):,} characters; an Excel cell holds at most "
+                                         f"{MAX_CELL_TEXT:,}")
+                elif kind is float:
+                    if not math.isfinite(v):
+                        raise InputError(f"{name} cell {column_letter(j)}{i + 1}: {v} cannot be "
+                                         "written to a cell")
+                elif kind not in _PLAIN and not isinstance(v, str | bool | int | dt.datetime):
+                    raise InputError(f"{name} cell {column_letter(j)}{i + 1}: a "
+                                     f"{type(v).__name__} cannot be written to a cell")
+    return sheets
 
 
 def replace_sheets(book: BookLike, sheets: dict[str, list[list[object]]]) -> None:

@@ -211,6 +211,11 @@ def cell_text(value: str) -> str:
     return _CONTROL.sub(lambda m: f"[U+{ord(m.group()):04X}]", value)
 
 
+def has_control(value: str) -> bool:
+    """True when :func:`cell_text` would change ``value``."""
+    return _CONTROL.search(value) is not None
+
+
 def text_blocks(rows: Sequence[Sequence[object]]) -> list[tuple[int, int, int, int]]:
     """Rectangles (top, left, bottom, right; 1-based, from the first cell of ``rows``)
     covering every ``str`` cell and no cell of another type but blanks (None), for the
@@ -222,7 +227,7 @@ def text_blocks(rows: Sequence[Sequence[object]]) -> list[tuple[int, int, int, i
         top = last = None
         for i, row in enumerate(rows, start=1):
             v = row[j] if j < len(row) else None
-            if isinstance(v, str):
+            if type(v) is str or isinstance(v, str):
                 top = i if top is None else top
                 last = i
             elif v is not None:
