@@ -3,7 +3,10 @@
 from __future__ import annotations
 
 import datetime as dt
+import os
 import re
+import subprocess
+import sys
 import tempfile
 
 import numpy as np
@@ -432,3 +435,64 @@ def test_duckdb_reads_the_first_line_of_any_length_and_names_what_it_cannot(tmp_
         assert re.match(r"mixed.csv: DuckDB cannot parse it with the dialect of its first "
                         r"line: do all lines end alike", str(err)), err
     assert analyze_path(mixed, today=TODAY).log["rows_read"] == 2  # pandas reads it
+
+
+PARQUET_CASES = {
+    "64-bit ids": {"Customer": ("uint64", [2**53, 2**53 + 1]), "Amount": ("float64", [1, 2])},
+    "float ids": {"Customer": ("float64", [1.2345678901234567e18, 3.5]),
+                  "Amount": ("float64", [1, 2])},
+    "DECIMAL amounts": {"Customer": ("string", ["a", "b"]),
+                        "Amount": ("decimal", ["12.50", "0.10"])},
+}
+
+
+@pytest.mark.parametrize("case", sorted(PARQUET_CASES))
+def test_typed_parquet_columns_read_alike_by_both_engines(tmp_path, case):
+    """Ids never go through a float (2^53 and 2^53 + 1 stay two customers), an integral
+    float id is the integer text of its exact value, DECIMAL amounts are read exactly."""
+    import decimal
+
+    pa = pytest.importorskip("pyarrow")
+    pq = pytest.importorskip("pyarrow.parquet")
+    types = {"uint64": pa.uint64(), "float64": pa.float64(), "string": pa.string(),
+             "decimal": pa.decimal128(18, 2)}
+    columns = {}
+    for name, (kind, values) in PARQUET_CASES[case].items():
+        if kind == "decimal":
+            values = [decimal.Decimal(v) for v in values]
+        columns[name] = pa.array(values, types[kind])
+    columns["Date"] = pa.array([dt.date(2025, 3, 1), dt.date(2025, 3, 2)])
+    path = tmp_path / "typed.parquet"
+    pq.write_table(pa.table(columns), path)
+    got = {e: analyze_path(path, engine=e, today=TODAY).customers.set_index("customer")
+           ["net_sales"].to_dict() for e in ("pandas", "duckdb")}
+    expected = {"64-bit ids": {"9007199254740992": 1.0, "9007199254740993": 2.0},
+                "float ids": {"1234567890123456768": 1.0, "3.5": 2.0},
+                "DECIMAL amounts": {"a": 12.5, "b": 0.1}}[case]
+    assert got["pandas"] == got["duckdb"] == expected
+
+
+ZONED = """
+import datetime as dt, sys
+from xl_crm.engines import analyze_path
+for engine in ("pandas", "duckdb"):
+    c = analyze_path(sys.argv[1], engine=engine, today=dt.date(2025, 6, 30)).customers
+    print(engine, sorted(zip(c["customer"], c["last_purchase"].dt.date.astype(str))))
+"""
+
+
+def test_zoned_timestamps_are_the_columns_own_dates_whatever_tz(tmp_path):
+    pa = pytest.importorskip("pyarrow")
+    pq = pytest.importorskip("pyarrow.parquet")
+    utc = dt.UTC
+    stamps = [dt.datetime(2025, 3, 1, 15, 30, tzinfo=utc),  # 00:30 on 2 March in Tokyo
+              dt.datetime(2025, 3, 1, 14, 0, tzinfo=utc)]  # 23:00 on 1 March in Tokyo
+    path = tmp_path / "zoned.parquet"
+    pq.write_table(pa.table({"Customer": ["a", "b"], "Amount": [1.0, 2.0],
+                             "Date": pa.array(stamps, pa.timestamp("us", tz="Asia/Tokyo"))}),
+                   path)
+    expected = "[('a', '2025-03-02'), ('b', '2025-03-01')]"
+    for tz in ("UTC", "America/Los_Angeles", "Asia/Tokyo"):
+        done = subprocess.run([sys.executable, "-c", ZONED, str(path)], check=True,
+                              capture_output=True, text=True, env=dict(os.environ, TZ=tz))
+        assert done.stdout.split("\n")[:2] == [f"pandas {expected}", f"duckdb {expected}"], tz

@@ -78,6 +78,7 @@ def _connect(threads: int | None = None):
         raise InputError("the DuckDB engine needs duckdb: pip install duckdb") from err
     con = duckdb.connect()
     con.execute("SET enable_progress_bar = false")
+    con.execute("SET TimeZone = 'UTC'")  # nothing depends on the computer's zone
     if threads:
         con.execute(f"SET threads = {int(threads)}")
     return con
@@ -226,6 +227,24 @@ def _csv_head(path: Path) -> tuple[str, str, list[str]]:
         size *= 8
 
 
+def _parquet_zones(path: Path) -> dict[str, str]:
+    """Column -> time zone of a Parquet file's zoned timestamp columns, from the Arrow
+    schema pandas and Spark write (Parquet itself stores only UTC instants); empty for
+    CSV files, without pyarrow, or when the file names no zone (then UTC is the zone)."""
+    if path.suffix.lower() != ".parquet":
+        return {}
+    try:
+        import pyarrow.parquet as pq
+    except ImportError:
+        return {}
+    zones = {}
+    for field in pq.read_schema(path):
+        zone = getattr(field.type, "tz", None)
+        if zone:
+            zones[field.name] = zone
+    return zones
+
+
 def _ident(name: str) -> str:
     return '"' + name.replace('"', '""') + '"'
 
@@ -261,9 +280,10 @@ def _number_expr(col: str, kind: str) -> str:
 
 def _text_expr(col: str, kind: str) -> str:
     """Ids and labels as the pandas engine cleans them: trimmed, NFC, blank as ''."""
-    if kind in ("DOUBLE", "FLOAT"):  # typed Parquet columns: 1001.0 is "1001"
-        return (f"coalesce(CASE WHEN {col} = floor({col}) AND abs({col}) < 1e18 THEN "
-                f"CAST(CAST({col} AS BIGINT) AS VARCHAR) ELSE CAST({col} AS VARCHAR) END, '')")
+    if kind in ("DOUBLE", "FLOAT"):  # typed Parquet columns: 1001.0 is "1001", and an
+        # integral float the integer text of its exact value, as Python's str(int(v))
+        return (f"coalesce(CASE WHEN {col} = floor({col}) AND abs({col}) < 1e38 THEN "
+                f"CAST(CAST({col} AS HUGEINT) AS VARCHAR) ELSE CAST({col} AS VARCHAR) END, '')")
     text = f"CAST({col} AS VARCHAR)" if kind != "VARCHAR" else col
     # the common id (printable ASCII at both ends, ASCII throughout: nothing to trim or
     # normalise) costs three cheap tests; the others take the full rule
@@ -342,6 +362,10 @@ def _read_facts(con, path: Path, as_of, monetary, current_days, period_days, map
     label = {role: described[i][1] for role, i in found.items()}
     where = {role: f"{label[role]} (column {column_letter(i)})" for role, i in found.items()}
     kind = {role: described[i][2] for role, i in found.items()}
+    zone = _parquet_zones(path).get(described[found["date"]][0])
+    if kind["date"] == "TIMESTAMP WITH TIME ZONE" and zone:
+        # the calendar date in the column's own zone, as the pandas engine reads it
+        cols["date"], kind["date"] = f"timezone({_quoted(zone)}, {cols['date']})", "TIMESTAMP"
     exprs = {role: _full_expr(role, col, kind[role]) for role, col in cols.items()
              if role in ("date", "amount", "cost", "profit", *TEXT_ROLES)}
     checked = [r for r in ("customer", "date", "amount", "cost", "profit") if r in cols]
