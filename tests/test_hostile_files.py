@@ -89,6 +89,10 @@ def parquet(path: Path, columns: dict) -> Path:
     (CHINESE, "gb18030", "gb18030"),
     (CHINESE, "utf-16-le", "utf-16-le"),
     ("Customer,Date,Amount\nC1,2025-03-01,1\n", "ascii", "utf-8"),
+    # a few Western words decode as GB18030 too ('舗gstr鰉'); found by the property test
+    ("Customer,Date,Amount\nÅngström,2025-03-01,1\n", "cp1252", "cp1252"),
+    ("Customer,Date,Amount\nBjörk,2025-03-01,1\nÉmile,2025-03-01,1\n", "cp1252", "cp1252"),
+    ("客户,日期,金额\n堃,2025-03-01,1\n", "gb18030", "gb18030"),  # outside GB2312
 ])
 def test_csv_encoding_strict_rules_first(text, codec, expected):
     assert csv_encoding(text.encode(codec)) == expected

@@ -230,7 +230,9 @@ def csv_encoding(head: bytes) -> str:
        fine): ``utf-8``;
     4. else one of the legacy 8-bit encodings of Excel's CSV, ``gb18030`` (Chinese
        Windows) or ``cp1252`` (Western Windows): the one of them that decodes strictly if
-       only one does, else charset-normalizer's best guess between the two; when it has
+       only one does, else ``cp1252`` when a tenth or more of the GB18030 characters
+       would take an ASCII byte as their second byte (:func:`_ascii_trails`), else
+       charset-normalizer's best guess between the two; when it has
        none, ``gb18030`` if every multi-byte character is in the GB2312 range (both bytes
        0xA1-0xFE, where Chinese names are), else ``cp1252``.
 
@@ -259,6 +261,8 @@ def csv_encoding(head: bytes) -> str:
     if not fits:
         raise InputError("is not UTF-8, UTF-16, GB18030 or Windows-1252 text; save it as "
                          "CSV UTF-8")
+    if _ascii_trails(head) >= 0.1:
+        return "cp1252"
     from charset_normalizer import from_bytes
 
     best = from_bytes(head[: 1 << 16], cp_isolation=list(LEGACY_ENCODINGS)).best()
@@ -268,6 +272,29 @@ def csv_encoding(head: bytes) -> str:
     gb2312 = all(len(ch.encode("gb18030")) == 1 or re.fullmatch(rb"[\xa1-\xfe]{2}",
                  ch.encode("gb18030")) for ch in wide)
     return "gb18030" if gb2312 else "cp1252"
+
+
+def _ascii_trails(data: bytes) -> float:
+    """The share of GB18030 two-byte characters of ``data`` whose second byte is an ASCII
+    letter or sign (0x40-0x7E). Chinese text almost never has one (GB2312's characters,
+    where names are, take 0xA1-0xFE); Western text read as GB18030 has them at every
+    accented letter followed by a plain one (``Å`` + ``n`` of ``Ångström``), which
+    charset-normalizer, on a few words, sometimes takes for Chinese."""
+    pairs = ascii_trail = 0
+    i = 0
+    while i < len(data) - 1:
+        lead = data[i]
+        if 0x81 <= lead <= 0xFE:
+            trail = data[i + 1]
+            if 0x30 <= trail <= 0x39:  # a four-byte character
+                i += 4
+                continue
+            pairs += 1
+            ascii_trail += 0x40 <= trail <= 0x7E
+            i += 2
+        else:
+            i += 1
+    return ascii_trail / pairs if pairs else 0.0
 
 
 def _decodes(data: bytes, codec: str) -> bool:
