@@ -9,24 +9,39 @@ command says so with exit status 1.
 from __future__ import annotations
 
 import argparse
+import contextlib
+import os
+import re
+import signal
 import sys
 import tempfile
+import threading
 import time
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from pathlib import Path
-
-import pandas as pd
+from typing import TYPE_CHECKING
 
 from . import __version__
-from .core.analysis import Analysis, Options
-from .core.errors import XlCrmError
-from .engines import ENGINES, analyze_path
-from .mail import mail_report
-from .report import ReportOptions, read_summary, report_summary, write_report
+from .core.columns import ROLES
+from .core.errors import InputError, XlCrmError
+from .engines import ENGINES
+from .output import OutputError, check_target
+
+if TYPE_CHECKING:  # pandas, the core and the report are imported when a command runs
+    import pandas as pd
+
+    from .core.analysis import Analysis, Options
 
 STARTED = time.perf_counter()
 REPO_SAMPLE = Path(__file__).resolve().parent.parent / "workbooks" / "sample_sales.xlsx"
 DEMO_OUTPUT = Path("out")
+REPORT_SUFFIX = ".xlsx"
+_COLUMN_ITEMS = re.compile(r",(?=[^,=]*=)")  # the commas that start a new role=HEADER
+_LINE_BREAKS = re.compile(r"\s*[\r\n\v\f\x1c-\x1e\x85\u2028\u2029]+\s*")
+_CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f]")
+# signals that stop a run like Ctrl-C (cleanup first), with their exit status and message
+STOP_SIGNALS = {"SIGINT": (130, "interrupted"), "SIGTERM": (143, "terminated"),
+                "SIGHUP": (129, "terminated")}
 
 
 def sample_path() -> Path:
@@ -43,11 +58,41 @@ def sample_path() -> Path:
 
 
 def _options(args: argparse.Namespace) -> Options:
+    from .core.analysis import Options
+
     return Options(as_of=args.as_of, bins=args.bins, binning=args.binning, scheme=args.scheme)
+
+
+def parse_columns(items: Sequence[str]) -> dict[str, str]:
+    """``--columns`` values (``role=HEADER`` items, comma-separated, the flag repeatable) as
+    the ``{role: header}`` mapping of :func:`xl_crm.core.columns.detect_columns`.
+
+    A comma splits items only when ``word=`` follows it, so a header may hold commas
+    (``amount=Betrag, EUR``). An unknown role, an item without ``=`` or a header, and a
+    role given twice with different headers are a one-line :class:`InputError`.
+    """
+    mapping: dict[str, str] = {}
+    for value in items:
+        for item in _COLUMN_ITEMS.split(value):
+            role, sep, header = (part.strip() for part in item.partition("="))
+            if not sep or not role or not header:
+                raise InputError(f"{item.strip()!r} is not role=HEADER (e.g. "
+                                 "--columns customer=Kunde,date=Datum,amount=Betrag)",
+                                 "--columns")
+            if role not in ROLES:
+                raise InputError(f"unknown role {role!r}; roles are {', '.join(ROLES)}",
+                                 "--columns")
+            if mapping.get(role, header) != header:
+                raise InputError(f"{role} is given twice ({mapping[role]!r} and {header!r})",
+                                 "--columns")
+            mapping[role] = header
+    return mapping
 
 
 def format_analysis(result: Analysis) -> str:
     """Plain-text tables of an analysis, for the terminal."""
+    import pandas as pd
+
     log = result.log
     lines = [
         f"xl_crm {__version__} - customer value of {log['source']}",
@@ -90,8 +135,11 @@ def progress(message: str) -> None:
 
 
 def _analysis(args: argparse.Namespace) -> Analysis:
+    from .engines import analyze_path
+
     return analyze_path(args.input, _options(args), getattr(args, "engine", "pandas"),
-                        sheet=args.sheet, progress=progress)
+                        sheet=args.sheet, progress=progress,
+                        mapping=parse_columns(getattr(args, "columns", None) or []))
 
 
 def cmd_analyze(args: argparse.Namespace) -> int:
@@ -100,10 +148,29 @@ def cmd_analyze(args: argparse.Namespace) -> int:
     return 0
 
 
+def report_target(args: argparse.Namespace) -> Path | None:
+    """The ``-o`` path, checked before any work: refused (one line) unless it ends in
+    .xlsx, the only format the report is (Excel refuses to open .xlsx content under another
+    extension), and as :func:`xl_crm.output.check_target` refuses targets."""
+    output = args.output
+    if output is None:
+        return None
+    if not output.is_dir() and output.suffix.lower() != REPORT_SUFFIX:
+        shown = f" (not {output.suffix})" if output.suffix else ""
+        raise OutputError(f"{output.name}: the report is an Excel workbook; its name must "
+                          f"end in {REPORT_SUFFIX}{shown}")
+    check_target(output, args.overwrite, [args.input])
+    return output
+
+
 def cmd_report(args: argparse.Namespace) -> int:
     """Write the report workbook of INPUT; email it when asked."""
+    from .report import ReportOptions, report_summary, write_report
+
+    output = report_target(args)
+    parse_columns(args.columns or [])  # a bad --columns is refused before reading the file
     result = _analysis(args)
-    output = args.output or Path(f"customer-value-{result.as_of:%Y-%m}.xlsx")
+    output = output or Path(f"customer-value-{result.as_of:%Y-%m}.xlsx")
     progress(f"writing {output}")
     written = write_report(result, output, ReportOptions(lang=args.lang, tiers=args.tiers),
                            overwrite=args.overwrite, inputs=[args.input])
@@ -115,12 +182,14 @@ def cmd_report(args: argparse.Namespace) -> int:
 
 
 def _mail(report: Path, summary, args: argparse.Namespace, failed: str = "not sent") -> int:
+    from .mail import mail_report
+
     progress("sending" if not args.dry_run else "writing the message")
     try:
         line, complete = mail_report(report, summary, args.email, args.cc, args.bcc,
-                                     args.lang, args.dry_run)
+                                     args.lang, args.dry_run, overwrite=args.overwrite)
     except XlCrmError as err:
-        print(f"xl-crm: {failed}: {err}", file=sys.stderr)
+        print(f"xl-crm: {one_line(f'{failed}: {err}')}", file=sys.stderr)
         return 1
     print(line)
     if not complete:
@@ -131,15 +200,22 @@ def _mail(report: Path, summary, args: argparse.Namespace, failed: str = "not se
 
 def cmd_email(args: argparse.Namespace) -> int:
     """Email an existing report."""
+    from .report import read_summary
+
     args.email = args.to
     return _mail(args.report, read_summary(args.report), args)
 
 
 def cmd_demo(args: argparse.Namespace) -> int:
     """Analyse the shipped sample, print the tables and write its report to out/."""
+    from .report import ReportOptions, write_report
+
     args.input, args.sheet = sample_path(), None
     result = _analysis(args)
     print(format_analysis(result))
+    if DEMO_OUTPUT.exists() and not DEMO_OUTPUT.is_dir():
+        raise OutputError(f"{DEMO_OUTPUT.resolve()} is a file, not a folder; the demo writes "
+                          "its report into a folder of that name")
     DEMO_OUTPUT.mkdir(exist_ok=True)
     output = DEMO_OUTPUT / f"sample-customer-value-{result.as_of:%Y-%m}-{args.lang}.xlsx"
     written = write_report(result, output, ReportOptions(lang=args.lang, tiers=args.tiers),
@@ -148,7 +224,7 @@ def cmd_demo(args: argparse.Namespace) -> int:
     return 0
 
 
-def _add_analysis_options(p: argparse.ArgumentParser) -> None:
+def _add_analysis_options(p: argparse.ArgumentParser, columns: bool = True) -> None:
     p.add_argument("--engine", choices=ENGINES, default="pandas",
                    help="pandas (default, every format) or duckdb (large CSV/Parquet files)")
     p.add_argument("--as-of", help="analysis date, e.g. 2026-10-31 (default: latest purchase)")
@@ -157,6 +233,11 @@ def _add_analysis_options(p: argparse.ArgumentParser) -> None:
                    help="RFM binning (default quantile, shared ties)")
     p.add_argument("--scheme", choices=("value8", "named"), default="value8",
                    help="RFM segment scheme (default value8, the eight value classes)")
+    if columns:
+        p.add_argument("--columns", action="append", metavar="ROLE=HEADER[,ROLE=HEADER...]",
+                       help="name columns whose headers are not recognised, e.g. "
+                       "--columns customer=Kunde,date=Datum,amount=Betrag; roles: "
+                       + ", ".join(ROLES))
 
 
 def _add_report_options(p: argparse.ArgumentParser) -> None:
@@ -166,10 +247,14 @@ def _add_report_options(p: argparse.ArgumentParser) -> None:
 
 
 def _add_mail_options(p: argparse.ArgumentParser, to_flag: str) -> None:
-    p.add_argument(to_flag, nargs="+", default=[], metavar="ADDRESS", required=to_flag == "--to",
-                   dest="to" if to_flag == "--to" else "email", help="recipients")
-    p.add_argument("--cc", nargs="+", default=[], metavar="ADDRESS", help="copy recipients")
-    p.add_argument("--bcc", nargs="+", default=[], metavar="ADDRESS",
+    """Recipient flags: each takes one or more values and may be repeated (the values add
+    up); a value may hold several addresses separated by , or ; (see xl_crm.mail)."""
+    p.add_argument(to_flag, action="extend", nargs="+", default=[], metavar="ADDRESS",
+                   required=to_flag == "--to", dest="to" if to_flag == "--to" else "email",
+                   help="recipients (repeat the flag or list several)")
+    p.add_argument("--cc", action="extend", nargs="+", default=[], metavar="ADDRESS",
+                   help="copy recipients")
+    p.add_argument("--bcc", action="extend", nargs="+", default=[], metavar="ADDRESS",
                    help="blind copy recipients")
     p.add_argument("--dry-run", action="store_true",
                    help="write the message as REPORT.eml instead of sending it")
@@ -192,8 +277,10 @@ def build_parser() -> argparse.ArgumentParser:
                        "sales.xlsx -o report.xlsx --as-of 2026-10-31 --email boss@example.com")
     p.add_argument("input", type=Path, help="sales data file")
     p.add_argument("-o", "--output", type=Path,
-                   help="report file (default: customer-value-YYYY-MM.xlsx here)")
-    p.add_argument("--overwrite", action="store_true", help="replace an existing report")
+                   help="report file, ending in .xlsx (default: customer-value-YYYY-MM.xlsx "
+                   "here)")
+    p.add_argument("--overwrite", action="store_true",
+                   help="replace an existing report (and, with --dry-run, its .eml)")
     p.add_argument("--sheet", help="sheet to read (default: Sales/销售, else the first)")
     _add_analysis_options(p)
     _add_report_options(p)
@@ -203,7 +290,7 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("demo", help="analyse the shipped sample data (no arguments needed)",
                        description="Analyse the sample sales shipped in workbooks/, print the "
                        "tables and write the report to out/. Example: xl-crm demo --lang zh")
-    _add_analysis_options(p)
+    _add_analysis_options(p, columns=False)
     _add_report_options(p)
     p.set_defaults(func=cmd_demo)
 
@@ -212,6 +299,8 @@ def build_parser() -> argparse.ArgumentParser:
                        "xl-crm email customer-value-2026-10.xlsx --to boss@example.com")
     p.add_argument("report", type=Path, help="report workbook")
     p.add_argument("--lang", choices=("en", "zh"), default="en", help="message language")
+    p.add_argument("--overwrite", action="store_true",
+                   help="with --dry-run: replace an existing REPORT.eml")
     _add_mail_options(p, "--to")
     p.set_defaults(func=cmd_email)
 
@@ -225,22 +314,91 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
-def main(argv: Sequence[str] | None = None) -> int:
-    """Entry point of the ``xl-crm`` console script."""
-    args = build_parser().parse_args(argv)
+class Terminated(KeyboardInterrupt):
+    """SIGTERM or SIGHUP, raised where the program is, like Ctrl-C's KeyboardInterrupt, so
+    that every ``finally`` (temporary report file, openpyxl's sheet files, the DuckDB
+    connection) runs before the process ends."""
+
+
+@contextlib.contextmanager
+def stop_signals() -> Iterator[list[int]]:
+    """Turn SIGINT, SIGTERM and SIGHUP into exceptions for the duration (main thread only;
+    a signal the parent set to be ignored, as ``nohup`` does for SIGHUP, stays ignored).
+
+    Yields the list of signal numbers received. Only the first signal raises; later ones
+    are recorded and let the cleanup finish. The previous handlers are put back.
+    """
+    received: list[int] = []
+
+    def stop(signum: int, frame: object) -> None:
+        received.append(signum)
+        if len(received) == 1:
+            raise KeyboardInterrupt if signum == signal.SIGINT else Terminated(signum)
+
+    previous = {}
+    if threading.current_thread() is threading.main_thread():
+        for name in STOP_SIGNALS:
+            signum = getattr(signal, name, None)  # Windows has no SIGHUP
+            if signum is not None and signal.getsignal(signum) is not signal.SIG_IGN:
+                previous[signum] = signal.signal(signum, stop)
     try:
-        return args.func(args)
-    except XlCrmError as err:
-        print(f"xl-crm: {err}", file=sys.stderr)
-    except OSError as err:  # a file that cannot be read or written (open in Excel, ...)
-        print(f"xl-crm: {err.strerror or err}: {err.filename or ''}".rstrip(": "),
-              file=sys.stderr)
-    except KeyboardInterrupt:
-        print("xl-crm: interrupted", file=sys.stderr)
-        return 130
-    except Exception as err:  # noqa: BLE001 - one line for the user, never a traceback
-        print(f"xl-crm: unexpected error: {type(err).__name__}: {err}", file=sys.stderr)
-    return 1
+        yield received
+    finally:
+        for signum, handler in previous.items():
+            signal.signal(signum, handler)
+
+
+def _stopped(received: Sequence[int], err: BaseException | None = None) -> int:
+    """Exit status and one line for a run stopped by a signal (the first one received)."""
+    if received:
+        code, said = STOP_SIGNALS[signal.Signals(received[0]).name]
+    else:  # a KeyboardInterrupt without our handler (SIGINT arriving before it was set)
+        code, said = STOP_SIGNALS["SIGTERM" if isinstance(err, Terminated) else "SIGINT"]
+    print(f"xl-crm: {said}", file=sys.stderr)
+    return code
+
+
+def error_line(err: Exception) -> str:
+    """The one line (without the ``xl-crm: `` prefix) the user sees for ``err``."""
+    if isinstance(err, XlCrmError):
+        return str(err)
+    if isinstance(err, OSError):  # a file that cannot be read or written (open in Excel, ...)
+        return f"{err.strerror or err}: {err.filename or ''}".rstrip(": ")
+    # a genuine bug: one line for the user, never a traceback
+    return f"unexpected error: {type(err).__name__}: {err}"
+
+
+def one_line(message: str) -> str:
+    """``message`` safe for one terminal line: line breaks become spaces, other control
+    characters (an ESC could drive the terminal) their ``\\xNN`` escape."""
+    message = _LINE_BREAKS.sub(" ", message.strip())
+    return _CONTROL.sub(lambda m: f"\\x{ord(m.group(0)):02x}", message)
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Entry point of the ``xl-crm`` console script.
+
+    Exit status: 0 done, 1 an error (one line on stderr starting ``xl-crm: ``), 2 a usage
+    error, 130 Ctrl-C (SIGINT), 143 SIGTERM, 129 SIGHUP; after a signal the partial
+    report and every temporary file are removed.
+    """
+    with stop_signals() as received:
+        try:
+            args = build_parser().parse_args(argv)
+            code = args.func(args)
+            sys.stdout.flush()  # a closed pipe is reported here, not at exit
+            return code
+        except KeyboardInterrupt as err:
+            return _stopped(received, err)
+        except BrokenPipeError:  # the reader of our output went away (xl-crm ... | head)
+            with contextlib.suppress(OSError):  # no flush at exit into the closed pipe
+                os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+            return 1
+        except Exception as err:  # noqa: BLE001 - one line for the user, never a traceback
+            if received:  # DuckDB turns the signal into its own error (or ours into it)
+                return _stopped(received, err)
+            print(f"xl-crm: {one_line(error_line(err))}", file=sys.stderr)
+            return 1
 
 
 if __name__ == "__main__":

@@ -1,13 +1,17 @@
 """Writing output files safely: to a temporary file beside the target, then renamed.
 
 A failure or an interruption leaves no partial file; an existing file is replaced only
-when the caller allows it; the user's input file is never a target.
+when the caller allows it; the user's input file is never a target. A new file gets the
+permissions every new file of the user gets (0666 less the umask, as ``open`` gives); a
+replaced file keeps its permission bits.
 """
 
 from __future__ import annotations
 
+import contextlib
 import os
-import tempfile
+import secrets
+import stat
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from pathlib import Path
@@ -20,30 +24,63 @@ class OutputError(XlCrmError):
 
 
 def check_target(target: Path, overwrite: bool = False, inputs: Sequence[Path] = ()) -> Path:
-    """The resolved target, after refusing input files and (unless allowed) existing files."""
+    """The resolved target, after refusing input files, folders, a missing folder (or a
+    file where the folder should be) and, unless allowed, existing files."""
     target = Path(target).expanduser().resolve()
     for source in inputs:
         if Path(source).expanduser().resolve() == target:
             raise OutputError(f"{target.name} is the input file; choose another output name")
+    if target.is_dir():
+        raise OutputError(f"{target} is a folder; give a file name inside it")
     if target.exists() and not overwrite:
         raise OutputError(f"{target} exists; pass --overwrite to replace it")
-    if not target.parent.exists():
-        raise OutputError(f"folder {target.parent} does not exist")
+    folder = target.parent
+    if not folder.is_dir():
+        existing = next((p for p in (folder, *folder.parents) if p.exists()), None)
+        if existing is not None and not existing.is_dir():
+            raise OutputError(f"{existing} is a file, not a folder, so {target.name} cannot "
+                              "be written there")
+        raise OutputError(f"folder {folder} does not exist")
     return target
+
+
+def _create_beside(target: Path) -> Path:
+    """A new empty file ``.{stem}-{random}{suffix}`` in the target's folder, created with
+    mode 0666 so that the kernel applies the umask (``mkstemp`` would give 0600)."""
+    for _ in range(100):
+        tmp = target.with_name(f".{target.stem}-{secrets.token_hex(4)}{target.suffix}")
+        try:
+            fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_BINARY", 0),
+                         0o666)
+        except FileExistsError:
+            continue
+        except OSError as err:
+            raise OutputError(f"cannot write in folder {target.parent}: "
+                              f"{err.strerror or err}") from err
+        os.close(fd)
+        return tmp
+    raise OutputError(f"cannot write in folder {target.parent}: no free temporary name")
 
 
 @contextmanager
 def atomic_output(target: Path, overwrite: bool = False,
                   inputs: Sequence[Path] = ()) -> Iterator[Path]:
-    """Yield a temporary path beside ``target``; rename it to ``target`` on success."""
+    """Yield a temporary path beside ``target``; rename it to ``target`` on success.
+
+    Mode of the result: an existing target's permission bits when it is replaced, else
+    0666 less the umask. The temporary file is removed on every failure, interruption
+    included (KeyboardInterrupt, and SIGTERM/SIGHUP as the command line raises them).
+    """
     target = check_target(target, overwrite, inputs)
-    fd, tmp = tempfile.mkstemp(prefix=f".{target.stem}-", suffix=target.suffix,
-                               dir=target.parent)
-    os.close(fd)
-    tmp_path = Path(tmp)
+    tmp_path = _create_beside(target)
     try:
         yield tmp_path
-        os.replace(tmp_path, target)
+        with contextlib.suppress(FileNotFoundError):
+            os.chmod(tmp_path, stat.S_IMODE(target.stat().st_mode))
+        try:
+            os.replace(tmp_path, target)
+        except OSError as err:  # e.g. the target is open in Excel (Windows)
+            raise OutputError(f"cannot replace {target}: {err.strerror or err}") from err
     finally:
-        if tmp_path.exists():
+        with contextlib.suppress(FileNotFoundError):
             tmp_path.unlink()

@@ -17,6 +17,7 @@ from pathlib import Path
 
 import pandas as pd
 from openpyxl import Workbook, load_workbook
+from openpyxl.utils.escape import unescape
 from openpyxl.workbook.properties import CalcProperties
 
 from .. import __version__
@@ -29,6 +30,7 @@ from ..output import atomic_output, check_target
 from .cached import close_with_values
 from .clv_sheet import formula_values, write_clv_sheet
 from .layout import (
+    CELL_TEXT_LIMIT,
     DATE,
     EXCEL_MAX_ROWS,
     INTEGER,
@@ -48,7 +50,6 @@ CLV_KINDS = {"abc": "abc", "pyramid": "pyramid", "segment": None, "stage": "life
              "quadrant": "matrix", "region": "region"}
 SUMMARY_PROPERTY = "xl_crm.summary"  # where reports before 0.2 kept the key figures (JSON)
 DATA_SHEET = "xl_crm data"  # very hidden sheet: the key figures as JSON, for mailing a report
-CELL_TEXT_LIMIT = 32_767  # characters in one Excel cell
 # Excel's calculation-engine id (Excel 2019 / Microsoft 365). With the computed values
 # stored and this id, Excel opens the report without recalculating it and does not ask
 # to save an unchanged file; an Excel with a newer engine recalculates (same values).
@@ -90,18 +91,40 @@ def write_report(analysis: Analysis, path: str | Path, options: ReportOptions = 
     try:
         with atomic_output(path, overwrite, inputs) as tmp:
             book.save(tmp)
-    except BaseException:  # interrupted or failed: close the streamed sheets quietly
-        for ws in book.worksheets:
-            with contextlib.suppress(Exception):
-                ws.close()
+    except BaseException:  # interrupted or failed
+        discard(book)
         raise
     return path.expanduser().resolve()
 
 
+def discard(book: Workbook) -> None:
+    """Close the streamed sheets of a write-only workbook that will not be saved and delete
+    openpyxl's temporary sheet files now (they hold customer data; openpyxl deletes them
+    only when Python exits normally). A sheet left open is finalised at exit after its
+    file, and Python prints "Exception ignored ... I/O operation on closed file"."""
+    for ws in book.worksheets:
+        for stream in (getattr(ws, "_rows", None), getattr(ws._writer, "xf", None)):
+            if stream is not None:
+                with contextlib.suppress(Exception):
+                    stream.close()
+        if ws._writer is not None:
+            with contextlib.suppress(Exception):
+                ws._writer.cleanup()
+
+
 def build_workbook(analysis: Analysis, options: ReportOptions = ReportOptions()) -> Workbook:
-    """The report as an unsaved write-only openpyxl workbook."""
-    lang = options.lang
+    """The report as an unsaved write-only openpyxl workbook (discarded on any failure)."""
     book = Workbook(write_only=True)
+    try:
+        _fill_workbook(book, analysis, options)
+    except BaseException:
+        discard(book)
+        raise
+    return book
+
+
+def _fill_workbook(book: Workbook, analysis: Analysis, options: ReportOptions) -> None:
+    lang = options.lang
     book.calculation = CalcProperties(calcId=EXCEL_CALC_ID, fullCalcOnLoad=False)
     created = analysis.as_of.to_pydatetime()
     book.properties.created = book.properties.modified = created
@@ -136,7 +159,6 @@ def build_workbook(analysis: Analysis, options: ReportOptions = ReportOptions())
     ws = _sheet(book, text("sheet.notes", lang), names, footer)
     _notes_sheet(ws, analysis, lang, split_notes)
     _data_sheet(book, report_summary(analysis, lang))
-    return book
 
 
 def _data_sheet(book: Workbook, summary: ReportSummary) -> None:
@@ -336,6 +358,7 @@ def read_summary(path: str | Path) -> ReportSummary:
         if DATA_SHEET in book.sheetnames:
             stored = "".join(str(row[0]) for row in book[DATA_SHEET].iter_rows(values_only=True)
                              if row and row[0] is not None)
+            stored = unescape(stored)  # the _xHHHH_ escapes of layout.cell_text, as Excel
         else:  # a report written before the key figures moved to the hidden sheet
             stored = {p.name: p.value for p in book.custom_doc_props.props}.get(SUMMARY_PROPERTY)
     finally:

@@ -32,6 +32,11 @@ FONTS = {"en": "Calibri", "zh": "Microsoft YaHei"}  # LibreOffice falls back to 
 HEADER_FILL = PatternFill("solid", fgColor="1F4E78")
 INPUT_FILL = PatternFill("solid", fgColor="FFF2CC")
 _BAD_SHEET_CHARS = re.compile(r"[\[\]:*?/\\]")
+CELL_TEXT_LIMIT = 32_767  # characters in one Excel cell
+# what a workbook cannot hold: openpyxl.cell.cell.ILLEGAL_CHARACTERS_RE, plus XML's
+# non-characters and lone surrogates
+_BAD_TEXT = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\ufffe\uffff\ud800-\udfff]")
+_OOXML_ESCAPE = re.compile(r"(_x[0-9A-Fa-f]{4}_)")
 
 
 class _Cell(Cell):
@@ -96,11 +101,42 @@ class Formula(str):
 
 
 def cell_value(v: object) -> object:
-    """A value openpyxl can write: formulas of the report get their "=", the rest as for
-    a worksheet function's result (:func:`xl_crm.ranges.excel_value`)."""
+    """A value openpyxl can write: formulas of the report get their "=", text goes through
+    :func:`cell_text`, the rest as for a worksheet function's result
+    (:func:`xl_crm.ranges.excel_value`)."""
     if isinstance(v, Formula):
         return "=" + v.lstrip("=")
+    if isinstance(v, str):
+        return cell_text(v)
     return excel_value(v)
+
+
+def cell_text(value: str) -> str:
+    """``value`` as a cell must store it so that Excel shows exactly the stored text.
+
+    Rules (the written text is what Excel, LibreOffice and any reader show):
+
+    - control characters that a workbook cannot hold (U+0000-U+0008, U+000B, U+000C,
+      U+000E-U+001F: openpyxl refuses them, Excel cannot show them) become their visible
+      Unicode control pictures, U+2400 + code: BEL is "\u2407", NUL "\u2400", ESC
+      "\u241b"; tab, line feed and carriage return stay;
+    - characters XML cannot hold at all (U+FFFE, U+FFFF, lone surrogates) become U+FFFD;
+    - a literal ``_xHHHH_`` (OOXML's escape, which Excel and LibreOffice decode) is
+      written as ``_x005F_xHHHH_`` so that it shows as typed;
+    - text longer than a cell holds (32,767 characters) is cut to 32,766 and ends in "…".
+    """
+    if _BAD_TEXT.search(value):
+        value = _BAD_TEXT.sub(_visible, value)
+    if "_x" in value:
+        value = _OOXML_ESCAPE.sub(r"_x005F\1", value)
+    if len(value) > CELL_TEXT_LIMIT:
+        value = value[: CELL_TEXT_LIMIT - 1] + "…"
+    return value
+
+
+def _visible(match: re.Match) -> str:
+    code = ord(match.group(0))
+    return chr(0x2400 + code) if code < 0x20 else "\ufffd"
 
 
 def safe_sheet_name(name: str, taken: Iterable[str] = ()) -> str:
