@@ -12,6 +12,7 @@ import argparse
 import contextlib
 import os
 import re
+import shutil
 import signal
 import sys
 import tempfile
@@ -35,6 +36,7 @@ if TYPE_CHECKING:  # pandas, the core and the report are imported when a command
 STARTED = time.perf_counter()
 REPO_SAMPLE = Path(__file__).resolve().parent.parent / "workbooks" / "sample_sales.xlsx"
 DEMO_OUTPUT = Path("out")
+USER_TEMP: Path | None = None  # the user's temporary folder (the run uses a private one)
 REPORT_SUFFIX = ".xlsx"
 _COLUMN_ITEMS = re.compile(r",(?=[^,=]*=)")  # the commas that start a new role=HEADER
 _LINE_BREAKS = re.compile(r"\s*[\r\n\v\f\x1c-\x1e\x85\u2028\u2029]+\s*")
@@ -51,7 +53,7 @@ def sample_path() -> Path:
         return REPO_SAMPLE
     from .sample import EN_WIDTHS, generate_transactions, write_workbook
 
-    path = Path(tempfile.gettempdir()) / "xl_crm_sample_sales.xlsx"
+    path = (USER_TEMP or Path(tempfile.gettempdir())) / "xl_crm_sample_sales.xlsx"
     if not path.exists():
         write_workbook(generate_transactions(), path, "Sales", EN_WIDTHS)
     return path
@@ -320,32 +322,71 @@ class Terminated(KeyboardInterrupt):
     connection) runs before the process ends."""
 
 
+class Stops:
+    """The stop signals received during a run, and whether they may raise now."""
+
+    def __init__(self) -> None:
+        self.received: list[int] = []
+        self.holding = False
+
+    def handle(self, signum: int, frame: object) -> None:
+        """Signal handler: the first signal raises, unless a cleanup is holding it."""
+        self.received.append(signum)
+        if len(self.received) == 1 and not self.holding:
+            raise KeyboardInterrupt if signum == signal.SIGINT else Terminated(signum)
+
+    @contextlib.contextmanager
+    def held(self) -> Iterator[None]:
+        """Signals are only recorded inside (a cleanup that must finish)."""
+        self.holding = True
+        try:
+            yield
+        finally:
+            self.holding = False
+
+
 @contextlib.contextmanager
-def stop_signals() -> Iterator[list[int]]:
+def stop_signals() -> Iterator[Stops]:
     """Turn SIGINT, SIGTERM and SIGHUP into exceptions for the duration (main thread only;
     a signal the parent set to be ignored, as ``nohup`` does for SIGHUP, stays ignored).
 
-    Yields the list of signal numbers received. Only the first signal raises; later ones
-    are recorded and let the cleanup finish. The previous handlers are put back.
+    Only the first signal raises; later ones are recorded and let the cleanup finish. The
+    previous handlers are put back.
     """
-    received: list[int] = []
-
-    def stop(signum: int, frame: object) -> None:
-        received.append(signum)
-        if len(received) == 1:
-            raise KeyboardInterrupt if signum == signal.SIGINT else Terminated(signum)
-
+    stops = Stops()
     previous = {}
     if threading.current_thread() is threading.main_thread():
         for name in STOP_SIGNALS:
             signum = getattr(signal, name, None)  # Windows has no SIGHUP
             if signum is not None and signal.getsignal(signum) is not signal.SIG_IGN:
-                previous[signum] = signal.signal(signum, stop)
+                previous[signum] = signal.signal(signum, stops.handle)
     try:
-        yield received
+        yield stops
     finally:
         for signum, handler in previous.items():
             signal.signal(signum, handler)
+
+
+@contextlib.contextmanager
+def private_tempdir(stops: Stops) -> Iterator[Path]:
+    """A private folder (mode 0700) as :mod:`tempfile`'s folder for the run, removed with
+    everything in it at the end, whatever happens (a signal included): openpyxl streams
+    each report sheet to a temporary file there, which a signal can catch between its
+    creation and openpyxl's own bookkeeping; these files hold customer data."""
+    global USER_TEMP
+    USER_TEMP = Path(tempfile.gettempdir())
+    try:
+        folder = tempfile.mkdtemp(prefix="xl-crm-")
+    except OSError:  # no writable temporary folder: a command that needs one says so
+        yield USER_TEMP
+        return
+    previous, tempfile.tempdir = tempfile.tempdir, folder
+    try:
+        yield Path(folder)
+    finally:
+        tempfile.tempdir = previous
+        with stops.held():
+            shutil.rmtree(folder, ignore_errors=True)
 
 
 def _stopped(received: Sequence[int], err: BaseException | None = None) -> int:
@@ -382,12 +423,14 @@ def main(argv: Sequence[str] | None = None) -> int:
     error, 130 Ctrl-C (SIGINT), 143 SIGTERM, 129 SIGHUP; after a signal the partial
     report and every temporary file are removed.
     """
-    with stop_signals() as received:
+    with stop_signals() as stops:
+        received = stops.received
         try:
             args = build_parser().parse_args(argv)
-            code = args.func(args)
-            sys.stdout.flush()  # a closed pipe is reported here, not at exit
-            return code
+            with private_tempdir(stops):
+                code = args.func(args)
+                sys.stdout.flush()  # a closed pipe is reported here, not at exit
+            return _stopped(received) if received else code
         except KeyboardInterrupt as err:
             return _stopped(received, err)
         except BrokenPipeError:  # the reader of our output went away (xl-crm ... | head)
