@@ -496,3 +496,15 @@ def test_zoned_timestamps_are_the_columns_own_dates_whatever_tz(tmp_path):
         done = subprocess.run([sys.executable, "-c", ZONED, str(path)], check=True,
                               capture_output=True, text=True, env=dict(os.environ, TZ=tz))
         assert done.stdout.split("\n")[:2] == [f"pandas {expected}", f"duckdb {expected}"], tz
+
+
+def test_an_id_ending_in_a_c1_control_character_is_one_line(tmp_path):
+    """NEL (U+0085) once crashed the DuckDB engine: the check counted the id as read and
+    the row lookup used the trimmed id. It is refused in one line now (the pandas engine,
+    which trims NEL as white space, reads the id as "b": issue 15 keeps this difference)."""
+    path = tmp_path / "nel.csv"
+    path.write_text("Customer,Date,Amount\nb\x85,2025-03-01,5\n", encoding="utf-8")
+    with pytest.raises(InputError) as err:
+        read_facts(path, today=TODAY)
+    assert str(err.value) == ("nel.csv: Customer (column A) row 2: 'b\\x85' holds a control "
+                              "character (U+0085); ids must be plain text")

@@ -632,7 +632,8 @@ def _raise_out_of_range(con, numbered: str, cols, exprs, role: str, count: int, 
                         where: str) -> None:
     """Find the first row whose ``role`` cell breaks :data:`RANGE_RULES` and raise naming
     it, as the pandas engine does (a date before 1900: the date as YYYY-MM-DD)."""
-    condition = RANGE_RULES[role][0](exprs[role])
+    # the same cell the count in _checks looked at: the typed table keeps ids as read
+    condition = RANGE_RULES[role][0](cols[role] if role == "customer" else exprs[role])
     day = exprs["date"]
     shown = (f"printf('%04d-%02d-%02d', year({day}), month({day}), day({day}))"
              if role == "date" else f"CAST({cols[role]} AS VARCHAR)")
