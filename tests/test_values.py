@@ -115,3 +115,12 @@ def test_words_are_never_amounts(word):
         return
     with pytest.raises(InputError, match="amounts row 1"):
         parse_amounts([word])
+
+
+def test_a_time_with_its_utc_offset_keeps_the_date_written():
+    """The written date is the local one, the column's own calendar date (issue 15)."""
+    got = parse_dates(["2025-03-01T23:30:00+05:30", "2025-03-01 00:10Z", "2025-03-01 10:00 -0800",
+                       "2025/3/1 23:59:59.5+08", "2025年3月1日 08:00+0900"])
+    assert [str(d)[:10] for d in got.astype("datetime64[D]")] == ["2025-03-01"] * 5
+    with pytest.raises(InputError, match="is not a date"):
+        parse_dates(["2025-03-01 10:00+5"])

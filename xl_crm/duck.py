@@ -10,19 +10,24 @@ clauses, ``median`` and one ``lag`` window: the same text runs on Spark SQL or T
 
 Rules of this engine, beyond the pandas engine's:
 - the header is the file's first row (no title rows above it);
-- dates: date columns, or text as ISO ``2025-03-01``, ``2025/3/1``, ``2025.3.1``,
-  ``20250301``, ``2025年3月1日`` or Excel serial numbers; amounts: numbers or text with
-  thousands separators; anything else is an error naming the column and row (the pandas
-  engine reads more formats);
-- CSV files are UTF-8 (the pandas engine also reads GB18030), with one kind of line end
-  throughout (``\\n``, ``\\r\\n`` or ``\\r``: the first line's); the delimiter is found as
-  the pandas engine finds it (:func:`xl_crm.files.csv_delimiter`);
+- cells are read by the pandas engine's rules: dates as date columns, Excel serial
+  numbers or text (``2025-03-01``, ``2025/3/1``, ``2025.3.1``, ``20250301``,
+  ``2025年3月1日``, day or month first as ``13/03/2025`` with the order decided per
+  column); amounts as numbers or text with thousands separators. Currency signs,
+  accounting parentheses and full-width digits are read by the pandas engine only; here
+  they are refused naming the column and row;
+- every refusal is worded as the pandas engine words it: the flagged cells are handed to
+  its parsers (:func:`_refuse`);
+- CSV files are UTF-8, UTF-16, GB18030 or cp1252 (:func:`_utf8`); the delimiter is found
+  as the pandas engine finds it (:func:`xl_crm.files.csv_delimiter`). Rows shorter than
+  the header have blank cells; a file DuckDB's reader refuses (more cells than the
+  header, lines ending in different ways, a stray quote) is read as Python's csv reads
+  it, as the pandas engine does (:func:`_relayout`);
 - the facts come back in rank order (value descending, then customer id as text), which
   :func:`xl_crm.core.tiers.rank_order` checks in one pass instead of sorting;
-- row numbers count the file's lines, the header being line 1 (DuckDB keeps the file's
-  order), except that DuckDB skips empty lines: after an empty line the numbers are one
-  lower than the file's, and empty lines are not listed among the skipped blank rows
-  (lines of empty cells, like ``,,,``, are).
+- row numbers count the file's records, the header being 1, as Excel shows the file
+  (DuckDB keeps the file's order and skips empty lines, which are counted back in:
+  :func:`_empty_records`); Ctrl-C stops a running query at once (:func:`_interruptible`).
 """
 
 from __future__ import annotations
@@ -30,12 +35,17 @@ from __future__ import annotations
 import csv
 import datetime as dt
 import io
+import mmap
 import re
 import shutil
 import tempfile
-from collections.abc import Iterator, Mapping
+import threading
+from collections.abc import Callable, Iterator, Mapping
+from concurrent.futures import Future, ThreadPoolExecutor
 from contextlib import contextmanager
+from dataclasses import dataclass, replace
 from pathlib import Path
+from typing import TypeVar
 
 import numpy as np
 import pandas as pd
@@ -43,10 +53,16 @@ import pandas as pd
 from .core.columns import column_letter, detect_columns
 from .core.errors import InputError, clip, show
 from .core.facts import Facts
-from .core.values import MAX_AMOUNT
-from .files import csv_delimiter, csv_encoding
+from .core.values import MAX_AMOUNT, MAX_SERIAL
+from .files import csv_delimiter, csv_encoding, csv_problem
 
+T = TypeVar("T")
 DATE_FORMATS = ("%Y/%m/%d", "%Y.%m.%d", "%Y%m%d", "%Y年%m月%d日")
+# day or month first, a four-digit year last, an optional time: the pandas engine's
+# pattern (xl_crm.core.values._YEAR_LAST) in DuckDB's regular expressions
+YEAR_LAST = (r"([0-9]{1,2})[-/.]([0-9]{1,2})[-/.]([0-9]{4})"
+             r"([ T][0-9]{1,2}:[0-9]{2}(:[0-9]{2}(\.[0-9]+)?)?"
+             r"(\s?(Z|[+-][0-9]{2}(:?[0-9]{2})?))?)?")
 # the white space trimmed around text cells: what Python's str.strip() removes, as the
 # pandas engine does (one literal holding the characters themselves)
 _SPACES = [c for c in range(0x3001) if chr(c).isspace()]
@@ -141,24 +157,42 @@ def _quoted(path: Path) -> str:
     return "'" + str(path).replace("'", "''") + "'"
 
 
-def _described_scan(con, path: Path) -> tuple[str, list[tuple[str, str, str]]]:
+@dataclass(frozen=True)
+class Layout:
+    """How DuckDB is told to read a CSV file, changed by :func:`_relayout` when DuckDB
+    refuses a file the pandas engine reads: ``width``, the number of columns (None: the
+    header's; more when later rows end in empty cells); ``pad``, rows shorter than the
+    header read with blank cells (DuckDB's ``null_padding``, off until a file needs it:
+    it costs about 4 % on a 5M-line file); ``parallel`` (DuckDB's parallel reader refuses
+    padding where a quoted cell holds a line break)."""
+
+    width: int | None = None
+    pad: bool = False
+    parallel: bool = True
+
+
+def _described_scan(con, path: Path, layout: Layout = Layout()
+                    ) -> tuple[str, list[tuple[str, str, str]]]:
     """The file's reading and its columns as (SQL name, header, DuckDB type).
 
     CSV: the delimiter and headers are read here from the file's first line
     (:func:`_csv_head`), so DuckDB reads the file once, without detecting its dialect
     (that detection reads up to 32 MB: 20 to 30 ms); the columns are named ``c0``, ``c1``,
-    ... in SQL, so headers that repeat or need quoting are the user's to name."""
+    ... in SQL, so headers that repeat or need quoting are the user's to name. Rows
+    shorter than the header get NULL (blank) cells, as in the pandas engine."""
     if path.suffix.lower() == ".csv":
         delimiter, new_line, headers = _csv_head(path)
         if not headers:
             raise InputError(f"{path.name}: the first line is empty; the DuckDB engine takes "
                              "the headers from the first line" if path.stat().st_size else
                              f"{path.name} is empty")
-        names = [f"c{i}" for i in range(len(headers))]
+        names = [f"c{i}" for i in range(max(len(headers), layout.width or 0))]
         columns = ", ".join(f"'{n}': 'VARCHAR'" for n in names)
+        extra = (", null_padding = true" if layout.pad else "") + \
+            ("" if layout.parallel else ", parallel = false")
         scan = (f"read_csv({_quoted(path)}, auto_detect = false, header = true, skip = 0, "
                 f"delim = '{delimiter}', new_line = '{new_line}', quote = '\"', escape = '\"', "
-                f"comment = '', columns = {{{columns}}}, all_varchar = true)")
+                f"comment = '', columns = {{{columns}}}, all_varchar = true{extra})")
         return scan, [(n, h, "VARCHAR") for n, h in zip(names, headers)]
     scan = _scan(path)
     return scan, [(r[0], r[0], r[1])
@@ -245,26 +279,55 @@ def _parquet_zones(path: Path) -> dict[str, str]:
     return zones
 
 
+def _local_time(col: str, zone: str) -> str:
+    """The wall-clock time of a zoned timestamp in ``zone``: a named zone
+    (``Asia/Tokyo``) through DuckDB's time zones, a fixed offset (``+08:00``, ``-0530``,
+    as pandas writes ``datetime.timezone`` columns; DuckDB names no such zone) by adding
+    the offset to the UTC time (the connection's zone)."""
+    offset = re.fullmatch(r"([+-])(\d{2}):?(\d{2})", zone)
+    if offset is None:
+        return f"timezone({_quoted(zone)}, {col})"
+    minutes = int(offset.group(2)) * 60 + int(offset.group(3))
+    sign = "-" if offset.group(1) == "-" else "+"
+    return f"(CAST({col} AS TIMESTAMP) {sign} INTERVAL {minutes} MINUTE)"
+
+
 def _ident(name: str) -> str:
     return '"' + name.replace('"', '""') + '"'
 
 
-def _date_expr(col: str, kind: str) -> str:
+def _date_expr(col: str, kind: str, day_first: bool | None = None) -> str:
+    """A date cell's DATE by the full rules; day-or-month-first text (``13/03/2025``,
+    a four-digit year last) read in the ``day_first`` order, and not at all when None."""
     if kind in ("DATE",) or kind.startswith("TIMESTAMP"):
         return f"CAST({col} AS DATE)"
     if kind in ("DOUBLE", "FLOAT", "BIGINT", "INTEGER", "HUGEINT", "DECIMAL") or \
             kind.startswith("DECIMAL"):
-        return (f"CASE WHEN {col} >= 61 THEN DATE '1899-12-30' + CAST(floor({col}) AS INTEGER)"
-                f" WHEN {col} >= 1 AND {col} < 60 THEN DATE '1899-12-31' + "
-                f"CAST(floor({col}) AS INTEGER) END")
+        return _serial_expr(col)
     text = _trimmed(f"CAST({col} AS VARCHAR)")
     tries = [f"TRY_CAST({text} AS DATE)", f"CAST(TRY_CAST({text} AS TIMESTAMP) AS DATE)"]
     tries += [f"CAST(try_strptime({text}, '{f}') AS DATE)" for f in DATE_FORMATS]
     serial = f"TRY_CAST({text} AS DOUBLE)"
-    tries.append(f"CASE WHEN {serial} >= 61 AND regexp_full_match({text}, '[0-9]+(\\.[0-9]+)?')"
-                 f" THEN DATE '1899-12-30' + CAST(floor({serial}) AS INTEGER) END")
+    tries.append(f"CASE WHEN regexp_full_match({text}, '[0-9]+(\\.[0-9]+)?') THEN "
+                 f"{_serial_expr(serial)} END")
     fast = f"TRY_CAST({col} AS DATE)"  # ISO dates, the common case, need nothing else
-    return f"CASE WHEN {fast} IS NOT NULL THEN {fast} ELSE coalesce({', '.join(tries)}) END"
+    day, month = (1, 2) if day_first else (2, 1)
+    year_last = "NULL" if day_first is None else (
+        f"TRY_CAST(regexp_extract({text}, '{YEAR_LAST}', 3) || '-' || "
+        f"regexp_extract({text}, '{YEAR_LAST}', {month}) || '-' || "
+        f"regexp_extract({text}, '{YEAR_LAST}', {day}) AS DATE)")
+    return (f"CASE WHEN {fast} IS NOT NULL THEN {fast} "
+            f"WHEN regexp_full_match({text}, '{YEAR_LAST}') THEN {year_last} "
+            f"ELSE coalesce({', '.join(tries)}) END")
+
+
+def _serial_expr(number: str) -> str:
+    """The date of an Excel 1900-system serial number (fractions are times of day):
+    1..59 count from 1899-12-31, 61..2958465 (9999-12-31) from 1899-12-30; 60, Excel's
+    fictitious 1900-02-29, and numbers outside are NULL (refused)."""
+    return (f"CASE WHEN {number} >= 61 AND {number} < {MAX_SERIAL + 1} THEN DATE '1899-12-30'"
+            f" + CAST(floor({number}) AS INTEGER) WHEN {number} >= 1 AND {number} < 60 THEN "
+            f"DATE '1899-12-31' + CAST(floor({number}) AS INTEGER) END")
 
 
 def _number_expr(col: str, kind: str) -> str:
@@ -284,6 +347,9 @@ def _text_expr(col: str, kind: str) -> str:
         # integral float the integer text of its exact value, as Python's str(int(v))
         return (f"coalesce(CASE WHEN {col} = floor({col}) AND abs({col}) < 1e38 THEN "
                 f"CAST(CAST({col} AS HUGEINT) AS VARCHAR) ELSE CAST({col} AS VARCHAR) END, '')")
+    if kind.startswith("DECIMAL"):  # as Python's Decimal: 7.00 is "7", 1.50 is "1.5"
+        return (f"coalesce(CASE WHEN {col} = floor({col}) THEN CAST(CAST({col} AS HUGEINT) "
+                f"AS VARCHAR) ELSE rtrim(CAST({col} AS VARCHAR), '0') END, '')")
     text = f"CAST({col} AS VARCHAR)" if kind != "VARCHAR" else col
     # the common id (printable ASCII at both ends, ASCII throughout: nothing to trim or
     # normalise) costs three cheap tests; the others take the full rule
@@ -309,20 +375,158 @@ def read_facts(path: str | Path, as_of: object | None = None, monetary: str = "t
         if not path.exists():
             raise InputError(f"file not found: {path}")
         with _private_folder() as folder:
-            source = _utf8(path, folder)
-            con = _connect(threads)
-            try:  # closed on every path: the typed table may hold gigabytes
-                con.execute(f"SET temp_directory = {_quoted(folder)}")  # spills: ours only
-                return _read_facts(con, source, as_of, monetary, current_days, period_days,
-                                   mapping, today, threads)
-            finally:
-                con.close()
+            source, layout = _utf8(path, folder), Layout()
+            while True:
+                con = _connect(threads)
+                try:  # closed on every path: the typed table may hold gigabytes
+                    con.execute(f"SET temp_directory = {_quoted(folder)}")  # ours only
+                    return _interruptible(con, _read_facts, con, source, as_of, monetary,
+                                          current_days, period_days, mapping, today, threads,
+                                          layout)
+                except duckdb.Error as err:
+                    source, layout = _relayout(source, layout, str(err), folder) or (None, None)
+                    if source is None:
+                        raise
+                finally:
+                    con.close()
     except InputError as err:
         if str(err).startswith(path.name):
             raise
         raise InputError(f"{path.name}: {err}") from err
     except duckdb.Error as err:
         raise InputError(f"{path.name}: {_duckdb_problem(str(err))}") from err
+
+
+def _interruptible(con, work: Callable[..., T], *args: object) -> T:
+    """``work(*args)`` run in a worker thread while this thread waits, so that Ctrl-C (and
+    SIGTERM/SIGHUP, which the command line raises as exceptions) reaches Python at once:
+    DuckDB's client notices a signal only when its query ends, which may take minutes on
+    a large file. The query is interrupted and the worker waited for before the
+    exception goes on."""
+    done: dict[str, object] = {}
+    finished = threading.Event()  # not Thread.join: a join cut short by Ctrl-C can leave
+    # the thread marked as ended while it runs (CPython before 3.13)
+
+    def run() -> None:
+        try:
+            done["value"] = work(*args)
+        except BaseException as err:  # noqa: BLE001 (raised again by the waiting thread)
+            done["error"] = err
+        finally:
+            finished.set()
+
+    threading.Thread(target=run, name="xl_crm-duckdb", daemon=True).start()
+    try:
+        while not finished.wait(0.1):
+            pass
+    except BaseException:
+        con.interrupt()
+        while True:  # the query stops within milliseconds; a second signal waits too
+            try:
+                if finished.wait(0.1):
+                    break
+            except BaseException:  # noqa: BLE001 (the first signal is the one raised)
+                con.interrupt()
+        raise
+    if "error" in done:
+        raise done["error"]
+    return done["value"]
+
+
+def _relayout(source: Path, layout: Layout, message: str,
+              folder: Path) -> tuple[Path, Layout] | None:
+    """How to read ``source`` again after DuckDB refused it with ``message``, or None
+    when reading it again would not help (the error is then the user's to see):
+
+    - a row with fewer cells than the header: read again with blank cells for the
+      missing ones (:class:`Layout`);
+    - a row with more cells than the header: the file is read record by record (Python's
+      csv, as the pandas engine reads it); the first row with a non-blank cell beyond the
+      header is refused in the pandas engine's words, ``row N: has K cells but the header
+      has W`` (N counts records, as Excel shows the file); when every extra cell is blank
+      (as Excel writes ragged sheets) the file is read again that wide;
+    - short rows where a quoted cell holds a line break: read again without DuckDB's
+      parallel reader, which refuses them;
+    - any other malformed CSV (lines ending in different ways, ``\\r\\n`` and ``\\n``; a
+      stray quote): a copy is written to ``folder`` as Python's csv reads the file, which
+      is how the pandas engine reads such files (records ending in ``\\n``, cells keeping
+      their line breaks), and DuckDB reads the copy."""
+    if source.suffix.lower() != ".csv":
+        return None
+    cells = re.search(r"Expected Number of Columns: (\d+) Found: (\d+)", message)
+    if cells and int(cells.group(2)) < int(cells.group(1)) and not layout.pad:
+        return source, replace(layout, pad=True)
+    if cells and layout.width is None:
+        return source, replace(layout, width=_widest_record(source))
+    if "null_padding in conjunction with quoted new lines" in message and layout.parallel:
+        return source, replace(layout, parallel=False)
+    malformed = "CSV Error on Line" in message or "state machine reached an invalid" in message
+    if malformed and source.parent != folder / "lines":
+        return _one_line_end(source, folder / "lines"), layout
+    return None
+
+
+def _widest_record(source: Path) -> int:
+    """The most cells any record of the CSV file has, after refusing the first record
+    with a non-blank cell beyond the header (see :func:`_relayout`)."""
+    delimiter, _, headers = _csv_head(source)
+    width, widest = len(headers), len(headers)
+    with source.open(encoding="utf-8-sig", newline="") as file:
+        try:
+            for number, record in enumerate(csv.reader(file, delimiter=delimiter), start=1):
+                if len(record) > width:
+                    if any(cell.strip() for cell in record[width:]):
+                        raise InputError(f"has {len(record)} cells but the header has {width}",
+                                         row=number)
+                    widest = max(widest, len(record))
+        except csv.Error as err:  # a cell over 128 K characters
+            raise InputError(csv_problem(err)) from err
+    return widest
+
+
+def _empty_records(source: Path) -> list[int]:
+    """Record numbers (the header is 1) of the CSV file's empty lines, which DuckDB skips
+    but the pandas engine counts as blank rows, as Excel shows them; [] for Parquet. A
+    quick byte search settles most files (no two line ends in a row: 0.16 s for 240 MB,
+    run beside DuckDB's reading by :func:`_read_facts`); only a file with some is read
+    record by record."""
+    if source.suffix.lower() != ".csv":
+        return []
+    delimiter, new_line, _ = _csv_head(source)
+    end = {"\\n": b"\n", "\\r\\n": b"\r\n", "\\r": b"\r"}[new_line]
+    with source.open("rb") as file, mmap.mmap(file.fileno(), 0, access=mmap.ACCESS_READ) as data:
+        if data.find(end * 2) < 0:
+            return []
+    with source.open(encoding="utf-8-sig", newline="") as file:
+        return [n for n, record in enumerate(csv.reader(file, delimiter=delimiter), start=1)
+                if not record]
+
+
+def _renumbering(empty: list[int]) -> Callable[[int], int]:
+    """DuckDB's row number (records without the empty ones, the header being 1) to the
+    record number the pandas engine and Excel show, given the empty records."""
+    def record(row: int) -> int:
+        for line in empty:  # ascending: each empty line at or before the row moves it down
+            if line <= row:
+                row += 1
+        return row
+    return record
+
+
+def _one_line_end(source: Path, folder: Path) -> Path:
+    """A copy of the CSV file in ``folder``, same name, every record ending in ``\\n``
+    (cells as they are, quoted where they hold a delimiter, a quote or a line break)."""
+    delimiter, _, _ = _csv_head(source)
+    folder.mkdir(mode=0o700)
+    copy = folder / source.name
+    with source.open(encoding="utf-8-sig", newline="") as file, \
+            copy.open("w", encoding="utf-8", newline="") as out:
+        writer = csv.writer(out, delimiter=delimiter, lineterminator="\n")
+        try:
+            writer.writerows(csv.reader(file, delimiter=delimiter))
+        except csv.Error as err:
+            raise InputError(f"cannot be read as CSV: {err}") from err
+    return copy
 
 
 def _duckdb_problem(message: str) -> str:
@@ -353,10 +557,21 @@ def _duckdb_problem(message: str) -> str:
 
 
 def _read_facts(con, path: Path, as_of, monetary, current_days, period_days, mapping,
-                today, threads) -> tuple[Facts, str, dict]:
+                today, threads, layout: Layout) -> tuple[Facts, str, dict]:
+    scan, described = _described_scan(con, path, layout)
+    with ThreadPoolExecutor(1) as pool:  # the empty lines are looked for meanwhile
+        empty = pool.submit(_empty_records, path)
+        return _read_checked(con, path, scan, described, as_of, monetary, current_days,
+                             period_days, mapping, today, threads, empty)
+
+
+def _read_checked(con, path: Path, scan: str, described, as_of, monetary, current_days,
+                  period_days, mapping, today, threads, empty_lines: Future
+                  ) -> tuple[Facts, str, dict]:
+    """:func:`_read_facts` once the reading is known; ``empty_lines`` gives the file's
+    empty records (:func:`_empty_records`) when the row numbers are needed."""
     from .core.rfm import to_timestamp
 
-    scan, described = _described_scan(con, path)
     found = detect_columns([header for _, header, _ in described], mapping)
     cols = {role: _ident(described[i][0]) for role, i in found.items()}
     label = {role: described[i][1] for role, i in found.items()}
@@ -365,7 +580,7 @@ def _read_facts(con, path: Path, as_of, monetary, current_days, period_days, map
     zone = _parquet_zones(path).get(described[found["date"]][0])
     if kind["date"] == "TIMESTAMP WITH TIME ZONE" and zone:
         # the calendar date in the column's own zone, as the pandas engine reads it
-        cols["date"], kind["date"] = f"timezone({_quoted(zone)}, {cols['date']})", "TIMESTAMP"
+        cols["date"], kind["date"] = _local_time(cols["date"], zone), "TIMESTAMP"
     exprs = {role: _full_expr(role, col, kind[role]) for role, col in cols.items()
              if role in ("date", "amount", "cost", "profit", *TEXT_ROLES)}
     checked = [r for r in ("customer", "date", "amount", "cost", "profit") if r in cols]
@@ -379,25 +594,31 @@ def _read_facts(con, path: Path, as_of, monetary, current_days, period_days, map
                                          blank)
     limit = today or dt.date.today()
     stamp = None if as_of is None else to_timestamp(as_of)
-    counts = _checks(con, checked, limit, stamp, fix[0] if fix else "false")
+    ranged = checked + ["order_id"] * ("order_id" in cols)
+    counts = _checks(con, checked, ranged, limit, stamp, fix[0] if fix else "false")
+    day_first = None
     if counts["fix"]:  # cells the fast rules left to the full ones
-        con.execute(fix[1])
-        counts = _checks(con, checked, limit, stamp, "false")
+        if "date" in fix[1]:
+            day_first = _day_order(con)
+            exprs["date"] = _full_expr("date", cols["date"], kind["date"], day_first)
+        con.execute(_fix_update(*fix, day_first))
+        counts = _checks(con, checked, ranged, limit, stamp, "false")
     numbered = f"(SELECT *, row_number() OVER () + 1 AS rn FROM {scan})"
-    for role in checked:
-        if counts[role]:
-            _raise_bad(con, numbered, cols, exprs, role, counts[role], blank, where[role])
-        if counts.get(f"{role}_range"):
-            _raise_out_of_range(con, numbered, cols, exprs, role, counts[f"{role}_range"],
-                                blank, where[role])
+    empty = empty_lines.result()
+    record = _renumbering(empty)
+    for role in _CHECK_ORDER:  # the pandas engine's order
+        if counts.get(role) or counts.get(f"{role}_range"):
+            _refuse(con, numbered, cols, exprs, role, blank, where[role], limit, day_first,
+                    record)
     if counts["future"]:
         row, when = con.execute(f"SELECT rn, {exprs['date']} FROM {numbered} "
                                 f"WHERE {exprs['date']} > DATE '{limit}' ORDER BY rn LIMIT 1"
                                 ).fetchone()
-        raise InputError(f"{when} is in the future (today is {limit})", where["date"], int(row))
-    blank_rows = [r[0] for r in con.execute(
-        f"SELECT rn FROM {numbered} WHERE {blank} ORDER BY rn").fetchall()] \
-        if counts["blanks"] else []
+        raise InputError(f"{when} is in the future (today is {limit})", where["date"],
+                         record(int(row)))
+    blank_rows = sorted([record(r[0]) for r in con.execute(
+        f"SELECT rn FROM {numbered} WHERE {blank} ORDER BY rn").fetchall()] + empty) \
+        if counts["blanks"] else empty
     rows_read = counts["rows"]
     if rows_read == 0:
         raise InputError("has no data rows (only a header or blank rows)", where["amount"])
@@ -408,12 +629,12 @@ def _read_facts(con, path: Path, as_of, monetary, current_days, period_days, map
                              "from; give as_of")
         stamp = pd.Timestamp(counts["last_buy"])
         if counts["last"] > counts["last_buy"]:  # lines dated after the last purchase
-            again = _checks(con, checked, limit, stamp, "false")
+            again = _checks(con, checked, ranged, limit, stamp, "false")
             late, start = again["late"], again["start"]
     end = f"DATE '{stamp.date()}'"
     if start is None:
         raise InputError(f"every row is dated after the analysis date {stamp.date()}")
-    late_rows = [r[0] for r in con.execute(
+    late_rows = [record(r[0]) for r in con.execute(
         f"SELECT rn FROM {numbered} WHERE {exprs['date']} > {end} AND NOT ({blank}) "
         "ORDER BY rn LIMIT 1000").fetchall()] if late else []
     start = pd.Timestamp(start)
@@ -429,7 +650,8 @@ def _read_facts(con, path: Path, as_of, monetary, current_days, period_days, map
         empty = con.execute("SELECT count(*) FROM typed WHERE NOT blank AND customer = ''"
                             ).fetchone()[0]
         if empty:  # white space only
-            _raise_bad(con, numbered, cols, exprs, "customer", empty, blank, where["customer"])
+            _refuse(con, numbered, cols, exprs, "customer", blank, where["customer"], limit,
+                    day_first, record)
         columns = _fetch_facts(con, query, found, False)
     facts = _to_facts(columns, stamp, monetary)
     source = {"source": f"{path.name} (DuckDB)", "columns": dict(label),
@@ -438,12 +660,13 @@ def _read_facts(con, path: Path, as_of, monetary, current_days, period_days, map
                   period_days), basis, source)
 
 
-def _checks(con, checked: list[str], limit: dt.date, as_of: pd.Timestamp | None,
-            fix: str) -> dict:
+def _checks(con, checked: list[str], ranged: list[str], limit: dt.date,
+            as_of: pd.Timestamp | None, fix: str) -> dict:
     """One pass over ``typed`` counting what the checks need: ``rows`` (not blank),
     ``blanks``, ``future`` (dated after ``limit``, today), ``last_buy`` (latest purchase),
     ``last`` (latest date), ``fix`` (rows matching ``fix``, an SQL condition), per checked
-    role the rows whose cell is missing or unreadable, and ``late``/``start`` (rows after
+    role the rows whose cell is missing or unreadable, per ``ranged`` role those breaking
+    :data:`RANGE_RULES` (``<role>_range``), and ``late``/``start`` (rows after
     ``as_of`` and the earliest date up to it; without ``as_of``: none and the earliest
     date, right when no line is dated after the last purchase, ``last <= last_buy``)."""
     end = f"DATE '{as_of.date()}'" if as_of is not None else None
@@ -459,7 +682,7 @@ def _checks(con, checked: list[str], limit: dt.date, as_of: pd.Timestamp | None,
     parts.update({r: f"count(*) FILTER (WHERE NOT blank AND {_unreadable(r, r)})"
                   for r in checked})
     parts.update({f"{r}_range": f"count(*) FILTER (WHERE NOT blank AND {RANGE_RULES[r][0](r)})"
-                  for r in checked if r in RANGE_RULES})
+                  for r in ranged})
     values = con.execute(f"SELECT {', '.join(parts.values())} FROM typed").fetchone()
     return dict(zip(parts, values))
 
@@ -495,7 +718,7 @@ def _clean_key(text: str) -> str:
 
 
 def _typed_table(con, scan: str, columns: Mapping[str, tuple[str, str]],
-                 blank: str) -> tuple[bool, tuple[str, str] | None]:
+                 blank: str) -> tuple[bool, tuple[str, list[str]] | None]:
     """Table ``typed``: one row per line of the file, in its order (``rowid``), a column
     per role (DATE, DOUBLE, cleaned text) and ``blank`` (every checked cell empty).
 
@@ -504,14 +727,14 @@ def _typed_table(con, scan: str, columns: Mapping[str, tuple[str, str]],
     (thousands separators, exponents, other date formats) in
     ``<role>_raw``; an UPDATE then converts those few by the full rules
     of :func:`_date_expr` and :func:`_number_expr`, which give the same value for the cells
-    the fast rule accepts. That UPDATE is returned, with the condition of the rows it
-    changes, for the caller to run when the checks find such rows (its long SET costs
-    planning: most files need none). Names and regions lose leading white space here
+    the fast rule accepts. The condition of the rows it changes and the roles to
+    convert are returned, for the caller to run :func:`_fix_update` when the checks find
+    such rows (its long SET costs planning: most files need none). Names and regions lose leading white space here
     and trailing white space after the aggregation (see :func:`_label_expr`). Text
     customer ids are stored as they are ('' when empty): the facts query tests the
     aggregated ids (826k customers instead of 10M lines), and only when one needs
     trimming or NFC does :func:`_read_facts` clean them here and aggregate again. Returns
-    whether they were stored so, and the fix-up (condition, UPDATE) or None.
+    whether they were stored so, and the fix-up (condition, roles) or None.
     """
     select, fixes, raw = [], [], False
     for role, (col, kind) in columns.items():
@@ -536,10 +759,30 @@ def _typed_table(con, scan: str, columns: Mapping[str, tuple[str, str]],
     con.execute(f"CREATE TEMP TABLE typed AS SELECT {first}, {blank} AS blank FROM {scan}")
     if not fixes:
         return raw, None
-    where = " OR ".join(f"{r}_raw IS NOT NULL" for r in fixes)
+    return raw, (" OR ".join(f"{r}_raw IS NOT NULL" for r in fixes), fixes)
+
+
+def _fix_update(where: str, fixes: list[str], day_first: bool | None) -> str:
+    """The UPDATE converting the ``<role>_raw`` cells of :func:`_typed_table` by the full
+    rules, dates with ``day_first`` (:func:`_day_order`)."""
     sets = ", ".join(f"{r} = CASE WHEN {r}_raw IS NULL THEN {r} ELSE "
-                     f"{_full_expr(r, r + '_raw', 'VARCHAR')} END" for r in fixes)
-    return raw, (where, f"UPDATE typed SET {sets} WHERE {where}")
+                     f"{_full_expr(r, r + '_raw', 'VARCHAR', day_first)} END" for r in fixes)
+    return f"UPDATE typed SET {sets} WHERE {where}"
+
+
+def _day_order(con) -> bool | None:
+    """Whether the column's day-or-month-first text dates (``13/03/2025``) put the day
+    first, decided as the pandas engine decides (:func:`xl_crm.core.values._day_first`):
+    a first part above 12 somewhere means day first, a second part above 12 month first.
+    None when neither or both occur: such cells stay unread, and the error names them in
+    the pandas engine's words."""
+    text = _trimmed("date_raw")
+    parts = [f"CAST(regexp_extract({text}, '{YEAR_LAST}', {i}) AS INTEGER) > 12" for i in (1, 2)]
+    first, second = con.execute(
+        f"SELECT coalesce(bool_or({parts[0]}), false), coalesce(bool_or({parts[1]}), false) "
+        f"FROM typed WHERE date_raw IS NOT NULL AND NOT blank "
+        f"AND regexp_full_match({text}, '{YEAR_LAST}')").fetchone()
+    return first if first != second else None
 
 
 def _plain_number(col: str) -> str:
@@ -559,10 +802,10 @@ def _label_expr(col: str) -> str:
             f"ELSE coalesce(ltrim({col}, {SPACE}), '') END")
 
 
-def _full_expr(role: str, col: str, kind: str) -> str:
+def _full_expr(role: str, col: str, kind: str, day_first: bool | None = None) -> str:
     """The value of a cell of ``role`` by the full rules."""
     if role == "date":
-        return _date_expr(col, kind)
+        return _date_expr(col, kind, day_first)
     if role in TEXT_ROLES:
         return _text_expr(col, kind)
     return _number_expr(col, kind)
@@ -597,53 +840,95 @@ def _unreadable(role: str, value: str) -> str:
     return f"({value} IS NULL OR NOT isfinite({value}))"
 
 
-def _raise_bad(con, numbered: str, cols, exprs, role: str, count: int, blank: str,
-               where: str) -> None:
-    """Find the first row where ``role`` is blank or unreadable and raise naming it."""
-    row, value = con.execute(
-        f"SELECT rn, CAST({cols[role]} AS VARCHAR) FROM {numbered} "
-        f"WHERE {_unreadable(role, exprs[role])} AND NOT ({blank}) ORDER BY rn LIMIT 1"
-    ).fetchone()
-    more = f" ({count - 1} more rows like it)" if count > 1 else ""
-    if value is None or not str(value).strip():
-        why = "is empty but the row has other data"
+_CHECK_ORDER = ("customer", "date", "order_id", "amount", "cost", "profit")
+# rows fetched to word an error as the pandas engine words it (their count included)
+EXPLAINED_ROWS = 100_000
+
+
+def _refuse(con, numbered: str, cols, exprs, role: str, blank: str, where: str,
+            today: dt.date, day_first: bool | None, record: Callable[[int], int]) -> None:
+    """Raise for the first bad ``role`` cell, worded as the pandas engine words it.
+
+    The flagged rows (empty, unreadable, or breaking :data:`RANGE_RULES`; at most
+    :data:`EXPLAINED_ROWS`) are fetched with their cells as DuckDB read them (text, or
+    the Parquet column's numbers, decimals, dates) and given to the pandas engine's
+    parser (:func:`xl_crm.core.values.parse_dates`, :func:`~xl_crm.core.values.parse_amounts`),
+    so the message, the row it names and its "(N more rows like it)" are the pandas
+    engine's on the same cells. Required roles report an empty cell first, as the pandas
+    engine does. Dates are read in the column's order (``day_first``); a cell the pandas
+    engine reads but DuckDB cannot (full-width digits) gets this engine's own message.
+    ``record`` turns DuckDB's row numbers into the file's (:func:`_renumbering`)."""
+    from .core.values import parse_amounts, parse_dates
+
+    broken = RANGE_RULES[role][0](_range_operand(role, cols, exprs))
+    flagged = broken if role == "order_id" else f"({_unreadable(role, exprs[role])} OR {broken})"
+    rows = con.execute(f"SELECT rn, {cols[role]} FROM {numbered} WHERE {flagged} "
+                       f"AND NOT ({blank}) ORDER BY rn LIMIT {EXPLAINED_ROWS}").fetchall()
+    numbers = np.array([record(r[0]) for r in rows], dtype="int64")
+    cells = [r[1] for r in rows]
+    empty = np.array([_is_empty(c) for c in cells], dtype=bool)
+    if role in ("customer", "date", "amount") and empty.any():
+        _raise_empty(numbers, empty, where)
+    if role in ("customer", "order_id"):
+        value = _id_text(cells[0])
+        char = re.search(CONTROL_CHARACTERS, value).group()
+        raise InputError(f"{show(value)} holds a control character (U+{ord(char):04X}); ids "
+                         "must be plain text", where, int(numbers[0]))
+    given = ~empty
+    series = pd.Series([c for c, e in zip(cells, given) if e])
+    if role == "date":
+        parse_dates(series, where, numbers[given], day_first=day_first, today=today)
+        value = cells[int(np.flatnonzero(given)[0])] if given.any() else None
+        if value is not None:
+            raise InputError(f"{show(value)} is not a date the DuckDB engine reads (write "
+                             "it as 2025-03-01, or use --engine pandas)", where,
+                             int(numbers[given][0]))
     else:
-        why = f"{show(value)} is not a {'date' if role == 'date' else 'number'}"
-    raise InputError(f"{why}{more}", where, int(row))
+        parse_amounts(series, where, numbers[given])
+    if empty.any():  # costs and profits: unreadable cells first, then empty ones
+        _raise_empty(numbers, empty, where, count=False)
+    raise InputError(f"{show(cells[0])} cannot be read", where, int(numbers[0]))
 
 
-# the rules of xl_crm.core.values and xl_crm.core.sales, same messages: role ->
-# (SQL condition on the typed value, message of the first such cell given its raw text)
+def _raise_empty(numbers: np.ndarray, empty: np.ndarray, where: str,
+                 count: bool = True) -> None:
+    more = int(empty.sum()) - 1
+    tail = f" ({more} more rows like it)" if more and count else ""
+    raise InputError(f"is empty but the row has other data{tail}", where,
+                     int(numbers[np.flatnonzero(empty)[0]]))
+
+
+def _is_empty(cell: object) -> bool:
+    return cell is None or (isinstance(cell, str) and not cell.strip()) or \
+        (isinstance(cell, float) and np.isnan(cell))
+
+
+def _id_text(cell: object) -> str:
+    from .core.sales import text_ids
+
+    return str(text_ids(pd.Series([cell], dtype=object)).iloc[0])
+
+
+def _range_operand(role: str, cols, exprs) -> str:
+    """What :data:`RANGE_RULES` tests: the typed value; for ids, the id as read, which
+    the rule trims itself (the typed table keeps text ids as read)."""
+    return cols[role] if role == "customer" else exprs[role]
+
+
+# the rules of xl_crm.core.values and xl_crm.core.sales: role -> SQL condition on the
+# value that breaks them (the message is the pandas engine's: :func:`_refuse`)
 RANGE_RULES = {
-    "customer": (lambda v: f"regexp_matches({v}, '{CONTROL_CHARACTERS}')",
-                 lambda raw: f"{show(raw)} holds a control character "
-                             f"(U+{ord(re.search(CONTROL_CHARACTERS, raw).group()):04X}); "
-                             "ids must be plain text"),
-    "date": (lambda v: f"{v} < DATE '1900-01-01'", None),
-    **{role: (lambda v: f"abs({v}) >= {MAX_AMOUNT:.0f}",
-              lambda raw: f"{show(raw)} is too large: amounts must be below 1,000,000,000,000")
-       for role in ("amount", "cost", "profit")},
+    # a control character inside an id; at its ends it is white space trimmed away
+    # (NEL, U+001C..U+001F), as str.strip() trims it in the pandas engine
+    "customer": (lambda v: f"(regexp_matches({v}, '{CONTROL_CHARACTERS}') AND "
+                           f"regexp_matches({_trimmed(v)}, '{CONTROL_CHARACTERS}'))",),
+    "order_id": (lambda v: f"regexp_matches({v}, '{CONTROL_CHARACTERS}')",),
+    "date": (lambda v: f"{v} < DATE '1900-01-01'",),
+    **{role: (lambda v: f"abs({v}) >= {MAX_AMOUNT:.0f}",) for role in ("amount", "cost",
+                                                                       "profit")},
 }
 # escapes, not the characters: DuckDB 1.1 ends a query at a NUL character in its text
 CONTROL_CHARACTERS = r"[\x00-\x08\x0a-\x1f\x7f-\x9f]"
-
-
-def _raise_out_of_range(con, numbered: str, cols, exprs, role: str, count: int, blank: str,
-                        where: str) -> None:
-    """Find the first row whose ``role`` cell breaks :data:`RANGE_RULES` and raise naming
-    it, as the pandas engine does (a date before 1900: the date as YYYY-MM-DD)."""
-    # the same cell the count in _checks looked at: the typed table keeps ids as read
-    condition = RANGE_RULES[role][0](cols[role] if role == "customer" else exprs[role])
-    day = exprs["date"]
-    shown = (f"printf('%04d-%02d-%02d', year({day}), month({day}), day({day}))"
-             if role == "date" else f"CAST({cols[role]} AS VARCHAR)")
-    row, raw = con.execute(f"SELECT rn, {shown} FROM {numbered} WHERE {condition} "
-                           f"AND NOT ({blank}) ORDER BY rn LIMIT 1").fetchone()
-    if role == "date":
-        raise InputError(f"{raw} is before 1900-01-01, the earliest date accepted", where,
-                         int(row))
-    more = f" ({count - 1} more rows like it)" if count > 1 and role != "customer" else ""
-    raise InputError(RANGE_RULES[role][1](raw) + more, where, int(row))
 
 
 def _tx_columns(found: Mapping[str, int]) -> str:

@@ -194,7 +194,7 @@ def _dates_from_1904_serials(rows: list[list], mapping) -> None:
             row[col] = from_excel(v, CALENDAR_MAC_1904)
 
 
-def _csv_problem(err: Exception) -> str:
+def csv_problem(err: Exception) -> str:
     """The csv module's complaint in the user's terms."""
     return f"not a readable CSV table ({err})"
 
@@ -321,7 +321,7 @@ def _read_csv(path: Path, mapping, today) -> Sales:
     try:
         head = list(islice(csv.reader(io.StringIO(text, newline=""), delimiter=delimiter), 30))
     except csv.Error as err:  # a cell over 128 K characters
-        raise InputError(f"{path.name}: {_csv_problem(err)}") from err
+        raise InputError(f"{path.name}: {csv_problem(err)}") from err
     try:
         h = find_header_row(head, mapping)
     except InputError as err:
@@ -353,7 +353,7 @@ def _read_csv_records(path: Path, text: str, delimiter: str, mapping, today) -> 
     try:
         rows = list(csv.reader(io.StringIO(text, newline=""), delimiter=delimiter))
     except csv.Error as err:
-        raise InputError(f"{path.name}: {_csv_problem(err)}") from err
+        raise InputError(f"{path.name}: {csv_problem(err)}") from err
     try:
         return sales_from_rows(rows, mapping, source=path.name, today=today)
     except InputError as err:

@@ -10,7 +10,8 @@ measure counts whole days):
 - Excel serial numbers of the 1900 date system (1 = 1900-01-01; 60, the fictitious
   1900-02-29, is refused; fractions are times of day), as numbers or as text;
 - text, year first: ``2025-03-01``, ``2025-03-01 14:30``, ``2025/3/1``, ``2025.3.1``,
-  ``20250301``, ``2025年3月1日``;
+  ``20250301``, ``2025年3月1日``; a time may carry its UTC offset
+  (``2025-03-01T23:30:00+05:30``, ``...Z``): the date written, the local one, is kept;
 - text, day or month first with a four-digit year (``01/03/2025``): the order is
   decided per column from the values themselves (a first part above 12 means day
   first, a second part above 12 means month first); a column where both occur, or
@@ -46,7 +47,9 @@ LATEST = np.datetime64("2262-04-11", "D")  # the last whole day datetime64[ns] h
 MAX_AMOUNT = 1e12  # amounts, costs, profits and quantities must be below this (absolute)
 MAX_SERIAL = 2958465  # 9999-12-31
 
-_TIME = r"(?:[ T]\d{1,2}:\d{2}(?::\d{2}(?:\.\d+)?)?)?"
+# a time of day, optionally with its UTC offset (ISO 8601: Z, +05:30, -0800, +08): the
+# date written is the local one, the column's own calendar date, and is the one kept
+_TIME = r"(?:[ T]\d{1,2}:\d{2}(?::\d{2}(?:\.\d+)?)?(?:\s?(?:Z|[+-]\d{2}(?::?\d{2})?))?)?"
 _YEAR_FIRST = rf"^(\d{{4}})[-/.](\d{{1,2}})[-/.](\d{{1,2}}){_TIME}$"
 _COMPACT = r"^(\d{4})(\d{2})(\d{2})$"
 _CHINESE = r"^(\d{4})\s*年\s*(\d{1,2})\s*月\s*(\d{1,2})\s*日?" + _TIME + "$"
