@@ -624,24 +624,24 @@ def test_awkward_parquet_columns_give_the_same_outcome_in_both_engines(tmp_path)
         "decimal ids": ({"Customer": pa.array([decimal.Decimal("1.50"), decimal.Decimal("7.00")],
                                               pa.decimal128(38, 2))},
                         ([("1.5", 1.0, "2025-03-01"), ("7", 2.0, "2025-03-02")], 2, [])),
-        "too large": ({"Amount": [2e12, 1.0]}, "x.parquet: Amount (column C) row 2: "
-                      "2000000000000 is too large: amounts must be below 1,000,000,000,000"),
+        "too large": ({"Amount": [2e12, 1.0]}, ("x.parquet: Amount (column C) row 2: "
+                      "2000000000000 is too large: amounts must be below 1,000,000,000,000")),
         "infinite": ({"Amount": [float("inf"), 1.0]},
                      "x.parquet: Amount (column C) row 2: inf is not a finite number"),
-        "TRUE as an amount": ({"Amount": [True, False]}, "x.parquet: Amount (column C) row 2: "
-                              "True is TRUE/FALSE, not a number (1 more rows like it)"),
-        "serial too large": ({"Date": [3000000.0, 45000.0]}, "x.parquet: Date (column B) row "
-                             "2: 3000000 is not a date: Excel date numbers run from 1 to 2958465"),
-        "serial 60": ({"Date": [60.0, 45000.0]}, "x.parquet: Date (column B) row 2: 60 is "
-                      "1900-02-29, a date that does not exist (Excel's 1900 leap-year bug)"),
+        "TRUE as an amount": ({"Amount": [True, False]}, ("x.parquet: Amount (column C) row 2: "
+                              "True is TRUE/FALSE, not a number (1 more rows like it)")),
+        "serial too large": ({"Date": [3000000.0, 45000.0]}, ("x.parquet: Date (column B) row "
+                             "2: 3000000 is not a date: Excel date numbers run from 1 to 2958465")),
+        "serial 60": ({"Date": [60.0, 45000.0]}, ("x.parquet: Date (column B) row 2: 60 is "
+                      "1900-02-29, a date that does not exist (Excel's 1900 leap-year bug)")),
         # 20:00 UTC is 04:00 the next day at +08:00; 10:00 UTC is 04:30 at -05:30
         "offset +08:00": ({"Date": pa.array(utc, pa.timestamp("us", tz="+08:00"))},
                           ([("a", 1.0, "2025-03-02"), ("b", 2.0, "2025-03-01")], 2, [])),
         "offset -05:30": ({"Date": pa.array(utc, pa.timestamp("us", tz="-05:30"))},
                           ([("a", 1.0, "2025-03-01"), ("b", 2.0, "2025-03-01")], 2, [])),
-        "NUL in an order id": ({"Order ID": ["o\x001", "x"]}, "x.parquet: Order ID (column D) "
+        "NUL in an order id": ({"Order ID": ["o\x001", "x"]}, ("x.parquet: Order ID (column D) "
                                "row 2: 'o\\x001' holds a control character (U+0000); ids must "
-                               "be plain text"),
+                               "be plain text")),
     }
     for case, (columns, want) in cases.items():
         path = _parquet(tmp_path / "x.parquet", **columns)
