@@ -569,6 +569,12 @@ AWKWARD_CSV = {  # issue 15's awkward files: the DuckDB engine reads or refuses 
         'Customer,Date,Amount,Name\na,2025-03-01,5,"x\ny"\n\nb,2025-03-02,x,z\n',
     "text dates with an offset": H + "a,2025-03-01T23:30:00+05:30,5\nb,2025-03-01 01:00Z,1\n",
     "day first with an offset": H + "a,13/03/2025 23:30+05:30,5\nb,01/03/2025,1\n",
+    # DuckDB before 2.0 casts a date followed by anything to that date
+    "text after a date": H + "a,2025-03-01,5\nb,2025-03-01x,6\n",
+    "an era after a date": H + "a,2025-03-01 BC,5\n",
+    "text after a date and time": H + "a,2025-03-01 12:00 x,5\n",
+    "text after a slashed date": H + "a,2025/03/01x,5\n",
+    "text after a one-digit day": H + "a,2025-03-1x,5\n",
 }
 
 
@@ -598,6 +604,10 @@ def test_the_awkward_files_give_the_answers_worked_out_by_hand(tmp_path):
                               "control character (U+0000); ids must be plain text",
         "text dates with an offset": ([("a", 5.0, "2025-03-01"), ("b", 1.0, "2025-03-01")], 2,
                                       []),
+        "text after a date": ("awkward.csv: Date (column B) row 3: '2025-03-01x' is not a "
+                              "date (use e.g. 2025-03-01, 2025/3/1 or 2025年3月1日)"),
+        "an era after a date": ("awkward.csv: Date (column B) row 2: '2025-03-01 BC' is not a "
+                                "date (use e.g. 2025-03-01, 2025/3/1 or 2025年3月1日)"),
     }
     path = tmp_path / "awkward.csv"
     for case, want in expected.items():
