@@ -67,6 +67,10 @@ def test_button_runs_the_quickstart_macro_which_runs_python():
     parser.close()
     assert "Sub SampleCall()" in code
     assert 'RunPython "import " & mymodule & ";" & mymodule & ".main()"' in code
+    # the module is the workbook's name: the Start sheet says what a renamed copy needs
+    start = " ".join(str(c.value) for r in load_workbook(WORKBOOK)["Start"].iter_rows()
+                     for c in r if c.value)
+    assert "copy xl_crm_monthly.py beside it as crm_north.py" in start
 
 
 def test_workbook_module_calls_the_macro(monkeypatch):

@@ -90,10 +90,15 @@ def _start(book, fmt) -> None:
         ("3. Press the button. Results appear in the sheets named 'CRM ...'; the formatted "
         "report is saved in reports/ next to this workbook."),
         "4. Needs Python with xl_crm and the xlwings add-in (see the README).",
+        ("5. The button runs the Python file named like this workbook: keep "
+         "xl_crm_monthly.py beside it. To keep a copy under another name (Save As, or a "
+         "download saved as '... (2)'), give it a name of letters, digits and _ only "
+         "(e.g. crm_north.xlsm) and copy xl_crm_monthly.py beside it as crm_north.py. "
+         "Otherwise the button stops with 'No module named ...' or 'invalid syntax'."),
     ]
     for i, step in enumerate(steps, start=2):
         ws.write(i, 1, step, fmt["wrap"])
-    ws.insert_button("B8", {"macro": MACRO, "caption": "Generate report", "width": 220,
+    ws.insert_button("B9", {"macro": MACRO, "caption": "Generate report", "width": 220,
                             "height": 44})
     ws.activate()
 

@@ -3,17 +3,25 @@
 Thin adapters: each turns its ranges into columns (:mod:`xl_crm.ranges`), calls the core
 and returns a 2-D list that spills, with a header row. Errors read like
 ``amounts row 17: 'abc' is not a number``; rows count from the first cell of the range.
-In a worksheet function, rows dated after an explicit ``as_of`` are an error (a
+Each function is registered by :func:`worksheet_function`: its arguments described for
+Excel's function wizard, cell errors in them passed as text, and its errors shown in the
+cell as that one line (:mod:`xl_crm.cell_errors`). In a worksheet function, rows dated after an explicit ``as_of`` are an error (a
 function cannot report what it left out); the CLI and the report leave them out and log
 them.
 """
 
 from __future__ import annotations
 
+import inspect
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any, TypeVar
+
 import numpy as np
 import pandas as pd
 import xlwings as xw
 
+from .cell_errors import one_line_errors
 from .core.clv import dwyer_table, retention_clv
 from .core.errors import InputError, show
 from .core.lifecycle import lifecycle_stages
@@ -37,6 +45,8 @@ from .ranges import (
     table,
 )
 
+F = TypeVar("F", bound=Callable[..., Any])
+
 __all__ = [
     "CRM_ABC",
     "CRM_CLV",
@@ -48,6 +58,84 @@ __all__ = [
     "CRM_SEGMENT",
     "CRM_STRATEGY",
 ]
+
+
+DOC_LIMIT = 255  # characters xlwings allows in an argument's function-wizard text
+
+
+@dataclass(frozen=True)
+class Arg:
+    """An argument as Excel's function wizard shows it: its description and whether a
+    range arrives as a list of rows (``ndim=2``)."""
+
+    doc: str
+    ndim: int | None = None
+
+
+def worksheet_function(args: dict[str, Arg]) -> Callable[[F], F]:
+    """Register a worksheet function with xlwings (classic and Lite): every argument with
+    its description for the function wizard, cell errors in arguments passed as text,
+    and errors reaching the cell as one line (:mod:`xl_crm.cell_errors`)."""
+
+    def register(func: F) -> F:
+        params = list(inspect.signature(func).parameters)
+        if sorted(params) != sorted(args):
+            raise TypeError(f"{func.__name__}: descriptions for {sorted(args)}, "
+                            f"arguments {sorted(params)}")
+        wrapped = one_line_errors(func)
+        for name in reversed(params):
+            arg = args[name]
+            # a cell error arrives as its text (#N/A), not as None (xlwings' default),
+            # so that it is refused naming its row instead of read as a blank cell
+            options = {"err_to_str": True} | ({} if arg.ndim is None else {"ndim": arg.ndim})
+            wrapped = xw.arg(name, doc=arg.doc, **options)(wrapped)
+        return xw.func(wrapped)
+
+    return register
+
+
+SALES = {
+    "customers": Arg("The customer of each sale: one column or row, one cell per sale (a "
+                     "header row is skipped).", ndim=2),
+    "dates": Arg("The date of each sale, same height as customers: dates, Excel date "
+                 "numbers or text such as 2025-03-01.", ndim=2),
+    "amounts": Arg("The amount of each sale in currency, same height as customers; returns "
+                   "are negative.", ndim=2),
+}
+PAIRS = {
+    "customers": Arg("Customer of each value: one column or row; a customer may repeat "
+                     "(values are summed).", ndim=2),
+    "values": Arg("The value (sales or profit, in currency) beside each customer, same "
+                  "height.", ndim=2),
+}
+RFM_OPTIONS = {
+    "as_of": Arg("Analysis date, one cell (default: the latest purchase); sales after it "
+                 "are an error."),
+    "bins": Arg("Number of score classes, a whole number from 2 to 9 (default 5)."),
+    "scheme": Arg("Segment scheme: value8 (default), named, or a range holding a scheme "
+                  "table."),
+}
+_YEARLY = " One cell, or one value per year (a row or a column)."
+DWYER = {
+    "customers": Arg("Group size: the number of customers in the group in year 1."),
+    "retention": Arg("Share of customers kept from one year to the next, a fraction." + _YEARLY),
+    "orders": Arg("Orders per active customer per year." + _YEARLY),
+    "order_value": Arg("Average order value, in currency." + _YEARLY),
+    "cost_rate": Arg("Variable cost as a fraction of revenue (0.7 = 70%)." + _YEARLY),
+    "acquisition_cost": Arg("Acquisition cost per customer of the group, in currency, "
+                            "year 1 only (default 0)."),
+    "marketing_cost": Arg("Marketing cost per active customer per year, in currency "
+                          "(default 0)." + _YEARLY),
+    "interest": Arg("Yearly interest rate for discounting, a fraction (default 0)."),
+    "risk": Arg("Risk factor multiplying the interest rate (default 1)."),
+    "years": Arg("Number of years in the table, a whole number (default 5)."),
+    "referral": Arg("Referred customers per active customer per year (default 0)."
+                    + _YEARLY),
+    "referral_incentive": Arg("Incentive paid per referred customer, in currency "
+                              "(default 0)." + _YEARLY),
+    "delay_days": Arg("Days between a purchase and its payment, for discounting "
+                      "(default 0)."),
+}
 
 
 def _sales(customers: object, dates: object, amounts: object) -> Sales:
@@ -85,10 +173,7 @@ def _pairs(customers: object, values: object) -> pd.Series:
     return sum_by_customer(tx["customer"], tx["amount"])
 
 
-@xw.func
-@xw.arg("customers", ndim=2)
-@xw.arg("dates", ndim=2)
-@xw.arg("amounts", ndim=2)
+@worksheet_function({**SALES, **RFM_OPTIONS})
 def CRM_RFM(customers, dates, amounts, as_of=None, bins=5, scheme="value8"):
     """RFM per customer: Recency, Frequency, Monetary, R, F, M, RFM, Score, Segment.
 
@@ -106,8 +191,13 @@ def CRM_RFM(customers, dates, amounts, as_of=None, bins=5, scheme="value8"):
                        "Score", "Segment"])
 
 
-@xw.func
-@xw.arg("values", ndim=2)
+@worksheet_function({
+    "values": Arg("A column, row or block of numbers to score; blanks stay blank and a header "
+                  "row gets \"Score\".", ndim=2),
+    "bins": RFM_OPTIONS["bins"],
+    "higher_is_better": Arg("TRUE (default): larger values score higher; FALSE for "
+                            "recency-like measures (days since the last purchase)."),
+})
 def CRM_RFM_SCORE(values, bins=5, higher_is_better=True):
     """Scores 1..bins aligned with the input, equal values sharing a score.
 
@@ -137,10 +227,11 @@ def CRM_RFM_SCORE(values, bins=5, higher_is_better=True):
     return out
 
 
-@xw.func
-@xw.arg("r", ndim=2)
-@xw.arg("f", ndim=2)
-@xw.arg("m", ndim=2)
+@worksheet_function({
+    **{k: Arg(f"A column of {k.upper()} scores, 1 to 9, one row per customer (a header row "
+                 "is skipped).", ndim=2) for k in "rfm"},
+    "scheme": RFM_OPTIONS["scheme"],
+})
 def CRM_SEGMENT(r, f, m, scheme="value8"):
     """Segment name per customer from R, F and M scores (same shape as the input).
 
@@ -188,9 +279,13 @@ def _scheme(scheme: object) -> object:
     return scheme
 
 
-@xw.func
-@xw.arg("customers", ndim=2)
-@xw.arg("values", ndim=2)
+@worksheet_function({
+    **PAIRS,
+    "a_cut": Arg("Cumulative share of value that closes tier A, a fraction (default 0.8 = "
+                 "80%)."),
+    "b_cut": Arg("Cumulative share of value that closes tier B, a fraction above a_cut "
+                 "(default 0.95)."),
+})
 def CRM_ABC(customers, values, a_cut=0.8, b_cut=0.95):
     """ABC tiers, largest first: Customer, Value, Share, Cumulative share, Tier.
 
@@ -203,9 +298,13 @@ def CRM_ABC(customers, values, a_cut=0.8, b_cut=0.95):
     return table(out, ["Customer", "Value", "Share", "Cumulative share", "Tier"])
 
 
-@xw.func
-@xw.arg("customers", ndim=2)
-@xw.arg("values", ndim=2)
+@worksheet_function({
+    **PAIRS,
+    "vip": Arg("Share of customers, by rank, in the VIP tier, a fraction (default 0.01)."),
+    "major": Arg("Share of customers in the Major tier below VIP, a fraction (default 0.04)."),
+    "ordinary": Arg("Share of customers in the Ordinary tier below Major, a fraction "
+                    "(default 0.15); the rest are Small."),
+})
 def CRM_PYRAMID(customers, values, vip=0.01, major=0.04, ordinary=0.15):
     """Customer pyramid, largest first: Customer, Value, Rank, Tier (VIP/Major/Ordinary/Small).
 
@@ -232,7 +331,7 @@ def _per_year(value: object, name: str, default: float | None = None) -> list[fl
     return parse_amounts(flat, name).tolist()
 
 
-@xw.func
+@worksheet_function(DWYER)
 def CRM_DWYER(customers, retention, orders, order_value, cost_rate, acquisition_cost=0,
               marketing_cost=0, interest=0, risk=1, years=5, referral=0,
               referral_incentive=0, delay_days=0):
@@ -264,7 +363,12 @@ def CRM_DWYER(customers, retention, orders, order_value, cost_rate, acquisition_
     return [[""] + list(frame.columns)] + body
 
 
-@xw.func
+@worksheet_function({
+    "margin": Arg("Yearly margin per customer, in currency (one cell)."),
+    "retention": Arg("Share of customers kept each year, a fraction such as 0.8 (one cell)."),
+    "discount": Arg("Yearly discount rate, a fraction such as 0.1 (one cell)."),
+    "years": Arg("Number of years to sum, a whole number; empty for the infinite horizon."),
+})
 def CRM_CLV(margin, retention, discount, years=None):
     """Closed-form retention CLV per customer: m*r/(1+d-r), or its sum over years.
 
@@ -278,10 +382,7 @@ def CRM_CLV(margin, retention, discount, years=None):
     return retention_clv(*values, scalar(years, "years", None, integer=True))
 
 
-@xw.func
-@xw.arg("customers", ndim=2)
-@xw.arg("dates", ndim=2)
-@xw.arg("amounts", ndim=2)
+@worksheet_function({**SALES, "as_of": RFM_OPTIONS["as_of"]})
 def CRM_LIFECYCLE(customers, dates, amounts, as_of=None):
     """Lifecycle stage per customer: Customer, First purchase, Last purchase, Stage.
 
@@ -294,8 +395,11 @@ def CRM_LIFECYCLE(customers, dates, amounts, as_of=None):
     return table(out.reset_index(), ["Customer", "First purchase", "Last purchase", "Stage"])
 
 
-@xw.func
-@xw.arg("label", ndim=2)
+@worksheet_function({
+    "label": Arg("A tier, segment, stage or quadrant (A, VIP, Champions, Growth, ... or "
+                 "kind:label), one cell or a range of them.", ndim=2),
+    "lang": Arg("Language of the text: en (default) or zh."),
+})
 def CRM_STRATEGY(label, lang="en"):
     """Recommendation (goal, actions, resources) for a tier, segment, stage or quadrant.
 
