@@ -56,10 +56,11 @@ from openpyxl import Workbook
 from xl_crm.core.analysis import analyze
 from xl_crm.core.sales import sales_from_frame
 from xl_crm.duck import _scan, facts_sql
-from xl_crm.report import COLUMNS, customer_frame, write_report
+from xl_crm.report import COLUMNS, write_report
 from xl_crm.report.layout import column_values
 from xl_crm.sample import generate_transactions
 from xl_crm.udfs import CRM_ABC, CRM_RFM
+from xl_crm.views import customer_frame
 
 ROWS_PER_CUSTOMER = 12.1  # what the generator yields on average
 TODAY = dt.date(2026, 11, 22)

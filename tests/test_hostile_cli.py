@@ -456,12 +456,12 @@ def test_parse_columns():
 
 
 @pytest.mark.parametrize(("value", "message"), [
-    ("customer", ("--columns: 'customer' is not role=HEADER (e.g. --columns "
-                 "customer=Kunde,date=Datum,amount=Betrag)")),
-    ("customer=", ("--columns: 'customer=' is not role=HEADER (e.g. --columns "
-                  "customer=Kunde,date=Datum,amount=Betrag)")),
-    ("=Kunde", ("--columns: '=Kunde' is not role=HEADER (e.g. --columns "
-               "customer=Kunde,date=Datum,amount=Betrag)")),
+    ("customer", ("--columns: 'customer' is not role=HEADER (e.g. "
+                 "customer=Kunde;date=Datum;amount=Betrag)")),
+    ("customer=", ("--columns: 'customer=' is not role=HEADER (e.g. "
+                  "customer=Kunde;date=Datum;amount=Betrag)")),
+    ("=Kunde", ("--columns: '=Kunde' is not role=HEADER (e.g. "
+               "customer=Kunde;date=Datum;amount=Betrag)")),
     ("kunde=Kunde", ("--columns: unknown role 'kunde'; roles are customer, name, date, "
                     "order_id, amount, cost, profit, quantity, region, product, rep")),
     ("customer=Kunde,customer=Firma", ("--columns: customer is given twice ('Kunde' and "

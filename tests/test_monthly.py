@@ -12,7 +12,8 @@ from openpyxl import load_workbook
 
 from xl_crm import macros
 from xl_crm.core.errors import InputError
-from xl_crm.monthly import PREFIX, SETTINGS, read_settings, run
+from xl_crm.monthly import PREFIX, read_settings, run
+from xl_crm.options import SHEET_OPTIONS
 
 from .conftest import SAMPLE_ZH
 from .fake_xlwings import Book, Formula, Table
@@ -26,8 +27,8 @@ def sales_rows():
 
 def settings_rows(**values):
     rows = [["Setting", "Value", "Meaning"]]
-    for name, (default, meaning) in SETTINGS.items():
-        rows.append([name, values.get(name, default), meaning])
+    for option in SHEET_OPTIONS:
+        rows.append([option.name, values.get(option.name, option.cell_default), option.help])
     return rows
 
 
@@ -346,10 +347,11 @@ def test_columns_setting_maps_headers(tmp_path):
     with pytest.raises(InputError) as err:
         read_settings([["Setting", "Value"], ["columns", "customer"]])
     assert str(err.value) == ("Settings row 2: columns = 'customer': 'customer' is not "
-                              "role=header (e.g. customer=Kunde;date=Datum;amount=Betrag)")
+                              "role=HEADER (e.g. customer=Kunde;date=Datum;amount=Betrag)")
     with pytest.raises(InputError) as err:
         read_settings([["columns", "date=A;Date=B"]])
-    assert str(err.value) == "Settings row 1: columns = 'date=A;Date=B': names the date column twice"
+    assert str(err.value) == ("Settings row 1: columns = 'date=A;Date=B': date is given twice "
+                              "('A' and 'B')")
     settings[1][1] = "customer=Who;date=Wann;amount=Wieviel"
     with pytest.raises(InputError, match="the mapping names column 'Who' for customer"):
         run(small_book(tmp_path, rows, "b.xlsm", settings=settings))

@@ -15,7 +15,7 @@ import pytest
 from oletools.olevba import VBA_Parser
 from openpyxl import load_workbook
 
-from xl_crm.monthly import SETTINGS
+from xl_crm.options import SHEET_OPTIONS
 
 from .conftest import ROOT
 
@@ -40,7 +40,7 @@ def test_sheets_settings_and_conf(book):
     assert book.sheetnames == ["Start", "Sales", "Settings", "Functions", "xlwings.conf"]
     settings = [[c.value for c in r] for r in book["Settings"].iter_rows()]
     assert settings[0] == ["Setting", "Value", "Meaning"]
-    assert [r[0] for r in settings[1:]] == list(SETTINGS)
+    assert [r[0] for r in settings[1:]] == [o.name for o in SHEET_OPTIONS]
     assert book["xlwings.conf"]["A1"].value == "UDF Modules"
     assert book["xlwings.conf"]["B1"].value == "xl_crm.udfs"
     assert "SalesTable" in book["Sales"].tables

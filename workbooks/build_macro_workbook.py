@@ -26,7 +26,7 @@ import xlwings
 HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE.parent))
 
-from xl_crm.monthly import SETTINGS
+from xl_crm.options import SHEET_OPTIONS
 from xl_crm.sample import generate_transactions
 
 TARGET = HERE / "xl_crm_monthly.xlsm"
@@ -131,13 +131,14 @@ def _sales(book, fmt, frame) -> None:
 def _settings(book, fmt) -> None:
     ws = book.add_worksheet("Settings")
     ws.write_row(0, 0, ["Setting", "Value", "Meaning"], fmt["header"])
-    for i, (name, (default, meaning)) in enumerate(SETTINGS.items(), start=1):
-        ws.write_string(i, 0, name, fmt["bold"])
+    for i, option in enumerate(SHEET_OPTIONS, start=1):
+        ws.write_string(i, 0, option.name, fmt["bold"])
+        default = option.cell_default
         if isinstance(default, str):
             ws.write_string(i, 1, default)
         else:
             ws.write_number(i, 1, default)
-        ws.write_string(i, 2, meaning)
+        ws.write_string(i, 2, option.help)
     ws.set_column(0, 0, 16)
     ws.set_column(1, 1, 16)
     ws.set_column(2, 2, 80)

@@ -23,9 +23,10 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from . import __version__
-from .core.columns import ROLES
+from .core.constants import LANGS
 from .core.errors import InputError, XlCrmError
 from .engines import ENGINES
+from .options import OPTIONS
 from .output import OutputError, check_target
 
 if TYPE_CHECKING:  # pandas, the core and the report are imported when a command runs
@@ -38,7 +39,9 @@ REPO_SAMPLE = Path(__file__).resolve().parent.parent / "workbooks" / "sample_sal
 DEMO_OUTPUT = Path("out")
 USER_TEMP: Path | None = None  # the user's temporary folder (the run uses a private one)
 REPORT_SUFFIX = ".xlsx"
-_COLUMN_ITEMS = re.compile(r",(?=[^,=]*=)")  # the commas that start a new role=HEADER
+# the analysis options that are flags of report, analyze and demo (--sheet and --lang are
+# added where a command takes them)
+ANALYSIS_FLAGS = tuple(o for o in OPTIONS.values() if o.cli and (o.analysis or o.name == "columns"))
 _LINE_BREAKS = re.compile(r"\s*[\r\n\v\f\x1c-\x1e\x85\u2028\u2029]+\s*")
 _CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f]")
 # signals that stop a run like Ctrl-C (cleanup first), with their exit status and message
@@ -60,35 +63,39 @@ def sample_path() -> Path:
 
 
 def _options(args: argparse.Namespace) -> Options:
-    from .core.analysis import Options
+    """The analysis options of the flags given (the rest keep their defaults)."""
+    from .options import analysis_options
 
-    return Options(as_of=args.as_of, bins=args.bins, binning=args.binning, scheme=args.scheme)
+    values = _option_values(args)
+    values.pop("columns", None)
+    return analysis_options(values)
+
+
+def _option_values(args: argparse.Namespace) -> dict[str, object]:
+    """The table options given as flags, each checked by its parser; a bad value is a
+    one-line InputError naming the flag (``--a-cut: must be a fraction, e.g. 0.8 for
+    80%``)."""
+    values = {}
+    for option in ANALYSIS_FLAGS:
+        raw = getattr(args, option.name, None)
+        if raw is None:
+            continue
+        if option.name == "columns":  # repeatable: the values add up
+            raw = ";".join(raw)
+        try:
+            values[option.name] = option.parse(raw)
+        except ValueError as err:
+            raise InputError(str(err), option.cli_flag) from None
+    return values
 
 
 def parse_columns(items: Sequence[str]) -> dict[str, str]:
-    """``--columns`` values (``role=HEADER`` items, comma-separated, the flag repeatable) as
-    the ``{role: header}`` mapping of :func:`xl_crm.core.columns.detect_columns`.
-
-    A comma splits items only when ``word=`` follows it, so a header may hold commas
-    (``amount=Betrag, EUR``). An unknown role, an item without ``=`` or a header, and a
-    role given twice with different headers are a one-line :class:`InputError`.
-    """
-    mapping: dict[str, str] = {}
-    for value in items:
-        for item in _COLUMN_ITEMS.split(value):
-            role, sep, header = (part.strip() for part in item.partition("="))
-            if not sep or not role or not header:
-                raise InputError(f"{item.strip()!r} is not role=HEADER (e.g. "
-                                 "--columns customer=Kunde,date=Datum,amount=Betrag)",
-                                 "--columns")
-            if role not in ROLES:
-                raise InputError(f"unknown role {role!r}; roles are {', '.join(ROLES)}",
-                                 "--columns")
-            if mapping.get(role, header) != header:
-                raise InputError(f"{role} is given twice ({mapping[role]!r} and {header!r})",
-                                 "--columns")
-            mapping[role] = header
-    return mapping
+    """``--columns`` values (``role=HEADER`` items separated by ``,`` or ``;``, the flag
+    repeatable) as the ``{role: header}`` mapping of
+    :func:`xl_crm.core.columns.detect_columns`; see :func:`xl_crm.options.parse_columns`."""
+    if not items:
+        return {}
+    return _option_values(argparse.Namespace(columns=list(items)))["columns"]
 
 
 def format_analysis(result: Analysis) -> str:
@@ -167,7 +174,8 @@ def report_target(args: argparse.Namespace) -> Path | None:
 
 def cmd_report(args: argparse.Namespace) -> int:
     """Write the report workbook of INPUT; email it when asked."""
-    from .report import ReportOptions, report_summary, write_report
+    from .report import ReportOptions, write_report
+    from .views import report_summary
 
     output = report_target(args)
     parse_columns(args.columns or [])  # a bad --columns is refused before reading the file
@@ -227,25 +235,36 @@ def cmd_demo(args: argparse.Namespace) -> int:
 
 
 def _add_analysis_options(p: argparse.ArgumentParser, columns: bool = True) -> None:
+    """``--engine`` and the analysis options of :data:`xl_crm.options.OPTIONS` (flag,
+    help and default from the table; values are checked when the command runs)."""
     p.add_argument("--engine", choices=ENGINES, default="pandas",
                    help="pandas (default, every format) or duckdb (large CSV/Parquet files)")
-    p.add_argument("--as-of", help="analysis date, e.g. 2026-10-31 (default: latest purchase)")
-    p.add_argument("--bins", type=int, default=5, help="scores per measure, 2-9 (default 5)")
-    p.add_argument("--binning", choices=("quantile", "nested"), default="quantile",
-                   help="RFM binning (default quantile, shared ties)")
-    p.add_argument("--scheme", choices=("value8", "named"), default="value8",
-                   help="RFM segment scheme (default value8, the eight value classes)")
-    if columns:
-        p.add_argument("--columns", action="append", metavar="ROLE=HEADER[,ROLE=HEADER...]",
-                       help="name columns whose headers are not recognised, e.g. "
-                       "--columns customer=Kunde,date=Datum,amount=Betrag; roles: "
-                       + ", ".join(ROLES))
+    for option in ANALYSIS_FLAGS:
+        if option.name == "columns":
+            if columns:
+                p.add_argument(option.cli_flag, action="append", dest=option.name,
+                               metavar="ROLE=HEADER[,ROLE=HEADER...]",
+                               help=f"{option.help}; repeatable")
+            continue
+        shown = option.shown_default
+        p.add_argument(option.cli_flag, dest=option.name, metavar="VALUE",
+                       help=option.help if not shown or "default" in option.help
+                       else f"{option.help} (default {shown})")
 
 
 def _add_report_options(p: argparse.ArgumentParser) -> None:
-    p.add_argument("--lang", choices=("en", "zh"), default="en", help="report language")
+    _add_lang(p)
     p.add_argument("--tiers", nargs="+", choices=("abc", "pyramid"), default=["abc"],
                    help="tier sheets to write (default abc)")
+
+
+def _add_sheet(p: argparse.ArgumentParser) -> None:
+    p.add_argument(OPTIONS["sales_sheet"].cli_flag, dest="sheet", help=OPTIONS["sales_sheet"].help)
+
+
+def _add_lang(p: argparse.ArgumentParser) -> None:
+    option = OPTIONS["language"]
+    p.add_argument(option.cli_flag, choices=LANGS, default=option.default, help=option.help)
 
 
 def _add_mail_options(p: argparse.ArgumentParser, to_flag: str) -> None:
@@ -283,7 +302,7 @@ def build_parser() -> argparse.ArgumentParser:
                    "here)")
     p.add_argument("--overwrite", action="store_true",
                    help="replace an existing report (and, with --dry-run, its .eml)")
-    p.add_argument("--sheet", help="sheet to read (default: Sales/销售, else the first)")
+    _add_sheet(p)
     _add_analysis_options(p)
     _add_report_options(p)
     _add_mail_options(p, "--email")
@@ -300,7 +319,7 @@ def build_parser() -> argparse.ArgumentParser:
                        description="Email a report written by xl-crm report. Example: "
                        "xl-crm email customer-value-2026-10.xlsx --to boss@example.com")
     p.add_argument("report", type=Path, help="report workbook")
-    p.add_argument("--lang", choices=("en", "zh"), default="en", help="message language")
+    _add_lang(p)
     p.add_argument("--overwrite", action="store_true",
                    help="with --dry-run: replace an existing REPORT.eml")
     _add_mail_options(p, "--to")
@@ -310,7 +329,7 @@ def build_parser() -> argparse.ArgumentParser:
                        description="Print the analysis of a sales file (.xlsx, .xlsm, .csv, "
                        ".parquet). Example: xl-crm analyze sales.xlsx --as-of 2026-10-31")
     p.add_argument("input", type=Path, help="sales data file")
-    p.add_argument("--sheet", help="sheet to read (default: Sales/销售, else the first)")
+    _add_sheet(p)
     _add_analysis_options(p)
     p.set_defaults(func=cmd_analyze)
     return parser

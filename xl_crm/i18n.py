@@ -10,10 +10,9 @@ import csv
 from functools import cache
 from importlib import resources
 
+from .core.constants import LANGS
 from .core.errors import InputError
 from .core.strategy import display_name
-
-LANGS = ("en", "zh")
 
 
 @cache

@@ -14,7 +14,7 @@ from pathlib import Path
 from .core.errors import XlCrmError
 from .mail import MailError, MailSettings, mail_report
 from .monthly import run
-from .report import report_summary
+from .views import report_summary
 
 TITLE = "xl_crm"
 

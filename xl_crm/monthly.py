@@ -11,7 +11,7 @@ Rules:
   called ``Sales`` or ``销售``, else the active sheet; on it, the first Excel table if
   there is one, else the used range, whose header row is found like everywhere else.
 - **Settings** come from a sheet named ``Settings`` or ``设置`` (two columns, setting and
-  value, under a header row; see :data:`SETTINGS` for names, defaults and meanings).
+  value, under a header row; see :data:`xl_crm.options.OPTIONS` for names, defaults and meanings).
 - **Output**: the sheets ``CRM Customers``, ``CRM ABC``, ``CRM Strategy``, ``CRM Log``
   (Chinese names in Chinese); only sheets with exactly these names are ever replaced, and
   a sales sheet with such a name is refused. The sales data is never written to.
@@ -42,38 +42,25 @@ from typing import Protocol
 from .core.analysis import Analysis, Options, analyze
 from .core.columns import column_letter
 from .core.errors import InputError, XlCrmError, show
-from .core.rfm import BINNINGS, check_bins, to_timestamp
 from .core.sales import sales_from_rows
-from .core.segments import SCHEMES
-from .i18n import LANGS, check_lang, method_name, text
-from .ranges import MAX_CELL_TEXT, cell_text, excel_value, has_control, text_blocks
-from .report import ReportOptions, customer_frame, strategy_rows, write_report
-from .report.summary import segment_kind
+from .i18n import LANGS, text
+from .options import OPTIONS, SHEET_OPTIONS, analysis_options, parse_option
+from .ranges import MAX_CELL_TEXT, cell_text, has_control, text_blocks
+from .report import ReportOptions, write_report
+from .views import (
+    GROUP_KINDS,
+    customer_frame,
+    excel_value,
+    group_header,
+    group_table,
+    strategy_header,
+    strategy_rows,
+)
 
 PREFIX = "CRM "
 SALES_SHEETS = ("sales", "销售")
 SETTINGS_SHEETS = ("settings", "设置")
 TEMP = "CRM~new~"
-
-# name -> (default, meaning); the Settings sheet lists them in this order
-SETTINGS: dict[str, tuple[object, str]] = {
-    "sales_sheet": ("", "sheet with the sales table (empty: Sales / 销售, else the active sheet)"),
-    "as_of": ("", "analysis date (empty: the latest purchase date)"),
-    "bins": (5, "scores per RFM measure, 2 to 9"),
-    "binning": ("quantile", "quantile (shared ties), nested, or fixed (thresholds below)"),
-    "r_thresholds": ("", "fixed binning: days, e.g. 30;60;90;180 (0-30 days scores 5)"),
-    "f_thresholds": ("", "fixed binning: purchases, e.g. 2;3;5;10 (10+ scores 5)"),
-    "m_thresholds": ("", "fixed binning: net sales, e.g. 100;500;1000;5000"),
-    "scheme": ("value8", "segment scheme: value8 (eight value classes) or named"),
-    "a_cut": (0.8, "ABC: cumulative share of value that closes tier A (fraction)"),
-    "b_cut": (0.95, "ABC: cumulative share of value that closes tier B (fraction)"),
-    "language": ("en", "en or zh, for the result sheets and the report"),
-    "save_report": ("yes", "save the formatted report in reports/ next to the workbook"),
-    "recipients": ("", "email addresses for the report, separated by ; or ,"),
-    "cc": ("", "copy recipients, separated by ; or ,"),
-    "columns": ("", "headers to use, e.g. customer=Kunde;date=Datum;amount=Betrag"),
-}
-
 
 class RangeLike(Protocol):
     """What the job uses of ``xlwings.Range``."""
@@ -107,27 +94,37 @@ class BookLike(Protocol):
 
 @dataclass
 class Settings:
-    """The Settings sheet, parsed and checked."""
+    """The Settings sheet, parsed and checked: one field per sheet option of
+    :data:`xl_crm.options.OPTIONS` (names, defaults, rules and meanings are there)."""
 
-    sales_sheet: str = ""
+    sales_sheet: str = OPTIONS["sales_sheet"].default
+    as_of: object = OPTIONS["as_of"].default
+    bins: int = OPTIONS["bins"].default
+    binning: str = OPTIONS["binning"].default
+    r_thresholds: tuple[float, ...] = OPTIONS["r_thresholds"].default
+    f_thresholds: tuple[float, ...] = OPTIONS["f_thresholds"].default
+    m_thresholds: tuple[float, ...] = OPTIONS["m_thresholds"].default
+    scheme: str = OPTIONS["scheme"].default
+    a_cut: float = OPTIONS["a_cut"].default
+    b_cut: float = OPTIONS["b_cut"].default
+    pyramid_shares: tuple[float, ...] = OPTIONS["pyramid_shares"].default
     columns: dict[str, str] = field(default_factory=dict)
-    as_of: object = None
-    bins: int = 5
-    binning: str = "quantile"
-    thresholds: dict[str, tuple[float, ...]] = field(default_factory=dict)
-    scheme: str = "value8"
-    a_cut: float = 0.8
-    b_cut: float = 0.95
-    language: str = "en"
-    save_report: bool = True
-    recipients: tuple[str, ...] = ()
-    cc: tuple[str, ...] = ()
+    language: str = OPTIONS["language"].default
+    save_report: bool = OPTIONS["save_report"].default
+    recipients: tuple[str, ...] = OPTIONS["recipients"].default
+    cc: tuple[str, ...] = OPTIONS["cc"].default
+
+    @property
+    def thresholds(self) -> dict[str, tuple[float, ...]]:
+        """The fixed-binning edges given, by measure."""
+        return analysis_options(self._values()).thresholds or {}
+
+    def _values(self) -> dict[str, object]:
+        return {o.name: getattr(self, o.name) for o in SHEET_OPTIONS}
 
     def options(self) -> Options:
         """Analysis options for these settings."""
-        return Options(as_of=self.as_of, bins=self.bins, binning=self.binning,
-                       thresholds=self.thresholds or None, scheme=self.scheme,
-                       a_cut=self.a_cut, b_cut=self.b_cut)
+        return analysis_options(self._values())
 
 
 @dataclass
@@ -154,95 +151,17 @@ def read_settings(rows: Sequence[Sequence[object]] | None, first_row: int = 1) -
         name = str(cells[0] or "").strip().lower().replace(" ", "_")
         if not name or name in ("setting", "设置项"):
             continue
-        if name not in SETTINGS:
+        if name not in OPTIONS or not OPTIONS[name].sheet:
             raise InputError(f"unknown setting {cells[0]!r}; the settings are "
-                             f"{', '.join(SETTINGS)}", "Settings", i)
+                             f"{', '.join(o.name for o in SHEET_OPTIONS)}", "Settings", i)
         value = cells[1]
         if value is None or (isinstance(value, str) and not value.strip()):
             continue
         try:
-            _set(settings, name, value)
-        except (ValueError, TypeError, InputError) as err:
-            reason = err.reason if isinstance(err, InputError) else str(err)
-            raise InputError(f"{name} = {value!r}: {reason}", "Settings", i) from err
+            setattr(settings, name, parse_option(name, value))
+        except InputError as err:
+            raise InputError(err.reason, "Settings", i) from None
     return settings
-
-
-YES, NO = ("yes", "true", "1", "是"), ("no", "false", "0", "否")
-
-
-def _set(settings: Settings, name: str, value: object) -> None:
-    """Check one setting with the core's own rules and store it."""
-    word = str(value).strip().lower()
-    if name == "bins":
-        settings.bins = _bins(value)
-    elif name == "columns":
-        settings.columns = _columns(value)
-    elif name in ("a_cut", "b_cut"):
-        number = float(value)
-        if not 0 < number <= 1:
-            raise ValueError("must be a fraction, e.g. 0.8 for 80%")
-        setattr(settings, name, number)
-    elif name in ("binning", "scheme"):
-        allowed = BINNINGS if name == "binning" else SCHEMES
-        if word not in allowed:
-            raise ValueError(f"must be one of {', '.join(allowed)}")
-        setattr(settings, name, word)
-    elif name == "language":
-        settings.language = check_lang(word)
-    elif name == "save_report":
-        if word not in YES + NO:
-            raise ValueError("must be yes or no")
-        settings.save_report = word in YES
-    elif name in ("recipients", "cc"):
-        parts = str(value).replace(",", ";").split(";")
-        setattr(settings, name, tuple(p.strip() for p in parts if p.strip()))
-    elif name == "as_of":
-        settings.as_of = to_timestamp(value, "as_of")
-    elif name.endswith("_thresholds"):
-        measure = {"r": "recency", "f": "frequency", "m": "monetary"}[name[0]]
-        parts = str(value).replace(",", ";").split(";")
-        settings.thresholds[measure] = tuple(float(p) for p in parts if p.strip())
-    else:
-        settings.sales_sheet = str(value).strip()
-
-
-BINS_RULE = "must be a whole number from 2 to 9 (scores per RFM measure)"
-
-
-def _bins(value: object) -> int:
-    """The bins setting: a whole number 2..9 (text such as "5" too); anything else, inf,
-    nan, 5.5, "five", -1, 1e400 included, is refused with one rule."""
-    try:
-        number = float(value) if not isinstance(value, bool) else math.nan
-    except (TypeError, ValueError):
-        number = math.nan
-    if not (math.isfinite(number) and number.is_integer()):
-        raise ValueError(BINS_RULE)
-    try:
-        check_bins(int(number))
-    except InputError:
-        raise ValueError(BINS_RULE) from None
-    return int(number)
-
-
-def _columns(value: object) -> dict[str, str]:
-    """The columns setting: ``role=header`` pairs separated by ``;`` (by ``,`` when the text
-    has no ``;``, as in the other list settings), e.g. ``customer=Kunde;date=Datum``.
-    The roles and headers are checked by the sales reader."""
-    text = str(value)
-    pairs = [p.strip() for p in text.split(";" if ";" in text else ",") if p.strip()]
-    mapping: dict[str, str] = {}
-    for pair in pairs:
-        role, sep, header = (part.strip() for part in pair.partition("="))
-        if not (sep and role and header):
-            raise ValueError(f"{show(pair)} is not role=header (e.g. customer=Kunde;"
-                             "date=Datum;amount=Betrag)")
-        role = role.lower()
-        if role in mapping:
-            raise ValueError(f"names the {role} column twice")
-        mapping[role] = header
-    return mapping
 
 
 def find_sheet(book: BookLike, names: Iterable[str]) -> SheetLike | None:
@@ -290,18 +209,12 @@ def build_sheets(analysis: Analysis, lang: str) -> dict[str, list[list[object]]]
                "pyramid_tier", "stage", "quadrant", "recommendation"]
     customers = [[text(f"col.{c}", lang) for c in columns]]
     customers += [[excel_value(v) for v in row] for row in frame[columns].itertuples(index=False)]
-    tiers = [[text("summary.abc", lang)] + [""] * 5]
-    seg_kind = segment_kind(analysis.options.scheme)
-    for key, kind in (("abc", "abc"), ("pyramid", "pyramid"), ("segment", seg_kind),
-                      ("stage", "lifecycle"), ("quadrant", "matrix")):
-        if key != "abc":
-            tiers += [[""] * 6, [text(f"summary.{key}", lang)] + [""] * 5]
-        tiers.append([text(f"sum.{c}", lang) for c in ("label", "customers", "customer_share",
-                                                        "value", "value_share", "average")])
-        for r in analysis.summaries[key].itertuples(index=False):
-            tiers.append([method_name(r.label, kind, lang), int(r.customers),
-                          float(r.customer_share), float(r.value), float(r.value_share),
-                          float(r.average)])
+    tiers: list[list[object]] = []
+    for key in GROUP_KINDS:
+        if tiers:
+            tiers.append([""] * 6)
+        tiers += [[text(f"summary.{key}", lang)] + [""] * 5, group_header(lang)]
+        tiers += group_table(analysis, key, lang)
     names = output_names(lang)
     return {names[0]: customers, names[1]: tiers, names[2]: _strategy_rows(analysis, lang)}
 
@@ -318,10 +231,7 @@ def is_output(name: str) -> bool:
 
 
 def _strategy_rows(analysis: Analysis, lang: str) -> list[list[object]]:
-    header = [text(k, lang) for k in ("strategy.kind", "strategy.label", "strategy.name",
-                                      "sum.customers", "sum.value", "strategy.goal",
-                                      "strategy.actions", "strategy.resources")]
-    return [header] + [list(r) for r in strategy_rows(analysis, lang)]
+    return [strategy_header(lang)] + [list(r) for r in strategy_rows(analysis, lang)]
 
 
 def run(book: BookLike, report_dir: Path | None = None,

@@ -11,7 +11,6 @@ call is skipped, because the ranges cover the same rows.
 
 from __future__ import annotations
 
-import datetime as dt
 import math
 import re
 from collections.abc import Sequence
@@ -21,6 +20,7 @@ import pandas as pd
 
 from .core.errors import InputError
 from .core.values import parse_amounts, parse_dates
+from .views import excel_value
 
 # Cell errors as classic xlwings hands them to a worksheet function (COM error codes, int)
 # and as xlwings Lite does (text).
@@ -171,26 +171,6 @@ def flag(value: object, name: str, default: bool) -> bool:
     if text in ("false", "no", "0", "否"):
         return False
     raise InputError(f"must be TRUE or FALSE, not {value!r}", name)
-
-
-def excel_value(v: object) -> object:
-    """A value Excel can show: NaN/NaT to empty, numpy scalars to Python, dates to datetime."""
-    if v is None:
-        return None
-    if isinstance(v, float | np.floating):
-        return None if math.isnan(v) else float(v)
-    if isinstance(v, np.integer):
-        return int(v)
-    if isinstance(v, np.bool_):
-        return bool(v)
-    if v is pd.NaT:
-        return None
-    if isinstance(v, pd.Timestamp | np.datetime64):
-        stamp = pd.Timestamp(v)
-        return None if pd.isna(stamp) else stamp.to_pydatetime()
-    if isinstance(v, dt.date) and not isinstance(v, dt.datetime):
-        return dt.datetime(v.year, v.month, v.day)
-    return v
 
 
 def table(frame: pd.DataFrame, header: Sequence[str]) -> list[list[object]]:

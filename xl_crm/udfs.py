@@ -23,6 +23,15 @@ import xlwings as xw
 
 from .cell_errors import one_line_errors
 from .core.clv import dwyer_table, retention_clv
+from .core.constants import (
+    A_CUT,
+    B_CUT,
+    DEFAULT_BINS,
+    DEFAULT_SCHEME,
+    MAX_BINS,
+    MIN_BINS,
+    PYRAMID_SHARES,
+)
 from .core.errors import InputError, show
 from .core.lifecycle import lifecycle_stages
 from .core.rfm import customer_measures, score_rfm, shared_tie_scores
@@ -111,7 +120,8 @@ PAIRS = {
 RFM_OPTIONS = {
     "as_of": Arg("Analysis date, one cell (default: the latest purchase); sales after it "
                  "are an error."),
-    "bins": Arg("Number of score classes, a whole number from 2 to 9 (default 5)."),
+    "bins": Arg(f"Number of score classes, a whole number from {MIN_BINS} to {MAX_BINS} "
+                f"(default {DEFAULT_BINS})."),
     "scheme": Arg("Segment scheme: value8 (default), named, or a range holding a scheme "
                   "table."),
 }
@@ -174,7 +184,7 @@ def _pairs(customers: object, values: object) -> pd.Series:
 
 
 @worksheet_function({**SALES, **RFM_OPTIONS})
-def CRM_RFM(customers, dates, amounts, as_of=None, bins=5, scheme="value8"):
+def CRM_RFM(customers, dates, amounts, as_of=None, bins=DEFAULT_BINS, scheme=DEFAULT_SCHEME):
     """RFM per customer: Recency, Frequency, Monetary, R, F, M, RFM, Score, Segment.
 
     customers, dates, amounts: one column each, one row per sale (a header row is
@@ -182,7 +192,7 @@ def CRM_RFM(customers, dates, amounts, as_of=None, bins=5, scheme="value8"):
     scheme: value8, named, or a range holding a scheme table.
     """
     measures = _measures(_sales(customers, dates, amounts), as_of)
-    k = scalar(bins, "bins", 5, integer=True)
+    k = scalar(bins, "bins", DEFAULT_BINS, integer=True)
     scored = score_rfm(measures.table, k).table
     scored["segment"] = assign_segments(scored, _scheme(scheme), k)
     out = scored.reset_index()[["customer", "recency", "frequency", "monetary", "R", "F",
@@ -198,7 +208,7 @@ def CRM_RFM(customers, dates, amounts, as_of=None, bins=5, scheme="value8"):
     "higher_is_better": Arg("TRUE (default): larger values score higher; FALSE for "
                             "recency-like measures (days since the last purchase)."),
 })
-def CRM_RFM_SCORE(values, bins=5, higher_is_better=True):
+def CRM_RFM_SCORE(values, bins=DEFAULT_BINS, higher_is_better=True):
     """Scores 1..bins aligned with the input, equal values sharing a score.
 
     values: a column, row or block of numbers (blanks stay blank, a header row gets
@@ -208,7 +218,7 @@ def CRM_RFM_SCORE(values, bins=5, higher_is_better=True):
     check_errors(rows, "values")
     if not rows or not any(not is_blank(v) for r in rows for v in r):
         raise InputError("is an empty range", "values")
-    k = scalar(bins, "bins", 5, integer=True)
+    k = scalar(bins, "bins", DEFAULT_BINS, integer=True)
     better = flag(higher_is_better, "higher_is_better", True)
     first = [v for v in rows[0] if not is_blank(v)]
     header = 1 if first and all(is_header_cell(v) for v in first) else 0
@@ -232,7 +242,7 @@ def CRM_RFM_SCORE(values, bins=5, higher_is_better=True):
                  "is skipped).", ndim=2) for k in "rfm"},
     "scheme": RFM_OPTIONS["scheme"],
 })
-def CRM_SEGMENT(r, f, m, scheme="value8"):
+def CRM_SEGMENT(r, f, m, scheme=DEFAULT_SCHEME):
     """Segment name per customer from R, F and M scores (same shape as the input).
 
     r, f, m: one column each of scores 1-9; scheme: value8, named, or a scheme table.
@@ -272,7 +282,7 @@ def _scheme(scheme: object) -> object:
     if isinstance(scheme, list | tuple):
         return cells(scheme)
     if is_blank(scheme):
-        return "value8"
+        return DEFAULT_SCHEME
     if not isinstance(scheme, str):
         raise InputError(f"must be value8, named or a range holding a scheme table, not "
                          f"{show(scheme)}", "scheme")
@@ -281,37 +291,40 @@ def _scheme(scheme: object) -> object:
 
 @worksheet_function({
     **PAIRS,
-    "a_cut": Arg("Cumulative share of value that closes tier A, a fraction (default 0.8 = "
-                 "80%)."),
-    "b_cut": Arg("Cumulative share of value that closes tier B, a fraction above a_cut "
-                 "(default 0.95)."),
+    "a_cut": Arg(f"Cumulative share of value that closes tier A, a fraction (default "
+                 f"{A_CUT:.0%} = {A_CUT})."),
+    "b_cut": Arg(f"Cumulative share of value that closes tier B, a fraction above a_cut "
+                 f"(default {B_CUT})."),
 })
-def CRM_ABC(customers, values, a_cut=0.8, b_cut=0.95):
+def CRM_ABC(customers, values, a_cut=A_CUT, b_cut=B_CUT):
     """ABC tiers, largest first: Customer, Value, Share, Cumulative share, Tier.
 
     customers, values: one column each (customers may repeat: values are summed);
     a_cut, b_cut: cumulative shares closing tiers A and B (fractions, 0.8 = 80%).
     """
-    tiers = abc_tiers(_pairs(customers, values), scalar(a_cut, "a_cut", 0.8),
-                      scalar(b_cut, "b_cut", 0.95))
+    tiers = abc_tiers(_pairs(customers, values), scalar(a_cut, "a_cut", A_CUT),
+                      scalar(b_cut, "b_cut", B_CUT))
     out = tiers[["customer", "value", "share", "cumulative_share", "tier"]]
     return table(out, ["Customer", "Value", "Share", "Cumulative share", "Tier"])
 
 
 @worksheet_function({
     **PAIRS,
-    "vip": Arg("Share of customers, by rank, in the VIP tier, a fraction (default 0.01)."),
-    "major": Arg("Share of customers in the Major tier below VIP, a fraction (default 0.04)."),
-    "ordinary": Arg("Share of customers in the Ordinary tier below Major, a fraction "
-                    "(default 0.15); the rest are Small."),
+    "vip": Arg(f"Share of customers, by rank, in the VIP tier, a fraction (default "
+               f"{PYRAMID_SHARES[0]})."),
+    "major": Arg(f"Share of customers in the Major tier below VIP, a fraction (default "
+                 f"{PYRAMID_SHARES[1]})."),
+    "ordinary": Arg(f"Share of customers in the Ordinary tier below Major, a fraction "
+                    f"(default {PYRAMID_SHARES[2]}); the rest are Small."),
 })
-def CRM_PYRAMID(customers, values, vip=0.01, major=0.04, ordinary=0.15):
+def CRM_PYRAMID(customers, values, vip=PYRAMID_SHARES[0], major=PYRAMID_SHARES[1],
+                ordinary=PYRAMID_SHARES[2]):
     """Customer pyramid, largest first: Customer, Value, Rank, Tier (VIP/Major/Ordinary/Small).
 
     vip, major, ordinary: head-count shares of the top tiers (fractions); the rest is Small.
     """
-    shares = (scalar(vip, "vip", 0.01), scalar(major, "major", 0.04),
-              scalar(ordinary, "ordinary", 0.15))
+    shares = tuple(scalar(v, name, default) for v, name, default in
+                   zip((vip, major, ordinary), ("vip", "major", "ordinary"), PYRAMID_SHARES))
     tiers = pyramid_tiers(_pairs(customers, values), shares)
     return table(tiers[["customer", "value", "rank", "tier"]],
                  ["Customer", "Value", "Rank", "Tier"])

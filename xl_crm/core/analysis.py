@@ -38,6 +38,7 @@ from .clv import (
     migration_values,
     repurchase_from_facts,
 )
+from .constants import A_CUT, B_CUT, DEFAULT_BINS, DEFAULT_SCHEME, PYRAMID_SHARES
 from .errors import InputError
 from .facts import Facts, customer_facts
 from .lifecycle import STAGES, LifecycleRules, assign_stages
@@ -47,7 +48,6 @@ from .sales import Sales
 from .segments import assign_segments
 from .tiers import (
     ABC_TIERS,
-    PYRAMID_SHARES,
     PYRAMID_TIERS,
     abc_tiers,
     group_summary,
@@ -64,13 +64,13 @@ class Options:
     """Parameters of a run; every default is documented in the module it configures."""
 
     as_of: object | None = None
-    bins: int = 5
+    bins: int = DEFAULT_BINS
     binning: str = "quantile"
     thresholds: Mapping[str, Sequence[float]] | None = None
-    scheme: object = "value8"
+    scheme: object = DEFAULT_SCHEME
     monetary: str = "total"
-    a_cut: float = 0.8
-    b_cut: float = 0.95
+    a_cut: float = A_CUT
+    b_cut: float = B_CUT
     pyramid_shares: tuple[float, ...] = PYRAMID_SHARES
     lifecycle: LifecycleRules = field(default_factory=LifecycleRules)
     current_days: int = 365

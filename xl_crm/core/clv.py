@@ -32,11 +32,11 @@ from dataclasses import dataclass, field
 import numpy as np
 import pandas as pd
 
+from .constants import YEAR_DAYS
 from .errors import InputError
 
 PerYear = float | Sequence[float]
 DEFAULT_INTEREST = 0.10  # assumed discount rate when measuring inputs from data
-YEAR_DAYS = 365
 
 
 def per_year(value: PerYear, years: int, name: str) -> np.ndarray:

@@ -41,11 +41,10 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
+from .constants import YEAR_DAYS
 from .grouping import any_per_customer, distinct_pairs, order_codes, row_codes, sum_per_customer
 from .lifecycle import spend_halves, usual_gaps
 from .rfm import Measures, customer_measures, money
-
-YEAR_DAYS = 365
 
 
 @dataclass(frozen=True)

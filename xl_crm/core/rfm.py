@@ -38,12 +38,12 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
+from .constants import BINNINGS, DEFAULT_BINS, MAX_BINS, MIN_BINS
 from .errors import InputError
 from .grouping import distinct_pairs, order_codes
 from .values import parse_dates
 
 MONEY_DECIMALS = 6
-BINNINGS = ("quantile", "nested", "fixed")
 MEASURES = ("recency", "frequency", "monetary")
 SCORE_OF = {"recency": "R", "frequency": "F", "monetary": "M"}
 
@@ -170,7 +170,7 @@ def _frequency(tx: pd.DataFrame, codes: np.ndarray, positive: np.ndarray, n: int
 
 
 def shared_tie_scores(
-    values: Sequence[float] | np.ndarray, bins: int = 5, higher_is_better: bool = True
+    values: Sequence[float] | np.ndarray, bins: int = DEFAULT_BINS, higher_is_better: bool = True
 ) -> np.ndarray:
     """Score 1..bins: 1 + floor(bins * m / n), m = number strictly worse. NaN is worst."""
     check_bins(bins)
@@ -236,13 +236,14 @@ def _floats(values: Sequence[float] | np.ndarray | pd.Series) -> np.ndarray:
 
 def check_bins(bins: int) -> None:
     """Refuse a number of scores outside 2..9."""
-    if int(bins) != bins or not 2 <= bins <= 9:
-        raise InputError(f"bins must be a whole number from 2 to 9, not {bins}")
+    if int(bins) != bins or not MIN_BINS <= bins <= MAX_BINS:
+        raise InputError(f"bins must be a whole number from {MIN_BINS} to {MAX_BINS}, "
+                         f"not {bins}")
 
 
 def score_rfm(
     measures: pd.DataFrame,
-    bins: int = 5,
+    bins: int = DEFAULT_BINS,
     binning: str = "quantile",
     thresholds: Mapping[str, Sequence[float]] | None = None,
     weights: Sequence[float] | None = None,

@@ -26,11 +26,11 @@ from importlib import resources
 import numpy as np
 import pandas as pd
 
+from .constants import DEFAULT_SCHEME, SCHEMES
 from .errors import InputError, show
 
 UNCLASSIFIED = "Unclassified"
 CONDITIONS = ("R", "F", "M", "FM")
-SCHEMES = ("value8", "named")
 _RANGE = re.compile(r"^\s*(\d+)\s*(?:-\s*(\d+)\s*)?$")
 
 
@@ -102,7 +102,7 @@ def fm_score(f: np.ndarray, m: np.ndarray) -> np.ndarray:
 
 
 def assign_segments(
-    scores: pd.DataFrame, scheme: str | pd.DataFrame | Sequence[Sequence[object]] = "value8",
+    scores: pd.DataFrame, scheme: str | pd.DataFrame | Sequence[Sequence[object]] = DEFAULT_SCHEME,
     bins: int | None = None,
 ) -> pd.Series:
     """Segment name per row of ``scores`` (columns R, F, M); first matching rule wins.

@@ -19,10 +19,10 @@ from importlib import resources
 
 import pandas as pd
 
+from .constants import LANGS
 from .errors import InputError, show
 
 KINDS = ("abc", "pyramid", "value8", "named", "lifecycle", "matrix", "fallback")
-LANGS = ("en", "zh")
 COLUMNS = ("kind", "label", "lang", "name", "goal", "actions", "resources")
 
 

@@ -24,11 +24,11 @@ from collections.abc import Sequence
 import numpy as np
 import pandas as pd
 
+from .constants import A_CUT, B_CUT, PYRAMID_SHARES
 from .errors import InputError
 
 ABC_TIERS = ("A", "B", "C")
 PYRAMID_TIERS = ("VIP", "Major", "Ordinary", "Small")
-PYRAMID_SHARES = (0.01, 0.04, 0.15)
 _SLACK = 1e-12
 
 
@@ -86,7 +86,7 @@ def sum_by_customer(customers: Sequence[object], values: Sequence[float]) -> pd.
     return s.groupby(level=0, sort=False).sum().round(6)
 
 
-def abc_tiers(values: pd.Series, a_cut: float = 0.8, b_cut: float = 0.95,
+def abc_tiers(values: pd.Series, a_cut: float = A_CUT, b_cut: float = B_CUT,
               order: np.ndarray | None = None) -> pd.DataFrame:
     """ABC tier per customer. ``values``: value per customer, indexed by customer id.
 

@@ -23,10 +23,16 @@ from openpyxl.workbook.properties import CalcProperties
 from .. import __version__
 from ..core.analysis import Analysis
 from ..core.errors import InputError
-from ..core.strategy import recommend
 from ..i18n import check_lang, method_name, text
 from ..keyfigures import ReportSummary, TierRow
 from ..output import atomic_output, check_target
+from ..views import (
+    customer_frame,
+    group_kind,
+    report_summary,
+    strategy_header,
+    strategy_rows,
+)
 from .cached import close_with_values
 from .clv_sheet import formula_values, write_clv_sheet
 from .layout import (
@@ -44,10 +50,8 @@ from .layout import (
     setup_print,
     write_table,
 )
-from .summary import segment_kind, write_summary
+from .summary import write_summary
 
-CLV_KINDS = {"abc": "abc", "pyramid": "pyramid", "segment": None, "stage": "lifecycle",
-             "quadrant": "matrix", "region": "region"}
 SUMMARY_PROPERTY = "xl_crm.summary"  # where reports before 0.2 kept the key figures (JSON)
 DATA_SHEET = "xl_crm data"  # very hidden sheet: the key figures as JSON, for mailing a report
 # Excel's calculation-engine id (Excel 2019 / Microsoft 365). With the computed values
@@ -149,7 +153,8 @@ def _fill_workbook(book: Workbook, analysis: Analysis, options: ReportOptions) -
                                 options.max_rows, footer)
 
     ws = _sheet(book, text("sheet.clv", lang), names, footer, title_rows=None)
-    kind = CLV_KINDS.get(analysis.options.clv_group) or segment_kind(analysis.options.scheme)
+    group = analysis.options.clv_group
+    kind = "region" if group == "region" else group_kind(group, analysis.options.scheme)
     groups = {g: (method_name(g, kind, lang), inputs) for g, inputs in analysis.clv.items()}
     close_with_values(ws, formula_values(write_clv_sheet(ws, groups, lang), groups))
 
@@ -183,29 +188,6 @@ def _sheet(book: Workbook, name: str, names: list[str], footer: str,
     return ws
 
 
-def customer_frame(analysis: Analysis, lang: str) -> pd.DataFrame:
-    """The customers table as shown: labels translated, recommendation added."""
-    c = analysis.customers.copy()
-    kinds = {"segment": segment_kind(analysis.options.scheme), "abc_tier": "abc",
-             "pyramid_tier": "pyramid", "stage": "lifecycle", "quadrant": "matrix"}
-    goals = {label: _goal(label, kinds["segment"], lang) for label in c["segment"].unique()}
-    c["recommendation"] = c["segment"].map(goals)
-    for col, kind in kinds.items():
-        shown = {label: method_name(label, kind, lang) for label in c[col].unique()}
-        c[col] = c[col].map(shown)
-    for col in ("cost", "profit"):
-        if col not in c:
-            c[col] = float("nan")
-    return c
-
-
-def _goal(label: str, kind: str, lang: str) -> str:
-    try:
-        return recommend(label, lang, None if kind == "custom" else kind).goal
-    except InputError:
-        return recommend("Unclassified", lang, "fallback").goal
-
-
 def _write_split(book, names, tables, title: str, frame: pd.DataFrame, lang: str,
                  max_rows: int, footer: str) -> list[str]:
     """Write ``frame`` on as many sheets as Excel's row limit needs; notes on any split."""
@@ -229,34 +211,10 @@ def _customer_sheet(ws, frame: pd.DataFrame, lang: str, tables: set[str], name: 
     write_table(ws, s, headers, columns, [f for _, f, _ in COLUMNS], name, tables)
 
 
-SUMMARY_KINDS = (("abc", "abc"), ("pyramid", "pyramid"), ("segment", None),
-                 ("stage", "lifecycle"), ("quadrant", "matrix"))
-
-
-def strategy_rows(analysis: Analysis, lang: str) -> list[tuple]:
-    """One row per tier, segment, stage and quadrant present: kind, label, name, customers,
-    value, goal, actions (one per line), resources."""
-    rows = []
-    for key, kind in SUMMARY_KINDS:
-        kind = kind or segment_kind(analysis.options.scheme)
-        table = analysis.summaries[key]
-        for rec in table[table["customers"] > 0].itertuples(index=False):
-            try:
-                r = recommend(rec.label, lang, None if kind == "custom" else kind)
-            except InputError:
-                r = recommend("Unclassified", lang, "fallback")
-            rows.append((text(f"kind.{kind}", lang), rec.label, r.name, int(rec.customers),
-                         float(rec.value), r.goal, "\n".join(f"• {a}" for a in r.actions),
-                         r.resources))
-    return rows
-
-
 def _strategy_sheet(ws, analysis: Analysis, lang: str, tables: set[str]) -> None:
     s = Styler(ws, lang)
     rows = strategy_rows(analysis, lang)
-    headers = [text(k, lang) for k in ("strategy.kind", "strategy.label", "strategy.name",
-                                       "sum.customers", "sum.value", "strategy.goal",
-                                       "strategy.actions", "strategy.resources")]
+    headers = strategy_header(lang)
     set_widths(ws, [14, 18, 20, 11, 14, 45, 70, 45])
     columns = [list(col) for col in zip(*rows)] if rows else [[] for _ in headers]
     write_table(ws, s, headers, columns, [None, "text", None, INTEGER, MONEY, None, None, None],
@@ -330,19 +288,6 @@ def _thresholds(table: pd.DataFrame) -> str:
         within = f" [{rec.within}]" if rec.within else ""
         parts.append(f"{rec.measure[0].upper()}{rec.score}{within}: {rec.lower:g}–{rec.upper:g}")
     return "; ".join(parts[:60]) + (" ..." if len(parts) > 60 else "")
-
-
-def report_summary(analysis: Analysis, lang: str = "en") -> ReportSummary:
-    """Key figures and the ABC tier table of an analysis (what the report mail shows)."""
-    abc = analysis.summaries["abc"]
-    tiers = tuple(TierRow(r.label, method_name(r.label, "abc", lang), int(r.customers),
-                          float(r.customer_share), float(r.value), float(r.value_share))
-                  for r in abc.itertuples(index=False))
-    c = analysis.customers
-    return ReportSummary(period=analysis.as_of.strftime("%Y-%m"), as_of=analysis.log["as_of"],
-                         source=str(analysis.log["source"]), customers=len(c),
-                         revenue=float(c["net_sales"].sum()), value=analysis.total_value,
-                         value_basis=analysis.value_basis, tiers=tiers)
 
 
 def read_summary(path: str | Path) -> ReportSummary:

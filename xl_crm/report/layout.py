@@ -20,7 +20,7 @@ from openpyxl.worksheet.properties import PageSetupProperties
 from openpyxl.worksheet.table import Table, TableColumn, TableStyleInfo
 
 from ..i18n import text
-from ..ranges import excel_value
+from ..views import excel_value
 
 MONEY = "#,##0.00"
 PERCENT = "0.0%"

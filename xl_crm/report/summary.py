@@ -9,16 +9,9 @@ from openpyxl.utils import get_column_letter
 from ..core.analysis import Analysis
 from ..core.rfm import heat_map
 from ..core.tiers import pareto_bands
-from ..i18n import method_name, text
+from ..i18n import text
+from ..views import GROUP_KINDS, group_header, group_table
 from .layout import INTEGER, MONEY, PERCENT, Styler, set_widths
-
-GROUPS = (("abc", "abc"), ("pyramid", "pyramid"), ("segment", None), ("stage", "lifecycle"),
-          ("quadrant", "matrix"))
-
-
-def segment_kind(scheme: object) -> str:
-    """Catalogue kind of the segment labels of a scheme."""
-    return scheme if scheme in ("value8", "named") else "custom"
 
 
 def write_summary(ws, analysis: Analysis, lang: str, strategies=None) -> None:
@@ -50,19 +43,14 @@ def write_summary(ws, analysis: Analysis, lang: str, strategies=None) -> None:
     ws.append([])
     row = 7
     anchors = {}
-    for key, kind in GROUPS:
-        kind = kind or segment_kind(analysis.options.scheme)
-        table = analysis.summaries[key]
+    formats = (None, INTEGER, PERCENT, MONEY, PERCENT, MONEY)
+    for key in GROUP_KINDS:
+        table = group_table(analysis, key, lang)
         ws.append([s.cell(text(f"summary.{key}", lang), font=s.bold)])
-        ws.append(s.header_row([text(f"sum.{col}", lang) for col in
-                                ("label", "customers", "customer_share", "value", "value_share",
-                                 "average")]))
+        ws.append(s.header_row(group_header(lang)))
         anchors[key] = (row + 2, row + 1 + len(table))
-        for rec in table.itertuples(index=False):
-            ws.append([s.cell(method_name(rec.label, kind, lang)),
-                       s.cell(int(rec.customers), INTEGER), s.cell(rec.customer_share, PERCENT),
-                       s.cell(rec.value, MONEY), s.cell(rec.value_share, PERCENT),
-                       s.cell(rec.average, MONEY)])
+        for values in table:
+            ws.append([s.cell(v, f) for v, f in zip(values, formats)])
         ws.append([])
         row += len(table) + 3
     bins = analysis.options.bins

@@ -1,0 +1,141 @@
+"""The tables a manager reads, as plain data: every renderer (the report workbook, the
+button's ``CRM ...`` sheets, the worksheet functions) takes them from here, so they can
+never disagree. No openpyxl, xlwings or smtplib here; values are plain Python (numbers,
+text, ``datetime``), as a cell holds them.
+
+- :data:`GROUP_KINDS`: the summaries of an analysis and the catalogue kind that names
+  and explains their labels (the segments' kind follows the scheme).
+- :func:`customer_frame`: the customers with labels in the reader's language and the
+  recommendation of their segment.
+- :func:`group_table`: one summary (tiers, segments, stages, quadrants) as rows.
+- :func:`strategy_rows`: one row per label present, with its recommendation.
+- :func:`report_summary`: the key figures the report stores and the email shows.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import math
+
+import numpy as np
+import pandas as pd
+
+from .core.analysis import Analysis
+from .core.constants import SCHEMES
+from .core.errors import InputError
+from .core.strategy import recommend
+from .i18n import method_name, text
+from .keyfigures import ReportSummary, TierRow
+
+# summary key -> catalogue kind of its labels (None: the segment scheme's kind)
+GROUP_KINDS: dict[str, str | None] = {"abc": "abc", "pyramid": "pyramid", "segment": None,
+                                      "stage": "lifecycle", "quadrant": "matrix"}
+# customer column -> the summary it is grouped by
+LABEL_COLUMNS = {"abc_tier": "abc", "pyramid_tier": "pyramid", "segment": "segment",
+                 "stage": "stage", "quadrant": "quadrant"}
+GROUP_COLUMNS = ("label", "customers", "customer_share", "value", "value_share", "average")
+STRATEGY_COLUMNS = ("strategy.kind", "strategy.label", "strategy.name", "sum.customers",
+                    "sum.value", "strategy.goal", "strategy.actions", "strategy.resources")
+
+
+def segment_kind(scheme: object) -> str:
+    """Catalogue kind of the segment labels of a scheme (a scheme table: ``custom``)."""
+    return scheme if scheme in SCHEMES else "custom"
+
+
+def group_kind(key: str, scheme: object) -> str:
+    """Catalogue kind of the labels of summary ``key`` (``abc``, ``segment``...)."""
+    return GROUP_KINDS.get(key) or segment_kind(scheme)
+
+
+def excel_value(v: object) -> object:
+    """A value Excel can show: NaN/NaT to empty, numpy scalars to Python, dates to datetime."""
+    if v is None:
+        return None
+    if isinstance(v, float | np.floating):
+        return None if math.isnan(v) else float(v)
+    if isinstance(v, np.integer):
+        return int(v)
+    if isinstance(v, np.bool_):
+        return bool(v)
+    if v is pd.NaT:
+        return None
+    if isinstance(v, pd.Timestamp | np.datetime64):
+        stamp = pd.Timestamp(v)
+        return None if pd.isna(stamp) else stamp.to_pydatetime()
+    if isinstance(v, dt.date) and not isinstance(v, dt.datetime):
+        return dt.datetime(v.year, v.month, v.day)
+    return v
+
+
+def _recommendation(label: str, kind: str, lang: str):
+    """The catalogue's recommendation for a label (the fallback's when it has none)."""
+    try:
+        return recommend(label, lang, None if kind == "custom" else kind)
+    except InputError:
+        return recommend("Unclassified", lang, "fallback")
+
+
+def customer_frame(analysis: Analysis, lang: str) -> pd.DataFrame:
+    """The customers table as shown: labels translated, the segment's goal added as
+    ``recommendation``, ``cost`` and ``profit`` present (empty when the data has none)."""
+    c = analysis.customers.copy()
+    scheme = analysis.options.scheme
+    goals = {label: _recommendation(label, segment_kind(scheme), lang).goal
+             for label in c["segment"].unique()}
+    c["recommendation"] = c["segment"].map(goals)
+    for col, key in LABEL_COLUMNS.items():
+        kind = group_kind(key, scheme)
+        shown = {label: method_name(label, kind, lang) for label in c[col].unique()}
+        c[col] = c[col].map(shown)
+    for col in ("cost", "profit"):
+        if col not in c:
+            c[col] = float("nan")
+    return c
+
+
+def group_table(analysis: Analysis, key: str, lang: str) -> list[list[object]]:
+    """Summary ``key`` as rows of label (in ``lang``), customers, customer share, value,
+    value share and average value (shares as fractions, money in currency)."""
+    kind = group_kind(key, analysis.options.scheme)
+    return [[method_name(r.label, kind, lang), int(r.customers), float(r.customer_share),
+             float(r.value), float(r.value_share), float(r.average)]
+            for r in analysis.summaries[key].itertuples(index=False)]
+
+
+def group_header(lang: str) -> list[str]:
+    """The header of :func:`group_table`."""
+    return [text(f"sum.{c}", lang) for c in GROUP_COLUMNS]
+
+
+def strategy_header(lang: str) -> list[str]:
+    """The header of :func:`strategy_rows`."""
+    return [text(k, lang) for k in STRATEGY_COLUMNS]
+
+
+def strategy_rows(analysis: Analysis, lang: str) -> list[tuple]:
+    """One row per tier, segment, stage and quadrant present: kind, label, name, customers,
+    value, goal, actions (one per line), resources."""
+    rows = []
+    for key in GROUP_KINDS:
+        kind = group_kind(key, analysis.options.scheme)
+        table = analysis.summaries[key]
+        for rec in table[table["customers"] > 0].itertuples(index=False):
+            r = _recommendation(rec.label, kind, lang)
+            rows.append((text(f"kind.{kind}", lang), rec.label, r.name, int(rec.customers),
+                         float(rec.value), r.goal, "\n".join(f"• {a}" for a in r.actions),
+                         r.resources))
+    return rows
+
+
+def report_summary(analysis: Analysis, lang: str = "en") -> ReportSummary:
+    """Key figures and the ABC tier table of an analysis (what the report mail shows)."""
+    abc = analysis.summaries["abc"]
+    tiers = tuple(TierRow(r.label, method_name(r.label, "abc", lang), int(r.customers),
+                          float(r.customer_share), float(r.value), float(r.value_share))
+                  for r in abc.itertuples(index=False))
+    c = analysis.customers
+    return ReportSummary(period=analysis.as_of.strftime("%Y-%m"), as_of=analysis.log["as_of"],
+                         source=str(analysis.log["source"]), customers=len(c),
+                         revenue=float(c["net_sales"].sum()), value=analysis.total_value,
+                         value_basis=analysis.value_basis, tiers=tiers)
