@@ -239,6 +239,30 @@ def test_a_signal_during_the_report_cleans_up(tmp_path, medium_sales, name, phas
     assert list(child_tmp.iterdir()) == []  # openpyxl's sheet files hold customer data
 
 
+
+def test_a_signal_just_after_the_private_folder_is_made_removes_it(tmp_path, monkeypatch):
+    """The window CI once hit: SIGTERM between mkdtemp and the folder's cleanup being set."""
+    import tempfile as tempfile_module
+
+    from xl_crm import cli
+
+    made = []
+    real_mkdtemp = tempfile_module.mkdtemp
+
+    def mkdtemp_then_signal(*args, **kw):  # the real folder, then a real signal to us
+        made.append(Path(real_mkdtemp(*args, **kw)))
+        os.kill(os.getpid(), signal.SIGTERM)
+        return str(made[-1])
+
+    monkeypatch.setattr(tempfile_module, "tempdir", str(tmp_path))
+    monkeypatch.setattr(tempfile_module, "mkdtemp", mkdtemp_then_signal)
+    with (cli.stop_signals() as stops, pytest.raises(cli.Terminated),
+          cli.private_tempdir(stops)):
+        pytest.fail("the run must not start after the signal")
+    assert made and not made[0].exists()
+    assert tempfile_module.tempdir == str(tmp_path)
+
+
 @pytest.fixture(scope="module")
 def large_csv(tmp_path_factory) -> Path:
     """3 million lines (about 90 MB) that DuckDB needs a few seconds to read."""

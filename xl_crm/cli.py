@@ -347,16 +347,28 @@ class Stops:
     def __init__(self) -> None:
         self.received: list[int] = []
         self.holding = False
+        self.raised = False
 
     def handle(self, signum: int, frame: object) -> None:
         """Signal handler: the first signal raises, unless a cleanup is holding it."""
         self.received.append(signum)
         if len(self.received) == 1 and not self.holding:
-            raise KeyboardInterrupt if signum == signal.SIGINT else Terminated(signum)
+            self._raise()
+
+    def _raise(self) -> None:
+        self.raised = True
+        signum = self.received[0]
+        raise KeyboardInterrupt if signum == signal.SIGINT else Terminated(signum)
+
+    def raise_held(self) -> None:
+        """Raise now the first signal that arrived while held (none raised yet)."""
+        if self.received and not self.raised:
+            self._raise()
 
     @contextlib.contextmanager
     def held(self) -> Iterator[None]:
-        """Signals are only recorded inside (a cleanup that must finish)."""
+        """Signals are only recorded inside (a step that must finish: a cleanup, or making
+        a folder and recording it for its cleanup)."""
         self.holding = True
         try:
             yield
@@ -394,18 +406,20 @@ def private_tempdir(stops: Stops) -> Iterator[Path]:
     creation and openpyxl's own bookkeeping; these files hold customer data."""
     global USER_TEMP
     USER_TEMP = Path(tempfile.gettempdir())
+    previous, folder = tempfile.tempdir, None
     try:
-        folder = tempfile.mkdtemp(prefix="xl-crm-")
-    except OSError:  # no writable temporary folder: a command that needs one says so
-        yield USER_TEMP
-        return
-    previous, tempfile.tempdir = tempfile.tempdir, folder
-    try:
-        yield Path(folder)
+        with stops.held():  # a signal between making the folder and recording it left it
+            with contextlib.suppress(OSError):  # no writable temporary folder: a command
+                folder = tempfile.mkdtemp(prefix="xl-crm-")  # that needs one says so
+            if folder is not None:
+                tempfile.tempdir = folder
+        stops.raise_held()
+        yield USER_TEMP if folder is None else Path(folder)
     finally:
         tempfile.tempdir = previous
-        with stops.held():
-            shutil.rmtree(folder, ignore_errors=True)
+        if folder is not None:
+            with stops.held():
+                shutil.rmtree(folder, ignore_errors=True)
 
 
 def _stopped(received: Sequence[int], err: BaseException | None = None) -> int:
