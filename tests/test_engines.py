@@ -13,9 +13,10 @@ import numpy as np
 import pandas as pd
 import pytest
 
+from xl_crm.core import facts as facts_module
 from xl_crm.core.analysis import Options
 from xl_crm.core.errors import InputError
-from xl_crm.core.facts import customer_facts
+from xl_crm.core.facts import customer_facts, fact_columns
 from xl_crm.duck import _one_row_group, read_facts
 from xl_crm.engines import analyze_path
 from xl_crm.files import read_sales
@@ -65,6 +66,21 @@ def test_facts_are_equal(csv_file):
     assert duck_facts.as_of == pandas_facts.as_of and duck_facts.start == pandas_facts.start
     assert_same_facts(pandas_facts.table, duck_facts.table)
     assert (duck_facts.table["frequency"] == 0).sum() == 3  # return-only customers kept
+
+
+
+@pytest.mark.parametrize("costed", [True, False])
+def test_both_engines_give_the_declared_fact_columns(csv_file, tmp_path, costed):
+    path = csv_file
+    if not costed:
+        path = tmp_path / "no_cost.csv"
+        pd.read_csv(csv_file).drop(columns=["Cost"]).to_csv(path, index=False)
+    expected = fact_columns(costed)
+    assert list(customer_facts(read_sales(path, today=TODAY).transactions).table) == expected
+    assert list(read_facts(path, today=TODAY)[0].table) == expected
+    documented = re.findall(r"^(\w+(?:, \w+)?) {2,}\S", facts_module.__doc__, re.MULTILINE)
+    documented = {c for line in documented for c in line.split(", ")} - {"column"}
+    assert documented == set(facts_module.FACT_COLUMNS)  # the docstring says what each is
 
 
 @pytest.mark.parametrize("options", [Options(), Options(as_of="2026-06-30", bins=4),

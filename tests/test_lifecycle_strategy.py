@@ -10,9 +10,9 @@ import pytest
 
 from xl_crm.core.analysis import Options, analyze
 from xl_crm.core.errors import InputError
-from xl_crm.core.lifecycle import STAGES, lifecycle_stages
-from xl_crm.core.matrix import QUADRANTS, value_matrix
-from xl_crm.core.rfm import customer_measures
+from xl_crm.core.facts import customer_facts
+from xl_crm.core.lifecycle import STAGES, assign_stages
+from xl_crm.core.matrix import QUADRANTS, assign_quadrants
 from xl_crm.core.sales import sales_from_rows
 from xl_crm.core.segments import scheme_labels
 from xl_crm.core.strategy import catalogue, recommend
@@ -23,6 +23,12 @@ TODAY = dt.date(2026, 11, 22)
 
 def sales(rows):
     return sales_from_rows([["Customer", "Date", "Amount"]] + rows, today=TODAY)
+
+
+def value_matrix(transactions, as_of=None):
+    """The quadrants as the analysis computes them: from the customer facts."""
+    t = customer_facts(transactions, as_of).table
+    return assign_quadrants(t["current_value"], t["recent"] - t["earlier"])
 
 
 # Window 2025-01-01 .. 2025-12-31 (as_of), halves split at 2025-07-02.
@@ -43,8 +49,8 @@ LIFECYCLE = [
 
 def test_lifecycle_stages_by_hand():
     s = sales(LIFECYCLE)
-    m = customer_measures(s.transactions)
-    stages = lifecycle_stages(s.transactions, m.table, m.as_of)["stage"]
+    f = customer_facts(s.transactions)
+    stages = assign_stages(f.table, f.as_of)["stage"]
     assert stages.to_dict() == {
         "new": "Acquisition", "grow": "Growth", "steady": "Maturity", "fall": "Decline",
         "gone": "Lost", "late": "Decline", "once": "Acquisition", "refund": "Lost",
@@ -58,8 +64,7 @@ def test_value_matrix_by_hand():
                ["b", "2025-01-10", 500], ["b", "2025-12-10", 100],    # current 600, -400
                ["c", "2025-12-10", 50],                               # current 50, +50
                ["d", "2025-01-10", 10]])                              # current 10, -10
-    m = customer_measures(s.transactions)
-    frame, cuts = value_matrix(s.transactions, m.table.index, m.as_of)
+    frame, cuts = value_matrix(s.transactions)
     assert cuts["current_threshold"] == pytest.approx(265)  # mean of 400, 600, 50, 10
     assert frame["quadrant"].to_dict() == {"a": "Value", "b": "Sub-value",
                                            "c": "Potential value", "d": "Low value"}
@@ -135,7 +140,6 @@ def test_analysis_without_cost_uses_net_sales_and_says_so():
 def test_only_returns_is_never_a_high_value_customer():
     # values: mean current value is negative (-5 and -1): the threshold stays at 0
     s = sales([["a", "2025-12-01", -5], ["b", "2025-12-02", -1], ["c", "2025-12-03", 0]])
-    m = customer_measures(s.transactions, as_of="2025-12-31")
-    frame, cuts = value_matrix(s.transactions, m.table.index, m.as_of)
+    frame, cuts = value_matrix(s.transactions, as_of="2025-12-31")
     assert cuts["current_threshold"] == 0
     assert not set(frame["quadrant"]) & {"Value", "Sub-value"}  # no high current value

@@ -33,7 +33,8 @@ from .core.constants import (
     PYRAMID_SHARES,
 )
 from .core.errors import InputError, show
-from .core.lifecycle import lifecycle_stages
+from .core.facts import customer_facts
+from .core.lifecycle import assign_stages
 from .core.rfm import customer_measures, score_rfm, shared_tie_scores
 from .core.sales import Sales, sales_from_columns, same_height
 from .core.segments import assign_segments
@@ -157,11 +158,13 @@ def _sales(customers: object, dates: object, amounts: object) -> Sales:
         {"customer": "customers", "date": "dates", "amount": "amounts"}, first_row=first)
 
 
-def _measures(sales: Sales, as_of: object):
-    """Customer measures; rows after an explicit as_of are an error in a worksheet
-    function, which cannot report what it left out."""
+def _measures(sales: Sales, as_of: object, facts: bool = False):
+    """Customer measures (with ``facts``: every customer fact, as the analysis computes
+    them); rows after an explicit as_of are an error in a worksheet function, which
+    cannot report what it left out."""
     as_of = one_cell(as_of, "as_of")
-    measures = customer_measures(sales.transactions, None if is_blank(as_of) else as_of)
+    measure = customer_facts if facts else customer_measures
+    measures = measure(sales.transactions, None if is_blank(as_of) else as_of)
     if measures.after_as_of:
         row = measures.after_as_of_rows[0]
         tx = sales.transactions
@@ -401,10 +404,9 @@ def CRM_LIFECYCLE(customers, dates, amounts, as_of=None):
 
     Stages: Acquisition, Growth, Maturity, Decline, Lost (thresholds in the README).
     """
-    sales = _sales(customers, dates, amounts)
-    measures = _measures(sales, as_of)
-    stages = lifecycle_stages(sales.transactions, measures.table, measures.as_of)
-    out = measures.table[["first_purchase", "last_purchase"]].join(stages["stage"])
+    facts = _measures(_sales(customers, dates, amounts), as_of, facts=True)
+    stages = assign_stages(facts.table, facts.as_of)
+    out = facts.table[["first_purchase", "last_purchase"]].join(stages["stage"])
     return table(out.reset_index(), ["Customer", "First purchase", "Last purchase", "Stage"])
 
 

@@ -42,9 +42,23 @@ import numpy as np
 import pandas as pd
 
 from .constants import YEAR_DAYS
-from .grouping import any_per_customer, distinct_pairs, order_codes, row_codes, sum_per_customer
-from .lifecycle import spend_halves, usual_gaps
-from .rfm import Measures, customer_measures, money
+from .grouping import any_per_customer, distinct_pairs, order_codes, sum_per_customer
+from .rfm import Measures, measures_and_rows, money
+
+# The facts table's columns, in order (the module docstring says what each means); both
+# engines produce exactly these, which tests/test_engines.py asserts
+FACT_COLUMNS: tuple[str, ...] = (
+    "first_purchase", "last_purchase", "first_seen", "recency", "frequency", "monetary",
+    "net_sales", "purchases", "returns", "cost", "profit", "purchase_days", "median_gap",
+    "earlier", "recent", "current_value", "ly_active", "py_active", "ly_purchases",
+    "ly_net", "ly_cost", "last_before_cut", "lp_buyer", "lp_value", "name", "region",
+)
+COST_FACTS = frozenset({"cost", "profit", "ly_cost"})  # only when the data has cost or profit
+
+
+def fact_columns(costed: bool) -> list[str]:
+    """The facts columns of data with (``costed``) or without cost or profit, in order."""
+    return [c for c in FACT_COLUMNS if costed or c not in COST_FACTS]
 
 
 @dataclass(frozen=True)
@@ -52,7 +66,7 @@ class Facts(Measures):
     """Customer facts (``table``) with the analysis date and the first date of the data."""
 
     start: pd.Timestamp = pd.NaT
-    current_days: int = 365
+    current_days: int = YEAR_DAYS
     period_days: int = 90
 
 
@@ -66,28 +80,25 @@ def row_values(tx: pd.DataFrame) -> np.ndarray:
 
 
 def customer_facts(transactions: pd.DataFrame, as_of: object | None = None,
-                   monetary: str = "total", current_days: int = 365,
+                   monetary: str = "total", current_days: int = YEAR_DAYS,
                    period_days: int = 90) -> Facts:
-    """Every per-customer fact of the module docstring, from canonical transactions."""
-    measured = customer_measures(transactions, as_of, monetary)
-    as_of = measured.as_of
-    tx = transactions
-    if measured.after_as_of:
-        tx = tx[tx["date"].to_numpy() <= as_of.to_datetime64()]
+    """Every per-customer fact of the module docstring, from canonical transactions.
+
+    The rows are read once (:func:`xl_crm.core.rfm.measures_and_rows`): customer codes and
+    day numbers are computed there and shared by every fact below."""
+    measured, rows = measures_and_rows(transactions, as_of, monetary)
     table = measured.table
-    idx, n = table.index, len(table)
-    codes = row_codes(tx, idx)
-    day = tx["date"].to_numpy(dtype="datetime64[D]").astype("int64")
-    end = int(np.datetime64(as_of, "D").astype("int64"))
-    amount = tx["amount"].to_numpy(float)
+    n = len(table)
+    tx, codes, day, amount, end = rows.tx, rows.codes, rows.day, rows.amount, rows.end
     buys = amount > 0
     value = row_values(tx)
 
-    halves = spend_halves(tx, idx, as_of)
-    days, gaps = usual_gaps(tx, idx, as_of)
-    table["purchase_days"] = days.to_numpy()
-    table["median_gap"] = gaps.to_numpy(float)
-    table["earlier"], table["recent"] = halves["earlier"].to_numpy(), halves["recent"].to_numpy()
+    start = int(day.min())
+    earlier, recent = spend_halves(codes, day, amount, n, start, end)
+    days, gaps = usual_gaps(codes, day, buys, n)
+    table["purchase_days"] = days
+    table["median_gap"] = gaps
+    table["earlier"], table["recent"] = earlier, recent
     table["current_value"] = money(sum_per_customer(codes, value, n, day > end - current_days))
 
     last_year = day > end - YEAR_DAYS
@@ -101,17 +112,39 @@ def customer_facts(transactions: pd.DataFrame, as_of: object | None = None,
         table["ly_cost"] = money(sum_per_customer(codes, cost, n, last_year))
 
     cut = end - period_days
-    before = buys & (day <= cut) & (codes >= 0)
+    before = buys & (day <= cut)
     last = np.full(n, np.iinfo("int64").min)
     np.maximum.at(last, codes[before], day[before])
     table["last_before_cut"] = np.where(last > np.iinfo("int64").min, last, np.nan)
     table["lp_buyer"] = any_per_customer(codes, n, buys & (day > cut))
     table["lp_value"] = money(sum_per_customer(codes, value, n, day > cut))
-    for col, text in _labels(tx, codes, n).items():
+    for col, text in _labels(tx, codes, day, n).items():
         table[col] = text
-    start = pd.Timestamp(tx["date"].min())
-    return Facts(table, as_of, measured.after_as_of, measured.after_as_of_rows, start,
-                 current_days, period_days)
+    first = pd.Timestamp(np.datetime64(start, "D"))
+    return Facts(table, measured.as_of, measured.after_as_of, measured.after_as_of_rows,
+                 first, current_days, period_days)
+
+
+def spend_halves(codes: np.ndarray, day: np.ndarray, amount: np.ndarray, n: int,
+                 start: int, end: int) -> tuple[np.ndarray, np.ndarray]:
+    """Net sales per customer (currency) in the earlier and the recent half of the window
+    [start, end] (day numbers): a row is recent when its day is after the middle."""
+    recent = day > start + (end - start) / 2
+    return (money(sum_per_customer(codes, amount, n, ~recent)),
+            money(sum_per_customer(codes, amount, n, recent)))
+
+
+def usual_gaps(codes: np.ndarray, day: np.ndarray, buys: np.ndarray,
+               n: int) -> tuple[np.ndarray, np.ndarray]:
+    """Distinct purchase days per customer and their median gap in days (NaN below two
+    purchase days), from the rows where ``buys`` holds."""
+    day = day[buys]
+    base = int(day.min()) if len(day) else 0
+    pairs = distinct_pairs(codes[buys], day - base)  # sorted by customer, then day
+    who, when = pairs >> 32, pairs & 0xFFFFFFFF
+    same = who[1:] == who[:-1]
+    gaps = pd.Series(np.diff(when)[same]).groupby(who[1:][same]).median()
+    return np.bincount(who, minlength=n), gaps.reindex(range(n)).to_numpy(float)
 
 
 def _purchases(tx: pd.DataFrame, codes: np.ndarray, n: int, mask: np.ndarray) -> np.ndarray:
@@ -122,17 +155,17 @@ def _purchases(tx: pd.DataFrame, codes: np.ndarray, n: int, mask: np.ndarray) ->
     return np.bincount(codes[keep], minlength=n)
 
 
-def _labels(tx: pd.DataFrame, codes: np.ndarray, n: int) -> dict[str, np.ndarray]:
+def _labels(tx: pd.DataFrame, codes: np.ndarray, day: np.ndarray,
+            n: int) -> dict[str, np.ndarray]:
     """Name and region per customer: from the latest-dated row that has one; among rows of
     that date, the last in the input's order (the SQL engine's ``arg_max`` by ``seq``)."""
     out = {}
-    day = tx["date"].to_numpy(dtype="datetime64[D]").astype("int64")
     seq = (day << 32) + np.arange(len(tx), dtype="int64")  # date, then input order
     for col in ("name", "region"):
         text = np.full(n, "", dtype=object)
         if col in tx:
             values = tx[col].to_numpy(dtype=object)
-            keep = (values != "") & (codes >= 0)
+            keep = values != ""
             best = np.full(n, np.iinfo("int64").min)
             np.maximum.at(best, codes[keep], seq[keep])  # O(rows), no sort
             has = best > np.iinfo("int64").min

@@ -4,6 +4,8 @@ Window: from the first date in the data to ``as_of``, split in two equal halves;
 *trend* compares a customer's net sales in the recent half with the earlier half.
 The *usual gap* is the median number of days between a customer's distinct purchase
 days; customers with a single purchase day use the median of all customers' gaps.
+Both are customer facts (:func:`xl_crm.core.facts.customer_facts`); this module holds
+only the rules.
 
 Stages, first matching rule wins (defaults in :class:`LifecycleRules`):
 
@@ -24,8 +26,6 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
-from .grouping import distinct_pairs, row_codes, sum_per_customer
-
 STAGES = ("Acquisition", "Growth", "Maturity", "Decline", "Lost")
 
 
@@ -37,64 +37,6 @@ class LifecycleRules:
     lost_days: int = 180
     gap_factor: float = 2.0
     trend_tolerance: float = 0.2
-
-
-def spend_halves(transactions: pd.DataFrame, customers: pd.Index,
-                 as_of: pd.Timestamp) -> pd.DataFrame:
-    """Net sales per customer in the earlier and the recent half of the window.
-
-    Returns columns ``earlier`` and ``recent`` (currency), indexed like ``customers``.
-    Rows after ``as_of`` are ignored.
-    """
-    dates = transactions["date"].to_numpy(dtype="datetime64[ns]")
-    end = as_of.to_datetime64()
-    inside = dates <= end
-    start = dates[inside].min()
-    recent = dates > start + (end - start) / 2
-    amount = transactions["amount"].to_numpy(float)
-    codes, n = row_codes(transactions, customers), len(customers)
-    return pd.DataFrame({
-        "earlier": sum_per_customer(codes, amount, n, inside & ~recent),
-        "recent": sum_per_customer(codes, amount, n, inside & recent),
-    }, index=customers).round(6)
-
-
-def usual_gaps(transactions: pd.DataFrame, customers: pd.Index,
-               as_of: pd.Timestamp) -> tuple[pd.Series, pd.Series]:
-    """Purchase days per customer and median gap in days (NaN below two purchase days)."""
-    codes = row_codes(transactions, customers)
-    keep = ((transactions["amount"].to_numpy() > 0)
-            & (transactions["date"].to_numpy() <= as_of.to_datetime64()) & (codes >= 0))
-    day = transactions["date"].to_numpy(dtype="datetime64[D]").astype("int64")[keep]
-    base = int(day.min()) if len(day) else 0
-    pairs = distinct_pairs(codes[keep], day - base)  # sorted by customer, then day
-    who, when = pairs >> 32, pairs & 0xFFFFFFFF
-    n = len(customers)
-    days = pd.Series(np.bincount(who, minlength=n), index=customers)
-    same = who[1:] == who[:-1]
-    gaps = pd.Series(np.diff(when)[same]).groupby(who[1:][same]).median()
-    return days, pd.Series(gaps.reindex(range(n)).to_numpy(), index=customers)
-
-
-def lifecycle_stages(
-    transactions: pd.DataFrame,
-    measures: pd.DataFrame,
-    as_of: pd.Timestamp,
-    rules: LifecycleRules = LifecycleRules(),
-) -> pd.DataFrame:
-    """Stage per customer of ``measures`` (from :func:`customer_measures`).
-
-    Returns ``stage``, ``purchase_days``, ``usual_gap`` (days), ``earlier`` and
-    ``recent`` (currency), indexed like ``measures``.
-    """
-    idx = measures.index
-    halves = spend_halves(transactions, idx, as_of)
-    days, gap = usual_gaps(transactions, idx, as_of)
-    facts = pd.DataFrame({
-        "first_purchase": measures["first_purchase"], "recency": measures["recency"],
-        "purchase_days": days, "median_gap": gap,
-        "earlier": halves["earlier"], "recent": halves["recent"]}, index=idx)
-    return assign_stages(facts, as_of, rules)
 
 
 def assign_stages(facts: pd.DataFrame, as_of: pd.Timestamp,

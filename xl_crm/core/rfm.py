@@ -78,6 +78,20 @@ def to_timestamp(value: object, name: str = "as_of") -> pd.Timestamp:
     return pd.Timestamp(parsed[0])
 
 
+@dataclass(frozen=True)
+class Rows:
+    """The rows up to the analysis date as arrays, computed once for every fact: ``tx``
+    the transactions, ``codes`` each row's position in the customer index, ``day`` its
+    date as a day number (days since 1970-01-01), ``amount`` (currency), ``end`` the
+    analysis date's day number."""
+
+    tx: pd.DataFrame
+    codes: np.ndarray
+    day: np.ndarray
+    amount: np.ndarray
+    end: int
+
+
 def customer_measures(
     transactions: pd.DataFrame,
     as_of: object | None = None,
@@ -91,6 +105,12 @@ def customer_measures(
     (sum of positive amounts), ``returns`` (sum of negative amounts), and ``cost`` and
     ``profit`` when the data has a cost or profit column (profit = net sales - cost).
     """
+    return measures_and_rows(transactions, as_of, monetary)[0]
+
+
+def measures_and_rows(transactions: pd.DataFrame, as_of: object | None = None,
+                      monetary: str = "total") -> tuple[Measures, Rows]:
+    """:func:`customer_measures` and the :class:`Rows` they were computed from."""
     if monetary not in ("total", "mean"):
         raise InputError(f"monetary must be 'total' or 'mean', not {monetary!r}")
     tx = transactions
@@ -148,7 +168,9 @@ def customer_measures(
                                               minlength=n))
     if "cost" in tx and "profit" not in tx:
         table["profit"] = money(net - table["cost"].to_numpy())
-    return Measures(table, stamp, int((~inside).sum()), tuple(int(r) for r in late_rows[:1000]))
+    measures = Measures(table, stamp, int((~inside).sum()),
+                        tuple(int(r) for r in late_rows[:1000]))
+    return measures, Rows(tx, codes, day, amount, as_of_day)
 
 
 def money(x: np.ndarray) -> np.ndarray:
