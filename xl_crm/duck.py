@@ -51,8 +51,10 @@ import numpy as np
 import pandas as pd
 
 from .core.columns import column_letter, detect_columns
+from .core.constants import MONEY_DECIMALS, YEAR_DAYS
 from .core.errors import InputError, clip, show
 from .core.facts import Facts
+from .core.grouping import money
 from .core.values import MAX_AMOUNT, MAX_SERIAL
 from .files import csv_delimiter, csv_encoding, csv_problem
 
@@ -371,7 +373,7 @@ def _text_expr(col: str, kind: str) -> str:
 
 
 def read_facts(path: str | Path, as_of: object | None = None, monetary: str = "total",
-               current_days: int = 365, period_days: int = 90,
+               current_days: int = YEAR_DAYS, period_days: int = 90,
                mapping: Mapping[str, object] | None = None, today: dt.date | None = None,
                threads: int | None = None) -> tuple[Facts, str, dict]:
     """Facts of a CSV/Parquet file computed by DuckDB: (facts, value basis, source log).
@@ -709,7 +711,7 @@ def _fetch_facts(con, query: str, found: Mapping[str, int],
     ``check_ids``)."""
     labels = [f"nfc_normalize({_trimmed(r)}) AS {r}" for r in ("name", "region")]
     days = [f"{c} - DATE '1970-01-01' AS {c}" for c in DAY_COLUMNS]  # day numbers
-    value = ("profit" if "profit" in found else "round(net_sales - cost, 6)"
+    value = ("profit" if "profit" in found else f"round(net_sales - cost, {MONEY_DECIMALS})"
              if "cost" in found else "net_sales")
     return con.execute(f"SELECT * REPLACE ({', '.join(labels + days)}), "
                        f"{_clean_key('customer') if check_ids else 'true'} AS clean_id "
@@ -965,7 +967,7 @@ def _tx_columns(found: Mapping[str, int]) -> str:
 
 
 def facts_sql(found: Mapping[str, int], as_of: pd.Timestamp, start: pd.Timestamp,
-              current_days: int = 365, period_days: int = 90) -> str:
+              current_days: int = YEAR_DAYS, period_days: int = 90) -> str:
     """The per-customer facts query over ``tx`` (plain SQL: aggregates, FILTER, median, lag).
 
     ``tx`` has one row per sales line up to the analysis date: customer, date (DATE),
@@ -982,16 +984,16 @@ def facts_sql(found: Mapping[str, int], as_of: pd.Timestamp, start: pd.Timestamp
     middle = start + (as_of - start) / 2  # dates are whole days: date <= middle's day
     buy = "amount > 0"
     cut = day(int(period_days))
-    ly = f"date > {day(365)}"
-    py = f"date > {day(730)} AND date <= {day(365)}"
-    money = "round(coalesce({}, 0), 6)"
+    ly = f"date > {day(YEAR_DAYS)}"
+    py = f"date > {day(2 * YEAR_DAYS)} AND date <= {day(YEAR_DAYS)}"
+    sql_money = f"round(coalesce({{}}, 0), {MONEY_DECIMALS})"
     extra = []
     if "cost" in found:
-        extra.append(f"{money.format('sum(cost)')} AS cost")
+        extra.append(f"{sql_money.format('sum(cost)')} AS cost")
     if "profit" in found:
-        extra.append(f"{money.format('sum(profit)')} AS profit")
+        extra.append(f"{sql_money.format('sum(profit)')} AS profit")
     if "cost" in found or "profit" in found:
-        extra.append(f"{money.format(f'sum(amount - value) FILTER (WHERE {ly})')} AS ly_cost")
+        extra.append(f"{sql_money.format(f'sum(amount - value) FILTER (WHERE {ly})')} AS ly_cost")
     extra_sql = "".join(f",\n    {e}" for e in extra)
     return f"""
 WITH per_customer AS (
@@ -999,18 +1001,18 @@ WITH per_customer AS (
     min(date) FILTER (WHERE {buy}) AS first_purchase,
     max(date) FILTER (WHERE {buy}) AS last_purchase,
     min(date) AS first_seen,
-    {money.format('sum(amount)')} AS net_sales,
-    {money.format(f'sum(amount) FILTER (WHERE {buy})')} AS purchases,
-    {money.format('sum(amount) FILTER (WHERE amount < 0)')} AS returns,
-    {money.format(f"sum(amount) FILTER (WHERE date <= DATE '{middle.date()}')")} AS earlier,
-    {money.format(f"sum(amount) FILTER (WHERE date > DATE '{middle.date()}')")} AS recent,
-    {money.format(f'sum(value) FILTER (WHERE date > {day(int(current_days))})')} AS current_value,
+    {sql_money.format('sum(amount)')} AS net_sales,
+    {sql_money.format(f'sum(amount) FILTER (WHERE {buy})')} AS purchases,
+    {sql_money.format('sum(amount) FILTER (WHERE amount < 0)')} AS returns,
+    {sql_money.format(f"sum(amount) FILTER (WHERE date <= DATE '{middle.date()}')")} AS earlier,
+    {sql_money.format(f"sum(amount) FILTER (WHERE date > DATE '{middle.date()}')")} AS recent,
+    {sql_money.format(f'sum(value) FILTER (WHERE date > {day(int(current_days))})')} AS current_value,
     coalesce(bool_or({buy} AND {ly}), false) AS ly_active,
     coalesce(bool_or({buy} AND {py}), false) AS py_active,
-    {money.format(f'sum(amount) FILTER (WHERE {ly})')} AS ly_net,
+    {sql_money.format(f'sum(amount) FILTER (WHERE {ly})')} AS ly_net,
     max(date) FILTER (WHERE {buy} AND date <= {cut}) AS last_before_cut,
     coalesce(bool_or({buy} AND date > {cut}), false) AS lp_buyer,
-    {money.format(f'sum(value) FILTER (WHERE date > {cut})')} AS lp_value,
+    {sql_money.format(f'sum(value) FILTER (WHERE date > {cut})')} AS lp_value,
     coalesce(arg_max(name, seq) FILTER (WHERE name <> ''), '') AS name,
     coalesce(arg_max(region, seq) FILTER (WHERE region <> ''), '') AS region{extra_sql}
   FROM tx
@@ -1064,14 +1066,14 @@ def _to_facts(columns: Mapping[str, np.ndarray], as_of: pd.Timestamp,
     out["frequency"] = columns["frequency"].astype("int64")
     net = floats("net_sales")
     freq = out["frequency"]
-    out["monetary"] = np.round(np.where(freq > 0, net / np.maximum(freq, 1), net), 6) \
+    out["monetary"] = money(np.where(freq > 0, net / np.maximum(freq, 1), net)) \
         if monetary == "mean" else net.copy()  # not one array in two columns
     out["net_sales"] = net
     for col in ("purchases", "returns", "cost", "profit"):
         if col in columns:
             out[col] = floats(col)
     if "cost" in columns and "profit" not in columns:
-        out["profit"] = np.round(net - out["cost"], 6) + 0.0
+        out["profit"] = money(net - out["cost"])
     out["purchase_days"] = columns["purchase_days"].astype("int64")
     out["median_gap"] = floats("median_gap")
     for col in ("earlier", "recent", "current_value"):

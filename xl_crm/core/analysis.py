@@ -38,7 +38,7 @@ from .clv import (
     migration_values,
     repurchase_from_facts,
 )
-from .constants import A_CUT, B_CUT, DEFAULT_BINS, DEFAULT_SCHEME, PYRAMID_SHARES
+from .constants import A_CUT, B_CUT, DEFAULT_BINS, DEFAULT_SCHEME, PYRAMID_SHARES, YEAR_DAYS
 from .errors import InputError
 from .facts import Facts, customer_facts
 from .lifecycle import STAGES, LifecycleRules, assign_stages
@@ -73,7 +73,7 @@ class Options:
     b_cut: float = B_CUT
     pyramid_shares: tuple[float, ...] = PYRAMID_SHARES
     lifecycle: LifecycleRules = field(default_factory=LifecycleRules)
-    current_days: int = 365
+    current_days: int = YEAR_DAYS
     clv_group: str = "abc"
     clv_years: int = 5
     clv_overrides: Mapping[str, float] | None = None
@@ -235,7 +235,7 @@ def _migration(facts: pd.DataFrame, measured: Facts, options: Options) -> pd.Dat
     probs = repurchase_from_facts(facts, measured.as_of, period, options.migration_states)
     buyers = int(facts["lp_buyer"].sum())
     margin = float(facts["lp_value"].sum()) / buyers if buyers else 0.0
-    discount = (1 + DEFAULT_INTEREST) ** (period / 365) - 1
+    discount = (1 + DEFAULT_INTEREST) ** (period / YEAR_DAYS) - 1
     p = probs["probability"].fillna(0.0).to_numpy()
     probs["margin"] = margin
     probs["value"] = migration_values(p, margin, discount)

@@ -9,6 +9,7 @@ counts "the last 365 days"); shares are fractions (0.8 = 80%).
 from __future__ import annotations
 
 YEAR_DAYS = 365  # days in a year of the analysis (value of the last year, CLV years)
+MONEY_DECIMALS = 6  # money sums are rounded to this (binary noise off, cents exact)
 
 A_CUT, B_CUT = 0.8, 0.95  # ABC: cumulative shares of value closing tiers A and B
 PYRAMID_SHARES = (0.01, 0.04, 0.15)  # head-count shares of VIP, Major and Ordinary

@@ -42,8 +42,8 @@ import numpy as np
 import pandas as pd
 
 from .constants import YEAR_DAYS
-from .grouping import any_per_customer, distinct_pairs, order_codes, sum_per_customer
-from .rfm import Measures, measures_and_rows, money
+from .grouping import any_per_customer, distinct_pairs, money, order_codes, sum_per_customer
+from .rfm import Measures, measures_and_rows
 
 # The facts table's columns, in order (the module docstring says what each means); both
 # engines produce exactly these, which tests/test_engines.py asserts

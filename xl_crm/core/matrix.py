@@ -18,6 +18,8 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
+from .grouping import money
+
 QUADRANTS = ("Value", "Sub-value", "Potential value", "Low value")
 
 
@@ -25,7 +27,7 @@ def assign_quadrants(current: pd.Series, potential: pd.Series,
                      current_threshold: float | None = None,
                      potential_threshold: float = 0.0) -> tuple[pd.DataFrame, dict[str, float]]:
     """Quadrants from current and potential value per customer (see the module docstring)."""
-    potential = potential.round(6)
+    potential = money(potential)
     cut = max(float(current.mean()), 0.0) if current_threshold is None \
         else float(current_threshold)
     high_c = current.to_numpy() > cut

@@ -40,10 +40,9 @@ import pandas as pd
 
 from .constants import BINNINGS, DEFAULT_BINS, MAX_BINS, MIN_BINS
 from .errors import InputError
-from .grouping import distinct_pairs, order_codes
+from .grouping import distinct_pairs, money, order_codes
 from .values import parse_dates
 
-MONEY_DECIMALS = 6
 MEASURES = ("recency", "frequency", "monetary")
 SCORE_OF = {"recency": "R", "frequency": "F", "monetary": "M"}
 
@@ -171,11 +170,6 @@ def measures_and_rows(transactions: pd.DataFrame, as_of: object | None = None,
     measures = Measures(table, stamp, int((~inside).sum()),
                         tuple(int(r) for r in late_rows[:1000]))
     return measures, Rows(tx, codes, day, amount, as_of_day)
-
-
-def money(x: np.ndarray) -> np.ndarray:
-    """Money sums rounded to MONEY_DECIMALS (removes binary noise; -0.0 becomes 0.0)."""
-    return np.round(x, MONEY_DECIMALS) + 0.0  # + 0.0 turns -0.0 into 0.0
 
 
 def _days_to_dates(days: np.ndarray) -> np.ndarray:

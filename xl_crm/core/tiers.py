@@ -26,6 +26,7 @@ import pandas as pd
 
 from .constants import A_CUT, B_CUT, PYRAMID_SHARES
 from .errors import InputError
+from .grouping import money
 
 ABC_TIERS = ("A", "B", "C")
 PYRAMID_TIERS = ("VIP", "Major", "Ordinary", "Small")
@@ -83,7 +84,7 @@ def _numeric(ids: pd.Index) -> bool:
 def sum_by_customer(customers: Sequence[object], values: Sequence[float]) -> pd.Series:
     """Total value per customer, customers in order of first appearance."""
     s = pd.Series(np.asarray(values, dtype=float), index=pd.Index(list(customers), dtype=object))
-    return s.groupby(level=0, sort=False).sum().round(6)
+    return money(s.groupby(level=0, sort=False).sum())
 
 
 def abc_tiers(values: pd.Series, a_cut: float = A_CUT, b_cut: float = B_CUT,
@@ -181,9 +182,9 @@ def group_summary(
         "label": pd.Index(keys),
         "customers": count,
         "customer_share": count / n if n else np.zeros(len(keys)),
-        "value": value.round(6),
+        "value": money(value),
         "value_share": value / total if total else np.full(len(keys), np.nan),
-        "average": np.where(count > 0, value.round(6) / np.maximum(count, 1), 0.0),
+        "average": np.where(count > 0, money(value) / np.maximum(count, 1), 0.0),
     })
 
 

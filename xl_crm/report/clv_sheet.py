@@ -15,6 +15,7 @@ from openpyxl.utils import get_column_letter
 from openpyxl.worksheet.pagebreak import Break
 
 from ..core.clv import DwyerInputs, per_year
+from ..core.constants import YEAR_DAYS
 from ..i18n import text
 from .layout import INPUT_FILL, INTEGER, MONEY, PERCENT, RATE, Formula, Styler, set_widths
 
@@ -126,7 +127,7 @@ def _formula(label: str, j: int, cols: list[str], at: dict[str, int]) -> Formula
         "Total costs": f"SUM({ref('Cost of sales')}:{ref('Referral incentive')})",
         "Gross profit": f"{ref('Revenue')}-{ref('Total costs')}",
         "Discount factor": f"(1+{fixed('interest')}*{fixed('risk')})"
-                           f"^({j}+{fixed('delay_days')}/365)",
+                           f"^({j}+{fixed('delay_days')}/{YEAR_DAYS})",
         "NPV of profit": f"{ref('Gross profit')}/{ref('Discount factor')}",
         "Cumulative NPV": ref("NPV of profit") if j == 0
         else f"{ref('Cumulative NPV', p)}+{ref('NPV of profit')}",
