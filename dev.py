@@ -1,6 +1,6 @@
 """Set up and run xl_crm from a fresh checkout, on Linux, macOS and Windows.
 
-    python3 dev.py demo    # make .venv, install xl_crm, run the sample job
+    python3 dev.py demo    # make .venv, install xl_crm (no test tools), run the sample job
     python3 dev.py test    # make .venv, install xl_crm with test tools, lint, run the tests
 
 Needs only Python 3.11+ (standard library). The virtual environment lives in ``.venv``
@@ -23,21 +23,23 @@ BIN = VENV / ("Scripts" if os.name == "nt" else "bin")
 PYTHON = BIN / ("python.exe" if os.name == "nt" else "python")
 
 
-def ensure_venv() -> None:
-    """Create .venv and install the package with its test extra, once per pyproject."""
+def ensure_venv(with_tests: bool) -> None:
+    """Create .venv and install the package (with its test extra for ``test``; ``demo``
+    needs none of the test tools), once per pyproject."""
     if sys.version_info < (3, 11):  # noqa: UP036 - dev.py may be started by an older Python
         sys.exit(f"xl_crm needs Python 3.11 or newer, this is {sys.version.split()[0]}")
     stamp = VENV / ".xl_crm-installed"
     digest = hashlib.sha256((ROOT / "pyproject.toml").read_bytes()).hexdigest()
-    if stamp.exists() and stamp.read_text() == digest and PYTHON.exists():
+    done = stamp.read_text().split() if stamp.exists() and PYTHON.exists() else []
+    if done[:1] == [digest] and (not with_tests or "test" in done):
         return
     if not PYTHON.exists():
         print("creating .venv ...", flush=True)
         venv.EnvBuilder(with_pip=True).create(VENV)
     print("installing xl_crm and its dependencies ...", flush=True)
     pip = [str(PYTHON), "-m", "pip", "install", "--disable-pip-version-check", "-q"]
-    subprocess.run(pip + ["-e", f"{ROOT}[test]"], check=True)
-    stamp.write_text(digest)
+    subprocess.run(pip + ["-e", f"{ROOT}[test]" if with_tests else str(ROOT)], check=True)
+    stamp.write_text(f"{digest} test" if with_tests else digest)
 
 
 def run(args: list[str]) -> int:
@@ -50,8 +52,8 @@ def main(argv: list[str]) -> int:
     if not argv or argv[0] not in ("demo", "test"):
         print(__doc__)
         return 2
-    ensure_venv()
     command, rest = argv[0], argv[1:]
+    ensure_venv(with_tests=command == "test")
     if command == "demo":
         return run(["-m", "xl_crm.cli", "demo", *rest])
     lint = run(["-m", "ruff", "check", "."])
