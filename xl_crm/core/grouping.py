@@ -16,11 +16,6 @@ from .constants import MONEY_DECIMALS
 Money = TypeVar("Money", np.ndarray, pd.Series, float)
 
 
-def row_codes(transactions: pd.DataFrame, customers: pd.Index) -> np.ndarray:
-    """Position of each row's customer in ``customers`` (-1 when not there)."""
-    return customers.get_indexer(transactions["customer"])
-
-
 def money(x: Money) -> Money:
     """Money (currency) rounded to MONEY_DECIMALS: binary noise off, -0.0 made 0.0. Takes
     and gives a number, an array or a Series; every money sum of the core goes through it."""
