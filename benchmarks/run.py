@@ -55,7 +55,8 @@ from openpyxl import Workbook
 
 from xl_crm.core.analysis import analyze
 from xl_crm.core.sales import sales_from_frame
-from xl_crm.duck import _scan, facts_sql
+from xl_crm.duck import facts_sql
+from xl_crm.duck.source import plain_scan
 from xl_crm.report import COLUMNS, write_report
 from xl_crm.report.layout import column_values
 from xl_crm.sample import generate_transactions
@@ -138,7 +139,7 @@ def dump_cells(result, path: Path) -> None:
 def duck_reference_sql(kind: str, path: Path) -> str:
     """The same per-customer measures as the engine's facts query, run bare on the file:
     no checks, no typed table, nothing after the aggregation."""
-    scan = _scan(path)  # DuckDB detecting the dialect itself, as a user would write it
+    scan = plain_scan(path)  # DuckDB detecting the dialect itself, as a user would write it
     amount, cost = 'CAST("Net Sales" AS DOUBLE)', 'CAST("Cost" AS DOUBLE)'
     day = 'CAST("Date" AS DATE)'
     tx = (f'SELECT "Customer ID" AS customer, {day} AS date, {amount} AS amount, '

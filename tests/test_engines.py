@@ -17,7 +17,8 @@ from xl_crm.core import facts as facts_module
 from xl_crm.core.analysis import Options
 from xl_crm.core.errors import InputError
 from xl_crm.core.facts import customer_facts, fact_columns
-from xl_crm.duck import _one_row_group, read_facts
+from xl_crm.duck import read_facts
+from xl_crm.duck.source import one_row_group
 from xl_crm.engines import analyze_path
 from xl_crm.files import read_sales
 from xl_crm.sample import generate_transactions
@@ -113,7 +114,7 @@ def test_parquet_with_typed_columns_gives_the_same_facts(csv_file, tmp_path):
     groups = tmp_path / "groups.parquet"  # the same lines in row groups of 2,048
     con.execute(f"COPY frame TO '{groups}' (FORMAT PARQUET, ROW_GROUP_SIZE 2048)")
     kinds = {r[0]: r[1] for r in con.execute(f"DESCRIBE SELECT * FROM '{path}'").fetchall()}
-    assert _one_row_group(con, path) and not _one_row_group(con, groups)
+    assert one_row_group(con, path) and not one_row_group(con, groups)
     con.close()
     assert kinds["Date"].startswith("TIMESTAMP") and kinds["Customer ID"] == "BIGINT"
     duck, _, _ = read_facts(path, today=TODAY)
@@ -131,7 +132,7 @@ def test_one_row_group_is_typed_by_one_thread_and_every_connection_is_closed(
         tmp_path, monkeypatch):
     import duckdb
 
-    from xl_crm import duck
+    from xl_crm.duck import engine as duck
 
     frame = generate_transactions(n_customers=400)  # about 4,800 lines
     frame["Date"] = pd.to_datetime(frame["Date"])
@@ -146,7 +147,7 @@ def test_one_row_group_is_typed_by_one_thread_and_every_connection_is_closed(
     con.close()
 
     seen, opened = [], []
-    real_typed, real_checks, real_connect = duck._typed_table, duck._checks, duck._connect
+    real_typed, real_checks, real_connect = duck._typed_table, duck.count_checks, duck._connect
 
     def threads(con):
         return con.execute("SELECT current_setting('threads')").fetchone()[0]
@@ -164,7 +165,7 @@ def test_one_row_group_is_typed_by_one_thread_and_every_connection_is_closed(
         return opened[-1]
 
     monkeypatch.setattr(duck, "_typed_table", typed)
-    monkeypatch.setattr(duck, "_checks", checks)
+    monkeypatch.setattr(duck, "count_checks", checks)
     monkeypatch.setattr(duck, "_connect", connect)
     for path, count, expected in ((one, 2, [1, 2]), (one, None, [1, default]),
                                   (groups, 2, [2, 2]), (groups, None, [default, default])):
