@@ -677,7 +677,8 @@ def test_mail_module_works_without_ssl_and_smtplib(tmp_path):
 import sys
 sys.modules["ssl"] = sys.modules["_ssl"] = sys.modules["smtplib"] = None
 from pathlib import Path
-from xl_crm.mail import ReportSummary, mail_report
+from xl_crm.keyfigures import ReportSummary
+from xl_crm.mail import mail_report
 SUMMARY = ReportSummary("2026-10", "2026-10-31", "s.csv", 1, 1.0, 1.0, "profit", ())
 report = Path({str(tmp_path / 'r.xlsx')!r})
 report.write_bytes(b"PK")

@@ -16,12 +16,11 @@ from aiosmtpd.controller import Controller
 from aiosmtpd.smtp import AuthResult, LoginPassword
 
 from xl_crm.core.errors import XlCrmError
+from xl_crm.keyfigures import ReportSummary, TierRow
 from xl_crm.mail import (
     MailError,
     MailSettings,
-    ReportSummary,
     SendResult,
-    TierRow,
     build_message,
     describe_result,
     send,
