@@ -1,0 +1,148 @@
+"""The button job itself (:func:`run`): settings, sales rows, analysis, result sheets and
+the report file beside the workbook.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from ..core.analysis import Analysis, analyze
+from ..core.errors import InputError, XlCrmError
+from ..core.sales import sales_from_rows
+from ..i18n import text
+from ..report import ReportOptions, write_report
+from ..views import (
+    GROUP_KINDS,
+    customer_frame,
+    excel_value,
+    group_header,
+    group_table,
+    strategy_header,
+    strategy_rows,
+)
+from .book import (
+    BookLike,
+    checked_sheets,
+    find_sheet,
+    is_output,
+    output_names,
+    range_rows,
+    replace_sheets,
+    sales_sheet,
+    sheet_rows,
+)
+from .settings import SETTINGS_SHEETS, Settings, read_settings
+
+
+@dataclass
+class Outcome:
+    """What a run did (the log sheet shows the same)."""
+
+    analysis: Analysis
+    settings: Settings
+    sheets: dict[str, list[list[object]]]
+    log: list[tuple[str, object]] = field(default_factory=list)
+    report: Path | None = None
+    report_error: str | None = None  # why the report was not saved, one line
+
+
+def build_sheets(analysis: Analysis, lang: str) -> dict[str, list[list[object]]]:
+    """The result sheets as 2-D lists with header rows, by sheet name."""
+    frame = customer_frame(analysis, lang)
+    columns = ["customer", "name", "region", "last_purchase", "recency", "frequency",
+               "monetary", "value", "R", "F", "M", "RFM", "segment", "abc_tier",
+               "pyramid_tier", "stage", "quadrant", "recommendation"]
+    customers = [[text(f"col.{c}", lang) for c in columns]]
+    customers += [[excel_value(v) for v in row] for row in frame[columns].itertuples(index=False)]
+    tiers: list[list[object]] = []
+    for key in GROUP_KINDS:
+        if tiers:
+            tiers.append([""] * 6)
+        tiers += [[text(f"summary.{key}", lang)] + [""] * 5, group_header(lang)]
+        tiers += group_table(analysis, key, lang)
+    names = output_names(lang)
+    return {names[0]: customers, names[1]: tiers, names[2]: _strategy_rows(analysis, lang)}
+
+
+def _strategy_rows(analysis: Analysis, lang: str) -> list[list[object]]:
+    return [strategy_header(lang)] + [list(r) for r in strategy_rows(analysis, lang)]
+
+
+def run(book: BookLike, report_dir: Path | None = None,
+        clock: Callable[[], float] = time.perf_counter) -> Outcome:
+    """Read, analyse, build and check every result sheet; when ``report_dir`` is given,
+    save the report file there; then write the sheets (all or nothing, see the module
+    docstring). A report that cannot be saved is no error: :attr:`Outcome.report_error`
+    and the log's ``report`` row say why."""
+    started = clock()
+    settings_sheet = find_sheet(book, SETTINGS_SHEETS)
+    settings = read_settings(*range_rows(settings_sheet.used_range)) if settings_sheet \
+        else Settings()
+    source = sales_sheet(book, settings)
+    if is_output(source.name):
+        raise InputError(f"the sales sheet {source.name!r} has the name of a result sheet; "
+                         "rename it or name the sales sheet in Settings")
+    rows, first_row = sheet_rows(source)
+    sales = sales_from_rows(rows, settings.columns or None,
+                            source=f"{getattr(book, 'name', 'workbook')} [{source.name}]",
+                            first_row=first_row)
+    analysis = analyze(sales, settings.options())
+    lang = settings.language
+    sheets = build_sheets(analysis, lang)
+    outcome = Outcome(analysis, settings, sheets)
+    if report_dir is not None and settings.save_report:
+        outcome.report, outcome.report_error = save_report(book, analysis, report_dir, lang)
+    log = analysis.log
+    if outcome.report is not None:
+        report = str(outcome.report)
+    elif outcome.report_error:
+        report = f"not saved: {outcome.report_error}"
+    else:
+        report = ("not saved (see the save_report setting, or save the workbook on this "
+                  "computer first)")
+    outcome.log = [
+        ("sales sheet", source.name),
+        ("rows read", log["rows_read"]),
+        ("blank rows skipped", len(log["blank_rows"])),
+        ("rows after the analysis date left out", log["rows_after_as_of"]),
+        ("analysis date", f"{log['as_of']} ({log['as_of_source']})"),
+        ("customers", log["customers"]),
+        ("value", analysis.value_basis),
+        ("report", report),
+        ("seconds", round(clock() - started, 2)),
+    ]
+    sheets[output_names(lang)[3]] = [["item", "value"]] + [[k, v] for k, v in outcome.log]
+    replace_sheets(book, checked_sheets(sheets))
+    return outcome
+
+
+def report_name(book: BookLike, as_of: object) -> str:
+    """``<workbook name> customer-value-YYYY-MM.xlsx``: the workbook's file name without
+    its extension keeps the reports of two workbooks in one folder apart."""
+    stem = Path(str(getattr(book, "name", "") or "workbook")).stem.strip() or "workbook"
+    return f"{stem} customer-value-{as_of:%Y-%m}.xlsx"
+
+
+def save_report(book: BookLike, analysis: Analysis, folder: Path,
+                lang: str) -> tuple[Path | None, str | None]:
+    """Save the report in ``folder`` (made when missing); (path, None) or, when it cannot
+    be saved, (None, a one-line reason)."""
+    target = folder / report_name(book, analysis.as_of)
+    if folder.exists() and not folder.is_dir():
+        return None, (f"{folder} is a file, not a folder; rename or move that file so that "
+                      "the reports folder can be made")
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+        path = write_report(analysis, target, ReportOptions(lang=lang), overwrite=True,
+                            inputs=[Path(getattr(book, "fullname", ""))])
+    except XlCrmError as err:
+        return None, str(err)
+    except OSError as err:
+        return None, f"{target} could not be written: {err.strerror or err}"
+    except Exception as err:  # noqa: BLE001 - a bug in the report must not cost the sheets
+        first = (str(err).splitlines() or [""])[0]
+        return None, f"unexpected error ({type(err).__name__}: {first}); please report it"
+    return path, None
