@@ -3,7 +3,7 @@
     python benchmarks/run.py            # 100k and 1M transactions
     python benchmarks/run.py --sizes 100000 1000000 10000000
 
-Data: :func:`xl_crm.sample.generate_transactions` (seeded), the same model as the
+Data: :func:`workbooks.generate_sample.generate_transactions` (seeded), the same model as the
 shipped sample, scaled by the number of customers (about 12 rows per customer).
 Each figure is the best of ``--repeat`` runs (wall clock, seconds). Peak memory is the
 largest amount allocated through Python's tracemalloc (numpy and pandas buffers
@@ -53,13 +53,13 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from openpyxl import Workbook
 
+from workbooks.generate_sample import generate_transactions
 from xl_crm.core.analysis import analyze
 from xl_crm.core.sales import sales_from_frame
 from xl_crm.duck import facts_sql
 from xl_crm.duck.source import plain_scan
 from xl_crm.report import COLUMNS, write_report
 from xl_crm.report.layout import column_values
-from xl_crm.sample import generate_transactions
 from xl_crm.udfs import CRM_ABC, CRM_RFM
 from xl_crm.views import customer_frame
 

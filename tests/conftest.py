@@ -9,8 +9,8 @@ import pandas as pd
 import pytest
 
 ROOT = Path(__file__).resolve().parent.parent
-SAMPLE = ROOT / "workbooks" / "sample_sales.xlsx"
-SAMPLE_ZH = ROOT / "workbooks" / "sample_sales_zh.xlsx"
+SAMPLE = ROOT / "xl_crm" / "data" / "sample_sales.xlsx"
+SAMPLE_ZH = ROOT / "xl_crm" / "data" / "sample_sales_zh.xlsx"
 
 
 def frame(rows: list[tuple], columns=("Customer", "Date", "Amount")) -> pd.DataFrame:

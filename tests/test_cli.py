@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import email
 import email.policy
+import re
 import subprocess
 import sys
 
@@ -152,3 +153,14 @@ def test_engine_option_gives_the_same_report_figures(tmp_path, capsys):
     assert main(["analyze", str(csv), "--engine", "duckdb"]) == 0
     duck_out = capsys.readouterr().out.splitlines()[2:]
     assert pandas_out == duck_out
+
+
+def test_the_runtime_package_ships_the_sample_and_not_its_generator():
+    from xl_crm.cli import sample_path
+
+    package = ROOT / "xl_crm"
+    assert sample_path() == package / "data" / "sample_sales.xlsx" and sample_path().exists()
+    assert not (package / "sample.py").exists()
+    imports = re.compile(r"^\s*(from|import)\s+workbooks\b", re.MULTILINE)
+    for module in package.rglob("*.py"):  # the generator and builders are repository tools
+        assert not imports.search(module.read_text(encoding="utf-8")), module

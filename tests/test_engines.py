@@ -13,6 +13,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
+from workbooks.generate_sample import generate_transactions
 from xl_crm.core import facts as facts_module
 from xl_crm.core.analysis import Options
 from xl_crm.core.errors import InputError
@@ -21,7 +22,6 @@ from xl_crm.duck import read_facts
 from xl_crm.duck.source import one_row_group
 from xl_crm.engines import analyze_path
 from xl_crm.files import read_sales
-from xl_crm.sample import generate_transactions
 
 TODAY = dt.date(2026, 11, 22)
 

@@ -1,6 +1,6 @@
 """Build workbooks/xl_crm_monthly.xlsm, the ready-to-use macro workbook, without Excel.
 
-    python workbooks/build_macro_workbook.py
+    python -m workbooks.build_macro_workbook   (from the repository root)
 
 How it is made: the VBA project (``xl/vbaProject.bin``) is taken unchanged from xlwings'
 own quickstart template (``xlwings/quickstart.xlsm`` in the installed xlwings package);
@@ -26,8 +26,8 @@ import xlwings
 HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE.parent))
 
+from workbooks.generate_sample import generate_transactions
 from xl_crm.options import SHEET_OPTIONS
-from xl_crm.sample import generate_transactions
 
 TARGET = HERE / "xl_crm_monthly.xlsm"
 MACRO = "SampleCall"

@@ -35,7 +35,7 @@ if TYPE_CHECKING:  # pandas, the core and the report are imported when a command
     from .core.analysis import Analysis, Options
 
 STARTED = time.perf_counter()
-REPO_SAMPLE = Path(__file__).resolve().parent.parent / "workbooks" / "sample_sales.xlsx"
+SAMPLE = Path(__file__).resolve().parent / "data" / "sample_sales.xlsx"  # package data
 DEMO_OUTPUT = Path("out")
 USER_TEMP: Path | None = None  # the user's temporary folder (the run uses a private one)
 REPORT_SUFFIX = ".xlsx"
@@ -50,16 +50,8 @@ STOP_SIGNALS = {"SIGINT": (130, "interrupted"), "SIGTERM": (143, "terminated"),
 
 
 def sample_path() -> Path:
-    """The shipped sample workbook; written from the seeded generator when the package
-    runs without the repository's ``workbooks/`` folder."""
-    if REPO_SAMPLE.exists():
-        return REPO_SAMPLE
-    from .sample import EN_WIDTHS, generate_transactions, write_workbook
-
-    path = (USER_TEMP or Path(tempfile.gettempdir())) / "xl_crm_sample_sales.xlsx"
-    if not path.exists():
-        write_workbook(generate_transactions(), path, "Sales", EN_WIDTHS)
-    return path
+    """The shipped sample workbook (package data: ``xl_crm/data/sample_sales.xlsx``)."""
+    return SAMPLE
 
 
 def _options(args: argparse.Namespace) -> Options:
