@@ -32,6 +32,14 @@ def sample_analysis(sample_sales):
     return analyze(sample_sales)
 
 
+@pytest.fixture(scope="session")
+def sample_report(sample_analysis, tmp_path_factory) -> Path:
+    """The report of the sample with the default options, written once per test run."""
+    from xl_crm.report import write_report
+
+    return write_report(sample_analysis, tmp_path_factory.mktemp("sample-report") / "report.xlsx")
+
+
 @pytest.fixture
 def smtp(monkeypatch):
     """A real SMTP server on loopback (aiosmtpd) and the mail variables pointing at it.

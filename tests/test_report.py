@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+import shutil
 
 import pytest
 from openpyxl import load_workbook
@@ -15,10 +16,8 @@ from xl_crm.report.clv_sheet import ROWS
 
 
 @pytest.fixture(scope="module")
-def report(sample_analysis, tmp_path_factory):
-    path = tmp_path_factory.mktemp("report") / "report.xlsx"
-    write_report(sample_analysis, path)
-    return load_workbook(path), path
+def report(sample_report):
+    return load_workbook(sample_report), sample_report
 
 
 def rows(ws):
@@ -141,15 +140,17 @@ def test_chinese_report(sample_analysis, tmp_path):
     assert read_summary(path).tiers[0].name == "A类客户"
 
 
-def test_same_input_same_cells(sample_analysis, tmp_path):
-    a = load_workbook(write_report(sample_analysis, tmp_path / "a.xlsx"))
+def test_same_input_same_cells(sample_analysis, report, tmp_path):
+    a = report[0]
     b = load_workbook(write_report(sample_analysis, tmp_path / "b.xlsx"))
     for name in a.sheetnames:
         assert rows(a[name]) == rows(b[name]), name
 
 
-def test_refuses_to_overwrite_and_never_writes_the_input(sample_analysis, tmp_path):
-    path = write_report(sample_analysis, tmp_path / "r.xlsx")
+def test_refuses_to_overwrite_and_never_writes_the_input(sample_analysis, sample_report,
+                                                         tmp_path):
+    path = tmp_path / "r.xlsx"
+    shutil.copyfile(sample_report, path)
     before = path.read_bytes()
     with pytest.raises(OutputError, match="exists"):
         write_report(sample_analysis, path)

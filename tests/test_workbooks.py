@@ -135,8 +135,9 @@ def test_libreoffice_opens_the_macro_workbook(tmp_path):
 
 def test_builder_rebuilds_the_same_workbook(tmp_path):
     builder = load_module(ROOT / "workbooks" / "build_macro_workbook.py", "builder")
-    rebuilt = load_workbook(builder.build(tmp_path / "again.xlsm"), keep_vba=True)
-    shipped = load_workbook(WORKBOOK, keep_vba=True)
+    # read-only: only the compared sheets are parsed, not the 36,546 sales rows
+    rebuilt = load_workbook(builder.build(tmp_path / "again.xlsm"), read_only=True)
+    shipped = load_workbook(WORKBOOK, read_only=True)
     assert rebuilt.sheetnames == shipped.sheetnames
     for name in ("Start", "Settings", "Functions"):
         assert cells(rebuilt[name]) == cells(shipped[name]), name
