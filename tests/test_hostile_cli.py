@@ -12,6 +12,8 @@ from __future__ import annotations
 import csv
 import email
 import email.policy
+import gc
+import io
 import os
 import pty
 import random
@@ -620,3 +622,19 @@ def test_a_clean_run_through_the_console_script_says_nothing_on_stderr(tmp_path)
                     "abc", "--lang", "zh", "--as-of", "2026-10-31"])
     assert done.returncode == 0, done.stderr
     assert done.stderr == ""
+
+
+def test_after_a_stop_a_half_written_zip_says_nothing_at_exit(monkeypatch, capsys):
+    import zipfile
+
+    from xl_crm import cli
+
+    reported = []
+    monkeypatch.setattr(sys, "unraisablehook", reported.append)  # restored afterwards
+    assert cli._stopped([], KeyboardInterrupt()) == 130
+    archive = zipfile.ZipFile(io.BytesIO(), "w")
+    archive._writing = True  # as when a signal lands inside a member's close
+    del archive  # its __del__ raises "Can't close the ZIP file ..." as an unraisable error
+    gc.collect()
+    assert reported == []
+    assert capsys.readouterr().err == "xl-crm: interrupted\n"

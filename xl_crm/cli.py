@@ -420,8 +420,16 @@ def _stopped(received: Sequence[int], err: BaseException | None = None) -> int:
         code, said = STOP_SIGNALS[signal.Signals(received[0]).name]
     else:  # a KeyboardInterrupt without our handler (SIGINT arriving before it was set)
         code, said = STOP_SIGNALS["SIGTERM" if isinstance(err, Terminated) else "SIGINT"]
+    # the writer the signal interrupted (openpyxl's zip, stopped inside a member) is
+    # finalized as the process exits and would print "Exception ignored in ...
+    # ZipFile.__del__"; its file is already removed, so after a stop that is not news
+    sys.unraisablehook = _ignore_unraisable
     print(f"xl-crm: {said}", file=sys.stderr)
     return code
+
+
+def _ignore_unraisable(unraisable: object) -> None:
+    """The unraisable-exception hook of a stopped run: says nothing (see :func:`_stopped`)."""
 
 
 def error_line(err: Exception) -> str:
