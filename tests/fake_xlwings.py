@@ -125,6 +125,8 @@ class Range:
         self.sheet.book.before_write(self.sheet)
         if not isinstance(rows, list):
             rows = [[rows]]
+        if len({len(r) for r in rows if isinstance(r, list)}) > 1:  # as xlwings refuses them
+            raise ValueError("All elements of a 2d list or tuple must be of the same length")
         for i, row in enumerate(rows):
             for j, v in enumerate(row if isinstance(row, list) else [row]):
                 cell = (self.row + i, self.column + j)

@@ -12,7 +12,7 @@ from openpyxl import load_workbook
 
 from xl_crm.cli import build_parser, main
 
-from .conftest import ROOT, SAMPLE_ZH
+from .conftest import ROOT, SAMPLE, SAMPLE_ZH
 
 
 def test_demo_prints_the_analysis_and_writes_the_report(capsys, tmp_path, monkeypatch):
@@ -69,9 +69,39 @@ def test_report_is_written_then_mailed(tmp_path, smtp, capsys):
     assert sender == "reports@example.com"
     assert recipients == ["boss@example.com", "audit@example.com"]
     message = email.message_from_bytes(raw, policy=email.policy.default)
-    assert message["Subject"] == "客户价值报告 — 2026-10"
+    # the month, then the headline change (VIPs at risk, value since the previous month end)
+    assert message["Subject"] == "客户价值报告 — 2026-10：风险VIP客户 4 位，客户价值较 2026-09-30 +19.9%"
     attachment = next(message.iter_attachments())
     assert attachment.get_content() == out.read_bytes()
+
+
+def test_a_report_over_the_mail_limit_is_mailed_as_a_summary_workbook(tmp_path, smtp, capsys,
+                                                                     monkeypatch):
+    monkeypatch.setenv("XL_CRM_MAIL_MAX_MB", "0.2")  # the sample report is about 1.1 MB
+    out = tmp_path / "oct.xlsx"
+    assert main(["report", str(SAMPLE), "-o", str(out), "--email", "boss@example.com"]) == 0
+    small = tmp_path / "oct summary.xlsx"
+    assert f"summary for mail written: {small.resolve()}" in capsys.readouterr().out
+    (_, _, raw), = smtp.mails
+    message = email.message_from_bytes(raw, policy=email.policy.default)
+    attachment = next(message.iter_attachments())
+    assert attachment.get_filename() == "oct summary.xlsx"
+    assert attachment.get_content() == small.read_bytes()
+    names = load_workbook(small, read_only=True).sheetnames
+    assert names[:4] == ["Summary", "Actions", "Changes", "Distributions"]
+    assert "Customers" not in names and "Tier A" not in names
+    body = message.get_body(("plain",)).get_content()
+    size = out.stat().st_size / 1e6
+    assert (f"The full report ({size:.1f} MB) is over the mail limit of 0.2 MB, so the "
+            f"attachment holds the summary sheets only; the full report is at "
+            f"{out.resolve()}") in " ".join(body.split())
+    # an existing report over the limit is refused in one line, nothing sent
+    assert main(["email", str(out), "--to", "boss@example.com"]) == 1
+    err = capsys.readouterr().err
+    assert err == (f"xl-crm: oct.xlsx is {size:.1f} MB, over the mail limit of 0.2 MB "
+                   "(XL_CRM_MAIL_MAX_MB); send it with xl-crm report --email, which attaches "
+                   "a summary workbook, or raise the limit\n")
+    assert len(smtp.mails) == 1
 
 
 def test_report_stays_when_a_recipient_is_refused(tmp_path, smtp, capsys):
@@ -105,7 +135,8 @@ def test_email_existing_report_dry_run_writes_eml(tmp_path, monkeypatch, capsys)
     eml = tmp_path / "r.eml"
     message = email.message_from_bytes(eml.read_bytes(), policy=email.policy.default)
     assert message["To"] == "boss@example.com"
-    assert message["Subject"] == "Customer value report — 2026-10"
+    assert message["Subject"] == ("Customer value report — 2026-10: 4 VIPs at risk, value "
+                                  "+19.9% since 2026-09-30")
     kinds = {part.get_content_type() for part in message.walk()}
     assert {"text/plain", "text/html"} <= kinds
     assert "dry run: message written to" in capsys.readouterr().out

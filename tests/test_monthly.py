@@ -48,7 +48,8 @@ def crm_sheets(book):
 def test_run_writes_result_sheets_and_leaves_user_sheets_alone(book):
     before = {name: cells for name, cells in book.snapshot()}
     outcome = run(book)
-    assert crm_sheets(book) == ["CRM Customers", "CRM ABC", "CRM Strategy", "CRM Log"]
+    assert crm_sheets(book) == ["CRM Actions", "CRM Changes", "CRM Customers", "CRM ABC",
+                                "CRM Strategy", "CRM Log"]
     for name in ("Notes", "销售", "Settings"):
         assert book.sheets[name].cells == before[name], name
     customers = book.sheets["CRM Customers"].used_range.value
@@ -57,6 +58,23 @@ def test_run_writes_result_sheets_and_leaves_user_sheets_alone(book):
     log = dict(book.sheets["CRM Log"].used_range.value[1:])
     assert log["rows read"] == 2276 and log["sales sheet"] == "销售"
     assert log["report"].startswith("not saved")
+
+
+def test_the_button_sheets_show_the_same_action_list_and_changes_as_the_report(book):
+    from xl_crm.decisions import action_header, action_list, migration_table
+
+    outcome = run(book)
+    a = outcome.analysis
+    shown = book.sheets["CRM Actions"].used_range.value
+    expected = [action_header("en"), *action_list(a, "en")]
+    assert len(shown) == len(expected) > 1
+    assert shown[0] == expected[0] and shown[1] == expected[1]
+    changes = book.sheets["CRM Changes"].used_range.value
+    matrix = migration_table(a, "abc", "en")
+    width = len(changes[0])
+    at = [r[:len(matrix[0])] for r in changes].index(matrix[0])
+    assert [r[:len(matrix[0])] for r in changes[at:at + len(matrix)]] == matrix
+    assert all(len(r) == width for r in changes)  # one rectangle, as a range takes it
 
 
 def test_a_user_sheet_named_like_crm_is_never_touched(book):
@@ -74,7 +92,8 @@ def test_second_run_replaces_only_its_own_sheets(book):
     run(book)
     book.sheets["CRM Customers"].cells[(1, 1)] = "stale"
     run(book)
-    assert crm_sheets(book) == ["CRM Customers", "CRM ABC", "CRM Strategy", "CRM Log"]
+    assert crm_sheets(book) == ["CRM Actions", "CRM Changes", "CRM Customers", "CRM ABC",
+                                "CRM Strategy", "CRM Log"]
     assert book.sheets["CRM Customers"].cells[(1, 1)] == "Customer"
     assert [s.name for s in book.sheets][:3] == ["Notes", "销售", "Settings"]
 
@@ -164,7 +183,7 @@ def test_macro_saves_the_report_and_emails_it_when_asked(book, tmp_path, smtp):
 def test_dates_in_the_log_and_sheet_values_are_plain_python(book):
     run(book)
     values = book.sheets["CRM Customers"].used_range.value
-    assert isinstance(values[1][3], dt.datetime)
+    assert isinstance(values[1][4], dt.datetime)  # Last purchase, after the sales rep
     assert all(type(v) in (str, int, float, dt.datetime, type(None)) for v in values[1])
 
 

@@ -10,6 +10,7 @@ from openpyxl import load_workbook
 
 from xl_crm.core.analysis import analyze
 from xl_crm.core.sales import sales_from_rows
+from xl_crm.decisions import action_count, action_header, action_list
 from xl_crm.output import OutputError
 from xl_crm.report import ReportOptions, read_summary, write_report
 from xl_crm.report.clv_sheet import ROWS
@@ -27,8 +28,8 @@ def rows(ws):
 def test_sheets_and_opening_sheet(report):
     book, _ = report
     visible = [ws.title for ws in book.worksheets if ws.sheet_state == "visible"]
-    assert visible == ["Summary", "Tier A", "Tier B", "Tier C", "Customers", "CLV",
-                       "Strategy", "Notes"]
+    assert visible == ["Summary", "Actions", "Changes", "Distributions", "Tier A", "Tier B",
+                       "Tier C", "Customers", "CLV", "Strategy", "Notes"]
     assert book.sheetnames[len(visible):] == ["xl_crm data"]  # the key figures, for mail
     assert book["xl_crm data"].sheet_state == "veryHidden"
     assert book.active.title == "Summary"
@@ -62,7 +63,14 @@ def test_values_and_number_formats(report, sample_analysis):
     assert row["Cumulative share"].number_format == "0.0%"
     assert row["Recency (days)"].number_format == "#,##0"
     assert row["Segment"].value == first["segment"]
-    assert row["Recommendation"].value  # the segment's goal
+    # the next action comes from the action table, not from the segment
+    assert first["action"] == "a-keep"
+    assert row["Next action"].value == "Keep close: personal contact and priority service"
+    assert row["Priority"].value == 3 and row["Sales rep"].value == first["rep"] != ""
+    assert row["Value at risk"].value == 0
+    # no column repeats another: Monetary is Net sales (total), Profit is Value (profit basis)
+    assert "Monetary" not in header and "Profit" not in header
+    assert {"Net sales", "Value", "Cost"} <= set(header)
 
 
 def test_tables_filters_frozen_panes_and_print_settings(report):
@@ -76,14 +84,76 @@ def test_tables_filters_frozen_panes_and_print_settings(report):
         assert ws.page_setup.fitToWidth == 1 and ws.sheet_properties.pageSetUpPr.fitToPage
         assert ws.print_title_rows == "$1:$1"
         assert "&P" in ws.oddFooter.right.text
-    assert book["Tier A"].freeze_panes == "B2"
+        # the footer names the report, its month and the sheet (Excel's &A)
+        assert ws.oddFooter.left.text == "xl_crm customer value report 2026-10 · &A"
+    assert book["Tier A"].freeze_panes == "C2"  # customer and name stay in view
+    customers = book["Customers"]
+    assert customers.print_area == f"'Customers'!$A$1:$M${customers.max_row}"
+    assert [c.value for c in customers[1]][:13] == [
+        "Customer", "Name", "Sales rep", "Region", "ABC tier", "Pyramid tier",
+        "Lifecycle stage", "Value", "Value at risk", "Last purchase", "Recency (days)",
+        "Priority", "Next action"]
 
 
-def test_summary_has_key_figures_tables_charts_and_heat_map(report, sample_analysis):
+def test_summary_puts_decisions_first_on_one_page(report, sample_analysis):
     book, _ = report
     ws = book["Summary"]
+    a, c = sample_analysis, sample_analysis.customers
     assert ws["A1"].value == "Customer value report — 2026-10"
-    assert ws["A5"].value == 3000 and ws["A5"].font.sz == 16
+    assert ws["A3"].value == ("24 months of data, 2024-11-01 to 2026-10-31   ·   "
+                              "Change since 2026-09-30")
+    values = rows(ws)
+    figures = {r[0]: r[1:5] for r in values[5:16]}
+    assert values[4][:5] == ["Figure", "Now", "Previous", "Change", "Change %"]
+    assert figures["Customers"][:3] == [3000, 2966, 34]
+    assert figures["Value at risk"][0] == pytest.approx(c["value_at_risk"].sum())
+    assert figures["VIPs at risk"][0] == 14
+    assert ws.cell(8, 4).number_format == "+#,##0;-#,##0;0"
+    at = next(i for i, r in enumerate(values) if r[0] == "Action list: whom to contact")
+    assert values[at][1] == "578 customers to contact (priority 1: this week, 2: this month)"
+    assert values[at + 1][:3] == ["Name", "Priority", "Sales rep"]
+    assert [r[0] for r in values[at + 2:at + 12]] == list(
+        c.set_index("customer").loc[[r[1] for r in action_list(a, "en", 10)], "name"])
+    assert values[at + 2][1] == 1
+    matrix = next(i for i, r in enumerate(values) if r[0] == "Previous \\ now")
+    assert values[matrix + 1][:5] == ["Tier A", 670, 14, 0, 684]
+    assert values[matrix + 4][:5] == ["new", 2, 4, 31, 37]
+    assert ws.print_area == "'Summary'!$A$1:$H$" + str(len(values))
+    assert ws.page_setup.fitToHeight == 1 and ws.page_setup.fitToWidth == 1
+
+
+def test_actions_and_changes_sheets(report, sample_analysis):
+    book, _ = report
+    a = sample_analysis
+    actions = rows(book["Actions"])
+    assert actions[0] == action_header("en")
+    assert actions[1:] == action_list(a, "en")
+    assert len(actions) - 1 == action_count(a) == 578
+    assert book["Actions"].freeze_panes == "D2"
+    # a printed page: priority ... action; the reason and the rest follow on screen
+    assert book["Actions"].print_area == f"'Actions'!$A$1:$I${len(actions)}"
+    changes = rows(book["Changes"])
+    titles = [r[0] for r in changes]
+    for key in ("ABC tiers (Pareto)", "Customer pyramid", "RFM segments", "Lifecycle stages"):
+        assert f"Customers moving between {key}" in titles
+        assert f"Value moving between {key}" in titles
+    at = titles.index("Value moving between ABC tiers (Pareto)") + 2
+    assert changes[at][:5] == ["Tier A"] + [pytest.approx(v) for v in
+                                            [*a.changes.values["abc"].loc["A"],
+                                             a.changes.values["abc"].loc["A"].sum()]]
+    dwyer = titles.index("Repurchase probability by months since the last purchase "
+                         "(Dwyer migration model)")
+    assert changes[dwyer + 1][0] == "Periods since the last purchase (90-day periods)"
+    assert changes[dwyer + 2][:3] == [1, 872, pytest.approx(539 / 872)]
+    movers = titles.index("Movers")
+    assert {r[0] for r in changes[movers + 2:] if r[0] in (
+        "Entered tier A", "Left tier A", "Became lost", "New customer")} == {
+        "Entered tier A", "Left tier A", "Became lost", "New customer"}
+
+
+def test_distributions_have_tables_charts_and_heat_map(report, sample_analysis):
+    book, _ = report
+    ws = book["Distributions"]
     assert len(ws._charts) == 3
     assert len(ws.conditional_formatting) == 1
     values = rows(ws)
@@ -133,7 +203,8 @@ def test_strategy_and_notes(report, sample_analysis):
 def test_chinese_report(sample_analysis, tmp_path):
     path = write_report(sample_analysis, tmp_path / "zh.xlsx", ReportOptions(lang="zh"))
     book = load_workbook(path)
-    assert book.sheetnames[:4] == ["摘要", "A类客户", "B类客户", "C类客户"]
+    assert book.sheetnames[:7] == ["摘要", "行动清单", "变化", "客户分布", "A类客户", "B类客户",
+                                   "C类客户"]
     assert book["摘要"]["A1"].font.name == "Microsoft YaHei"
     header = [c.value for c in book["客户明细"][1]]
     assert header[:2] == ["客户编号", "客户名称"]

@@ -41,7 +41,11 @@ def report_path(sample_analysis, tmp_path_factory):
 def test_every_chart_axis_is_shown(report_path):
     with zipfile.ZipFile(report_path) as z:
         charts = [n for n in z.namelist() if n.startswith("xl/charts/chart")]
-        assert len(charts) == 3
+        assert len(charts) == 4  # the Summary's trend, the Distributions' three
+        trend = [n for n in charts if b"'Changes'!$A$6:$A$17" in z.read(n)]
+        assert len(trend) == 1  # net sales per month, from the Changes sheet's trend table
+        assert {b"'Changes'!$B$6:$B$17", b"'Changes'!$C$6:$C$17"} <= set(
+            re.findall(rb"<(?:c:)?f>([^<]*)</(?:c:)?f>", z.read(trend[0])))
         for name in charts:
             root = ElementTree.fromstring(z.read(name))
             axes = [a for kind in AXES for a in root.iter(f"{CHART}{kind}")]

@@ -38,7 +38,12 @@ def test_crm_rfm_by_hand_with_header_rows_and_mixed_dates():
     assert rows["c"][:3] == [None, 0, -20]  # only a return: kept, recency empty
     # R: a, d tie at 0 days (m = 2 worse -> 1 + 10//4 = 3); b m=1 -> 2; c -> 1
     assert [rows[k][3] for k in "abcd"] == [3, 2, 1, 3]
-    assert rows["a"][6:] == ["343", 10, "Important value"]
+    # eight classes on raw measures: mean recency of the buyers (0 + 21 + 0) / 3 = 7 days,
+    # mean purchases (2 + 1 + 0 + 1) / 4 = 1, mean net sales (150 + 1000 - 20 + 30) / 4 =
+    # 290: a is recent and frequent but spends below the mean; b spends above it only
+    assert rows["a"][6:] == ["343", 10, "General value"]
+    assert rows["b"][8] == "Important win-back"
+    assert rows["c"][8] == "General win-back"  # never bought: recency low
 
 
 def test_crm_rfm_without_headers_as_1d_lists_and_serials():
@@ -224,13 +229,13 @@ TWO = ([["a"], ["b"]], [[D(2025, 3, 1)], [D(2025, 3, 2)]], [[1.0], [2.0]])
     (lambda: CRM_SEGMENT([[5]], [[5]], [["#N/A"]]), ("m row 1: the cell shows #N/A; correct or "
      "clear it")),
     (lambda: CRM_SEGMENT([[5]], [[5]], [[5]], 7),
-     "scheme: must be value8, named or a range holding a scheme table, not 7"),
+     "scheme: must be value8, named, value8-score or a range holding a scheme table, not 7"),
     (lambda: CRM_RFM(*TWO, None, "five"), "bins row 1: 'five' is not a number"),
     (lambda: CRM_RFM(*TWO, None, -1), "bins must be a whole number from 2 to 9, not -1"),
     (lambda: CRM_RFM(*TWO, None, True), "bins row 1: True is TRUE/FALSE, not a number"),
     (lambda: CRM_RFM(*TWO, None, NA), "bins: the cell shows #N/A; correct or clear it"),
     (lambda: CRM_RFM(*TWO, None, 5, 7.0),
-     "scheme: must be value8, named or a range holding a scheme table, not 7"),
+     "scheme: must be value8, named, value8-score or a range holding a scheme table, not 7"),
     (lambda: CRM_RFM(*TWO[:2], [[1.0], [NA]]), ("amounts row 2: the cell shows #N/A; correct "
      "or clear it")),
     (lambda: CRM_RFM(*TWO[:2], [[1.0], ["#DIV/0!"]]), ("amounts row 2: the cell shows #DIV/0!; "

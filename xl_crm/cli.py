@@ -90,6 +90,35 @@ def parse_columns(items: Sequence[str]) -> dict[str, str]:
     return _option_values(argparse.Namespace(columns=list(items)))["columns"]
 
 
+def decision_lines(result: Analysis, lang: str = "en", actions: int = 20) -> list[str]:
+    """The decision views as text: data window, headline figures with their change, the
+    top of the action list and the ABC migration (the report's Summary page)."""
+    from . import decisions
+    from .i18n import text
+    from .plaintext import shown, shown_share, text_table
+
+    lines = [f"{decisions.data_window(result, lang)}; {decisions.comparison_note(result, lang)}",
+             *(f"warning: {w}" for w in decisions.data_warnings(result, lang)), ""]
+    figures = [[f.label, shown(f.current), shown(f.previous), shown(f.change, signed=True),
+                shown_share(f.change_share)] for f in decisions.headline_figures(result, lang)]
+    lines += text_table([text(f"fig.{k}", lang) for k in decisions.FIGURE_COLUMNS],
+                        figures, (1, 2, 3, 4), indent="")
+    count = decisions.action_count(result)
+    lines += ["", text("act.count", lang, count=f"{count:,}") if count else
+              text("act.none", lang)]
+    picks = [decisions.ACTION_COLUMNS.index(c) for c in decisions.MAIL_ACTION_COLUMNS]
+    header = decisions.action_header(lang)
+    rows = [[shown(r[i]) for i in picks] for r in decisions.action_list(result, lang, actions)]
+    if rows:
+        lines += text_table([header[i] for i in picks], rows, (0, 3, 6), indent="")
+    matrix = decisions.migration_table(result, "abc", lang)
+    if matrix is not None:
+        lines += ["", text("changes.counts", lang, name=text("summary.abc", lang))]
+        lines += text_table(matrix[0], [[r[0], *(shown(v) for v in r[1:])] for r in matrix[1:]],
+                            range(1, len(matrix[0])), indent="")
+    return lines
+
+
 def format_analysis(result: Analysis) -> str:
     """Plain-text tables of an analysis, for the terminal."""
     import pandas as pd
@@ -104,6 +133,7 @@ def format_analysis(result: Analysis) -> str:
          f"{log['customers_without_purchase']}); value = {result.value_basis}, "
          f"total {result.total_value:,.2f}"),
     ]
+    lines += ["", *decision_lines(result)]
     titles = {"abc": "ABC tiers", "pyramid": "Customer pyramid", "segment": "RFM segments",
               "stage": "Lifecycle stages", "quadrant": "Customer value matrix"}
     for key, title in titles.items():
@@ -166,8 +196,9 @@ def report_target(args: argparse.Namespace) -> Path | None:
 
 def cmd_report(args: argparse.Namespace) -> int:
     """Write the report workbook of INPUT; email it when asked."""
+    from .decisions import report_summary
+    from .delivery import mail_attachment
     from .report import ReportOptions, write_report
-    from .views import report_summary
 
     output = report_target(args)
     parse_columns(args.columns or [])  # a bad --columns is refused before reading the file
@@ -179,8 +210,17 @@ def cmd_report(args: argparse.Namespace) -> int:
     print(f"report written: {written}")
     if not (args.email or args.cc or args.bcc):
         return 0
-    return _mail(written, report_summary(result, args.lang), args,
-                 f"the report is written ({written}) but was not sent")
+    failed = f"the report is written ({written}) but was not sent"
+    try:
+        attachment, summary = mail_attachment(result, written,
+                                              report_summary(result, args.lang), args.lang,
+                                              inputs=(args.input,))
+    except XlCrmError as err:
+        print(f"xl-crm: {one_line(f'{failed}: {err}')}", file=sys.stderr)
+        return 1
+    if attachment != written:
+        print(f"summary for mail written: {attachment}")
+    return _mail(attachment, summary, args, failed)
 
 
 def _mail(report: Path, summary, args: argparse.Namespace, failed: str = "not sent") -> int:
@@ -202,10 +242,13 @@ def _mail(report: Path, summary, args: argparse.Namespace, failed: str = "not se
 
 def cmd_email(args: argparse.Namespace) -> int:
     """Email an existing report."""
+    from .delivery import check_attachment
     from .report import read_summary
 
     args.email = args.to
-    return _mail(args.report, read_summary(args.report), args)
+    summary = read_summary(args.report)
+    check_attachment(args.report)
+    return _mail(args.report, summary, args)
 
 
 def cmd_demo(args: argparse.Namespace) -> int:

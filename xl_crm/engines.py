@@ -45,7 +45,7 @@ def analyze_path(path: str | Path, options: Options | None = None, engine: str =
         progress(f"reading and aggregating {path.name} with DuckDB")
         facts, basis, source = read_facts(path, options.as_of, options.monetary,
                                           options.current_days, options.migration_period_days,
-                                          mapping=mapping, today=today)
+                                          mapping=mapping, today=today, compare=options.compare)
     else:
         from .files import read_sales
 
@@ -53,7 +53,8 @@ def analyze_path(path: str | Path, options: Options | None = None, engine: str =
         sales = read_sales(path, sheet=sheet, mapping=mapping, today=today)
         progress(f"aggregating {sales.rows_read:,} rows")
         facts = customer_facts(sales.transactions, options.as_of, options.monetary,
-                               options.current_days, options.migration_period_days)
+                               options.current_days, options.migration_period_days,
+                               options.compare)
         basis = sales.value_basis
         source = {"source": sales.source, "columns": dict(sales.columns),
                   "rows_read": sales.rows_read, "blank_rows": list(sales.blank_rows)}

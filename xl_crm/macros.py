@@ -12,9 +12,10 @@ from __future__ import annotations
 from pathlib import Path
 
 from .core.errors import XlCrmError
+from .decisions import report_summary
+from .delivery import mail_attachment
 from .mail import MailError, MailSettings, mail_report
 from .monthly import run
-from .views import report_summary
 
 TITLE = "xl_crm"
 
@@ -62,6 +63,8 @@ def _offer_mail(book, outcome) -> None:
     if book.app.alert(f"Email {outcome.report.name} to {who}?", title=TITLE,
                       buttons="yes_no") != "yes":
         return
-    line, _ = mail_report(outcome.report, report_summary(outcome.analysis, settings.language),
-                          settings.recipients, settings.cc, lang=settings.language)
+    lang = settings.language
+    attachment, summary = mail_attachment(outcome.analysis, outcome.report,
+                                          report_summary(outcome.analysis, lang), lang)
+    line, _ = mail_report(attachment, summary, settings.recipients, settings.cc, lang=lang)
     book.app.alert(line, title=TITLE)

@@ -32,6 +32,7 @@ from .core.constants import (
     LANGS,
     MAX_BINS,
     MIN_BINS,
+    PERIODS,
     PYRAMID_SHARES,
     SCHEMES,
 )
@@ -224,13 +225,15 @@ OPTIONS: dict[str, Option] = {o.name: o for o in (
     Option("m_thresholds", (), parse_thresholds, "fixed binning: net sales in currency, "
            "e.g. 100;500;1000;5000"),
     Option("scheme", DEFAULT_SCHEME, _choice(SCHEMES), "segment scheme: value8 (the eight "
-           "value classes) or named"),
+           "value classes on raw measures), named, or value8-score (on scores)"),
     Option("a_cut", A_CUT, parse_fraction, f"ABC: cumulative share of value that closes "
            f"tier A, a fraction (default {A_CUT})"),
     Option("b_cut", B_CUT, parse_fraction, f"ABC: cumulative share of value that closes "
            f"tier B, a fraction (default {B_CUT})"),
     Option("pyramid_shares", PYRAMID_SHARES, parse_shares, "pyramid: head-count shares of "
            "VIP, Major and Ordinary, fractions (default " + _typed(PYRAMID_SHARES) + ")"),
+    Option("compare", PERIODS[0], _choice(PERIODS), "change figures against the previous "
+           "month end (month), 7 days earlier (week), or none"),
     Option("columns", {}, parse_columns, "headers the synonyms miss, e.g. customer=Kunde;"
            "date=Datum;amount=Betrag; roles: " + ", ".join(ROLES), analysis=False),
     Option("language", LANGS[0], _choice(LANGS), "en or zh: the report, the result sheets "

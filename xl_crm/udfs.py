@@ -123,8 +123,8 @@ RFM_OPTIONS = {
                  "are an error."),
     "bins": Arg(f"Number of score classes, a whole number from {MIN_BINS} to {MAX_BINS} "
                 f"(default {DEFAULT_BINS})."),
-    "scheme": Arg("Segment scheme: value8 (default), named, or a range holding a scheme "
-                  "table."),
+    "scheme": Arg("Segment scheme: value8 (default: eight classes on raw measures), named, "
+                  "value8-score (on scores), or a range holding a scheme table."),
 }
 _YEARLY = " One cell, or one value per year (a row or a column)."
 DWYER = {
@@ -197,7 +197,7 @@ def CRM_RFM(customers, dates, amounts, as_of=None, bins=DEFAULT_BINS, scheme=DEF
     measures = _measures(_sales(customers, dates, amounts), as_of)
     k = scalar(bins, "bins", DEFAULT_BINS, integer=True)
     scored = score_rfm(measures.table, k).table
-    scored["segment"] = assign_segments(scored, _scheme(scheme), k)
+    scored["segment"] = assign_segments(scored, _scheme(scheme), k, scored)  # raw measures
     out = scored.reset_index()[["customer", "recency", "frequency", "monetary", "R", "F",
                                 "M", "RFM", "score", "segment"]]
     return table(out, ["Customer", "Recency", "Frequency", "Monetary", "R", "F", "M", "RFM",
@@ -249,6 +249,8 @@ def CRM_SEGMENT(r, f, m, scheme=DEFAULT_SCHEME):
     """Segment name per customer from R, F and M scores (same shape as the input).
 
     r, f, m: one column each of scores 1-9; scheme: value8, named, or a scheme table.
+    Only scores are given, so high/low compare each score with the mean score (the
+    value8-score rule); CRM_RFM compares the raw measures.
     """
     cols = {"r": column(r, "r"), "f": column(f, "f"), "m": column(m, "m")}
     first = strip_header(cols, {"r": "number", "f": "number", "m": "number"})
@@ -287,8 +289,8 @@ def _scheme(scheme: object) -> object:
     if is_blank(scheme):
         return DEFAULT_SCHEME
     if not isinstance(scheme, str):
-        raise InputError(f"must be value8, named or a range holding a scheme table, not "
-                         f"{show(scheme)}", "scheme")
+        raise InputError("must be value8, named, value8-score or a range holding a scheme "
+                         f"table, not {show(scheme)}", "scheme")
     return scheme
 
 

@@ -5,11 +5,10 @@ text, ``datetime``), as a cell holds them.
 
 - :data:`GROUP_KINDS`: the summaries of an analysis and the catalogue kind that names
   and explains their labels (the segments' kind follows the scheme).
-- :func:`customer_frame`: the customers with labels in the reader's language and the
-  recommendation of their segment.
+- :func:`customer_frame`: the customers with labels in the reader's language and their
+  next action (the action table's, :mod:`xl_crm.core.actions`; never the segment's alone).
 - :func:`group_table`: one summary (tiers, segments, stages, quadrants) as rows.
 - :func:`strategy_rows`: one row per label present, with its recommendation.
-- :func:`report_summary`: the key figures the report stores and the email shows.
 """
 
 from __future__ import annotations
@@ -20,12 +19,12 @@ import math
 import numpy as np
 import pandas as pd
 
+from .core.actions import load_actions
 from .core.analysis import Analysis
-from .core.constants import SCHEMES
+from .core.constants import SCHEME_KINDS
 from .core.errors import InputError
 from .core.strategy import recommend
 from .i18n import method_name, text
-from .keyfigures import ReportSummary, TierRow
 
 # summary key -> catalogue kind of its labels (None: the segment scheme's kind)
 GROUP_KINDS: dict[str, str | None] = {"abc": "abc", "pyramid": "pyramid", "segment": None,
@@ -40,7 +39,7 @@ STRATEGY_COLUMNS = ("strategy.kind", "strategy.label", "strategy.name", "sum.cus
 
 def segment_kind(scheme: object) -> str:
     """Catalogue kind of the segment labels of a scheme (a scheme table: ``custom``)."""
-    return scheme if scheme in SCHEMES else "custom"
+    return SCHEME_KINDS.get(scheme, "custom") if isinstance(scheme, str) else "custom"
 
 
 def group_kind(key: str, scheme: object) -> str:
@@ -76,14 +75,19 @@ def _recommendation(label: str, kind: str, lang: str):
         return recommend("Unclassified", lang, "fallback")
 
 
+def action_texts(analysis: Analysis, lang: str = "en") -> pd.Series:
+    """Per customer (rows of the customer table) the action text of its rule in ``lang``."""
+    texts = {r.rule: r.action(lang) for r in load_actions(analysis.options.actions)}
+    texts["(none)"] = ""
+    return analysis.customers["action"].map(texts).astype(object)
+
+
 def customer_frame(analysis: Analysis, lang: str) -> pd.DataFrame:
-    """The customers table as shown: labels translated, the segment's goal added as
-    ``recommendation``, ``cost`` and ``profit`` present (empty when the data has none)."""
+    """The customers table as shown: labels translated, the next action of the action table
+    as ``recommendation``, ``cost`` and ``profit`` present (empty when the data has none)."""
     c = analysis.customers.copy()
     scheme = analysis.options.scheme
-    goals = {label: _recommendation(label, segment_kind(scheme), lang).goal
-             for label in c["segment"].unique()}
-    c["recommendation"] = c["segment"].map(goals)
+    c["recommendation"] = action_texts(analysis, lang)
     for col, key in LABEL_COLUMNS.items():
         kind = group_kind(key, scheme)
         shown = {label: method_name(label, kind, lang) for label in c[col].unique()}
@@ -126,16 +130,3 @@ def strategy_rows(analysis: Analysis, lang: str) -> list[tuple]:
                          float(rec.value), r.goal, "\n".join(f"• {a}" for a in r.actions),
                          r.resources))
     return rows
-
-
-def report_summary(analysis: Analysis, lang: str = "en") -> ReportSummary:
-    """Key figures and the ABC tier table of an analysis (what the report mail shows)."""
-    abc = analysis.summaries["abc"]
-    tiers = tuple(TierRow(r.label, method_name(r.label, "abc", lang), int(r.customers),
-                          float(r.customer_share), float(r.value), float(r.value_share))
-                  for r in abc.itertuples(index=False))
-    c = analysis.customers
-    return ReportSummary(period=analysis.as_of.strftime("%Y-%m"), as_of=analysis.log["as_of"],
-                         source=str(analysis.log["source"]), customers=len(c),
-                         revenue=float(c["net_sales"].sum()), value=analysis.total_value,
-                         value_basis=analysis.value_basis, tiers=tiers)

@@ -4,11 +4,12 @@
 an :class:`Analysis` whose ``customers`` table has one row per customer, largest value
 first, with these columns (units in brackets):
 
-``customer, name, region, first_purchase, last_purchase (dates), recency (days),
+``customer, name, region, rep, first_purchase, last_purchase (dates), recency (days),
 frequency (purchases), monetary, net_sales, purchases, returns (currency), cost, profit
 (currency, when the data has them), value (profit when known, else net sales), R, F, M,
 RFM, score, segment, abc_tier, abc_rank, abc_share, abc_cumulative_share (fractions),
-pyramid_tier, stage, current_value, potential_value (currency), quadrant``.
+pyramid_tier, stage, current_value, potential_value (currency), quadrant, value_at_risk
+(currency), priority (1-9), action (the rule of the action table, :mod:`.actions`)``.
 The labels ``segment``, ``abc_tier``, ``pyramid_tier``, ``stage`` and ``quadrant`` are
 pandas categoricals whose categories are every label the method can give, in its order
 (A, B, C; VIP ... Small; the scheme's segments, then Unclassified); ``RFM`` is one with
@@ -19,17 +20,22 @@ and ``.astype(str)`` gives plain text for string operations or new labels.
 The summaries (``abc_summary`` ...) have ``label, customers, customer_share, value,
 value_share, average``; shares are fractions. ``clv`` holds one Dwyer table per group
 with the inputs and where each came from; ``log`` what was read, skipped and assumed.
+``trend`` holds the monthly trend of the last 24 months (:mod:`.trend`); ``changes``
+compares with the previous period end (:mod:`.changes`; None when
+``Options.compare`` is "none" or the data starts after that date, which ``log`` notes).
 """
 
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 import numpy as np
 import pandas as pd
 from pandas.api.extensions import ExtensionDtype
 
+from .actions import assign_actions, load_actions, value_at_risk
+from .changes import PERIODS, Changes, compare, previous_period_end
 from .clv import (
     DEFAULT_INTEREST,
     DwyerInputs,
@@ -45,7 +51,7 @@ from .lifecycle import STAGES, LifecycleRules, assign_stages
 from .matrix import QUADRANTS, assign_quadrants
 from .rfm import MEASURES, score_rfm
 from .sales import Sales
-from .segments import assign_segments
+from .segments import assign_segments, level_means, on_scores
 from .tiers import (
     ABC_TIERS,
     PYRAMID_TIERS,
@@ -79,6 +85,8 @@ class Options:
     clv_overrides: Mapping[str, float] | None = None
     migration_period_days: int = 90
     migration_states: int = 4
+    compare: str = PERIODS[0]  # change since the previous month end, week, or none
+    actions: object = None  # the action table (None: the shipped one, xl_crm/data/actions.csv)
 
 
 @dataclass(frozen=True)
@@ -95,6 +103,8 @@ class Analysis:
     clv: dict[str, DwyerInputs]
     migration: pd.DataFrame
     log: dict[str, object]
+    changes: Changes | None = None
+    trend: pd.DataFrame | None = None  # monthly net sales, customers, orders (.trend)
 
     @property
     def total_value(self) -> float:
@@ -106,7 +116,8 @@ def analyze(sales: Sales, options: Options = Options()) -> Analysis:
     """Run RFM, segments, ABC, pyramid, lifecycle, value matrix, CLV and migration."""
     check_options(options)
     facts = customer_facts(sales.transactions, options.as_of, options.monetary,
-                           options.current_days, options.migration_period_days)
+                           options.current_days, options.migration_period_days,
+                           options.compare)
     source = {"source": sales.source, "columns": dict(sales.columns),
               "rows_read": sales.rows_read, "blank_rows": list(sales.blank_rows)}
     return analyze_facts(facts, sales.value_basis, source, options)
@@ -117,12 +128,14 @@ def analyze_facts(facts: Facts, basis: str, source: Mapping[str, object],
     """The analysis from per-customer facts (computed by pandas or by a SQL engine).
 
     ``basis`` is "profit" or "net sales"; ``source`` holds ``source``, ``columns``,
-    ``rows_read`` and ``blank_rows`` for the log.
+    ``rows_read`` and ``blank_rows`` for the log. ``facts.previous`` (the facts at the
+    previous period end), when present, is analysed alike and compared.
     """
     check_options(options)
     as_of, t = facts.as_of, facts.table
     rfm = score_rfm(t[list(MEASURES)], options.bins, options.binning, options.thresholds)
-    segment = assign_segments(rfm.table, options.scheme, options.bins)
+    measures = t[list(MEASURES)]
+    segment = assign_segments(rfm.table, options.scheme, options.bins, measures)
     value = t["profit" if basis == "profit" else "net_sales"].to_numpy(float)
 
     # Everything below is aligned by position (no look-ups by customer id: fast at 1M);
@@ -151,6 +164,18 @@ def analyze_facts(facts: Facts, basis: str, source: Mapping[str, object],
     for col in matrix.columns:
         columns[col] = _taken(matrix[col], ranked)
     out = pd.DataFrame(columns, copy=False)  # fresh arrays or copy-on-write Series
+    out["value_at_risk"] = value_at_risk(out["stage"], out["current_value"])
+    changes = None
+    if facts.previous is not None:
+        before = analyze_facts(facts.previous, basis, source,
+                               replace(options, as_of=facts.previous.as_of, compare="none"))
+        changes = compare(before.customers, out, facts.previous.as_of)
+    rules = load_actions(options.actions)
+    rule, out["priority"] = assign_actions(
+        out, None if changes is None else changes.previous["stage"], rules)
+    names = [r.rule for r in rules]
+    out["action"] = pd.Categorical.from_codes(np.where(rule < 0, len(names), rule),
+                                              categories=[*names, "(none)"])
 
     summaries = {
         "abc": group_summary(out["abc_tier"], out["value"], ABC_TIERS),
@@ -171,10 +196,26 @@ def analyze_facts(facts: Facts, basis: str, source: Mapping[str, object],
         "customers": len(out),
         "customers_without_purchase": int((out["frequency"] == 0).sum()),
         "value_basis": basis,
+        "segment_rule": "scores" if on_scores(options.scheme) else "measures",
+        "segment_means": level_means(rfm.table, measures, options.scheme),
+        **_comparison(facts, options),
     }
     return Analysis(out, as_of, options, basis, rfm.thresholds, summaries, matrix_cuts,
                     _clv(t[[c for c in CLV_FACTS if c in t]].iloc[order], out, facts, options),
-                    _migration(t, facts, options), log)
+                    _migration(t, facts, options), log, changes, facts.monthly)
+
+
+def _comparison(facts: Facts, options: Options) -> dict[str, object]:
+    """The log's word on the comparison: the previous date, or why there is none."""
+    before = previous_period_end(facts.as_of, options.compare)
+    if before is None:
+        return {"previous_as_of": None, "changes_note": "no comparison (compare = none)"}
+    if facts.previous is None:
+        return {"previous_as_of": None,
+                "changes_note": f"no change figures: the data starts on "
+                                f"{facts.start.date()}, after the previous period end "
+                                f"{before.date()}"}
+    return {"previous_as_of": before.date().isoformat(), "changes_note": ""}
 
 
 def _taken(column: pd.Series | pd.Index | np.ndarray, order: np.ndarray | None) -> object:
@@ -199,6 +240,10 @@ def check_options(options: Options) -> None:
                          f"not {options.clv_group!r}")
     if options.monetary not in ("total", "mean"):
         raise InputError(f"monetary must be 'total' or 'mean', not {options.monetary!r}")
+    if options.compare not in PERIODS:
+        raise InputError(f"compare must be one of {', '.join(PERIODS)}, "
+                         f"not {options.compare!r}")
+    load_actions(options.actions)  # a user's action table is checked before any work
     for name in ("current_days", "migration_period_days", "migration_states", "clv_years"):
         value = getattr(options, name)
         if int(value) != value or value < 1:
@@ -206,7 +251,7 @@ def check_options(options: Options) -> None:
 
 
 CLV_FACTS = ("py_active", "ly_active", "ly_purchases", "ly_net", "ly_cost")
-CUSTOMER_COLUMNS = ("name", "region", "first_purchase", "last_purchase", "recency",
+CUSTOMER_COLUMNS = ("name", "region", "rep", "first_purchase", "last_purchase", "recency",
                     "frequency", "monetary", "net_sales", "purchases", "returns", "cost",
                     "profit", "R", "F", "M", "RFM", "score", "weighted", "segment", "value")
 

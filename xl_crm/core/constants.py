@@ -17,7 +17,12 @@ PYRAMID_SHARES = (0.01, 0.04, 0.15)  # head-count shares of VIP, Major and Ordin
 DEFAULT_BINS = 5  # RFM scores per measure
 MIN_BINS, MAX_BINS = 2, 9  # the scores a measure may have
 BINNINGS = ("quantile", "nested", "fixed")  # the first is the default
-SCHEMES = ("value8", "named")  # RFM segment schemes; the first is the default
+# RFM segment schemes; the first is the default. value8 compares raw measures with their
+# means, value8-score (the textbook variant) compares scores with the mean score
+SCHEMES = ("value8", "named", "value8-score")
 DEFAULT_SCHEME = SCHEMES[0]
+SCHEME_KINDS = {"value8": "value8", "named": "named", "value8-score": "value8"}  # labels' kind
 
+PERIODS = ("month", "week", "none")  # change since the previous month end, week; the default first
+LABEL_FACTS = ("name", "region", "rep")  # text facts: the value on the customer's latest row
 LANGS = ("en", "zh")  # languages of every text; the first is the default

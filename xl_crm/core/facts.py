@@ -18,7 +18,7 @@ net_sales           sum of amounts, returns included
 purchases, returns  sums of positive / negative amounts
 cost, profit        sums (when the data has cost or profit; profit = net - cost)
 monetary            net_sales, or net_sales / frequency (``monetary="mean"``)
-name, region        the value on the customer's latest row (by date) that has one;
+name, region, rep   the value on the customer's latest row (by date) that has one;
                     among rows of that date, the last in the input ("" when none)
 purchase_days       distinct days with a purchase
 median_gap          median days between consecutive purchase days (NaN below 2)
@@ -31,7 +31,10 @@ last_before_cut     last purchase day on or before ``as_of - period_days`` (day 
 lp_buyer, lp_value  bought in the last period; row value of the last period
 =================== ===========================================================
 
-Money sums are rounded to 6 decimals (see :mod:`xl_crm.core.rfm`).
+Money sums are rounded to 6 decimals (see :mod:`xl_crm.core.rfm`). With ``compare``
+("month", "week"), :attr:`Facts.previous` holds the same facts at the previous period
+end (:func:`xl_crm.core.changes.previous_period_end`) when the data starts on or
+before it, for the change figures of shared/domain.md section 8.
 """
 
 from __future__ import annotations
@@ -41,9 +44,11 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
-from .constants import YEAR_DAYS
+from .changes import previous_period_end
+from .constants import LABEL_FACTS, YEAR_DAYS
 from .grouping import any_per_customer, distinct_pairs, money, order_codes, sum_per_customer
 from .rfm import Measures, measures_and_rows
+from .trend import monthly_trend
 
 # The facts table's columns, in order (the module docstring says what each means); both
 # engines produce exactly these, which tests/test_engines.py asserts
@@ -51,7 +56,7 @@ FACT_COLUMNS: tuple[str, ...] = (
     "first_purchase", "last_purchase", "first_seen", "recency", "frequency", "monetary",
     "net_sales", "purchases", "returns", "cost", "profit", "purchase_days", "median_gap",
     "earlier", "recent", "current_value", "ly_active", "py_active", "ly_purchases",
-    "ly_net", "ly_cost", "last_before_cut", "lp_buyer", "lp_value", "name", "region",
+    "ly_net", "ly_cost", "last_before_cut", "lp_buyer", "lp_value", *LABEL_FACTS,
 )
 COST_FACTS = frozenset({"cost", "profit", "ly_cost"})  # only when the data has cost or profit
 
@@ -68,6 +73,15 @@ class Facts(Measures):
     start: pd.Timestamp = pd.NaT
     current_days: int = YEAR_DAYS
     period_days: int = 90
+    previous: Facts | None = None  # the facts at the previous period end, when compared
+    monthly: pd.DataFrame | None = None  # the monthly trend (:mod:`xl_crm.core.trend`)
+
+
+def previous_date(as_of: pd.Timestamp, start: pd.Timestamp, compare: str) -> pd.Timestamp | None:
+    """The previous period end to compare with, or None: ``compare`` is "none", or the data
+    (first row on ``start``) begins after that date."""
+    before = previous_period_end(as_of, compare)
+    return before if before is not None and before >= start else None
 
 
 def row_values(tx: pd.DataFrame) -> np.ndarray:
@@ -81,8 +95,9 @@ def row_values(tx: pd.DataFrame) -> np.ndarray:
 
 def customer_facts(transactions: pd.DataFrame, as_of: object | None = None,
                    monetary: str = "total", current_days: int = YEAR_DAYS,
-                   period_days: int = 90) -> Facts:
-    """Every per-customer fact of the module docstring, from canonical transactions.
+                   period_days: int = 90, compare: str = "none") -> Facts:
+    """Every per-customer fact of the module docstring, from canonical transactions;
+    ``compare`` ("none", "month", "week") adds the previous period's (:attr:`Facts.previous`).
 
     The rows are read once (:func:`xl_crm.core.rfm.measures_and_rows`): customer codes and
     day numbers are computed there and shared by every fact below."""
@@ -121,8 +136,13 @@ def customer_facts(transactions: pd.DataFrame, as_of: object | None = None,
     for col, text in _labels(tx, codes, day, n).items():
         table[col] = text
     first = pd.Timestamp(np.datetime64(start, "D"))
+    orders = order_codes(tx) if "order_id" in tx else np.arange(len(tx))
+    monthly = monthly_trend(day, amount, codes, orders, end, start)
+    before = previous_date(measured.as_of, first, compare)
+    previous = None if before is None else customer_facts(
+        transactions, before, monetary, current_days, period_days)
     return Facts(table, measured.as_of, measured.after_as_of, measured.after_as_of_rows,
-                 first, current_days, period_days)
+                 first, current_days, period_days, previous, monthly)
 
 
 def spend_halves(codes: np.ndarray, day: np.ndarray, amount: np.ndarray, n: int,
@@ -157,11 +177,11 @@ def _purchases(tx: pd.DataFrame, codes: np.ndarray, n: int, mask: np.ndarray) ->
 
 def _labels(tx: pd.DataFrame, codes: np.ndarray, day: np.ndarray,
             n: int) -> dict[str, np.ndarray]:
-    """Name and region per customer: from the latest-dated row that has one; among rows of
-    that date, the last in the input's order (the SQL engine's ``arg_max`` by ``seq``)."""
+    """Name, region and rep per customer: from the latest-dated row that has one; among rows
+    of that date, the last in the input's order (the SQL engine's ``arg_max`` by ``seq``)."""
     out = {}
     seq = (day << 32) + np.arange(len(tx), dtype="int64")  # date, then input order
-    for col in ("name", "region"):
+    for col in LABEL_FACTS:
         text = np.full(n, "", dtype=object)
         if col in tx:
             values = tx[col].to_numpy(dtype=object)

@@ -5,11 +5,19 @@ A scheme is a table with a ``segment`` column and condition columns among ``R``,
 
 - empty or ``*``: any score;
 - ``4`` or ``2-3``: a score or an inclusive range of scores;
-- ``high`` / ``low``: the score is above / not above the mean score of all customers
-  (the rule of the eight value classes, RFM 八类客户).
+- ``high`` / ``low``: the customer is better / not better than the mean of all customers
+  (the rule of the eight value classes, RFM 八类客户). When the raw measures are given
+  (:func:`assign_segments`' ``measures``) R, F and M compare them, as shared/domain.md
+  section 1 asks: R is high when the recency in days is below the mean recency of the
+  customers who bought (a customer who never bought is low), F and M when the purchases
+  and the monetary value are above their means. Scheme ``value8-score`` and calls
+  without measures compare the scores with the mean score instead (the textbook
+  variant, which moves customers with M = 3 between classes when only the customer
+  count changes). FM, a score only, always compares scores.
 
-Shipped schemes (``xl_crm/data/schemes``): ``value8`` (default, any number of bins) and
-``named`` (Champions ... Lost, defined on 1-5 scores). A user's own table (DataFrame,
+Shipped schemes (``xl_crm/data/schemes``): ``value8`` (default, any number of bins),
+``value8-score`` (the same table on scores) and ``named`` (Champions ... Lost, defined
+on 1-5 scores). A user's own table (DataFrame,
 2-D list with a header row, or CSV file read by an adapter) works the same way.
 Customers no row matches are labelled ``Unclassified``.
 """
@@ -26,7 +34,7 @@ from importlib import resources
 import numpy as np
 import pandas as pd
 
-from .constants import DEFAULT_SCHEME, SCHEMES
+from .constants import DEFAULT_SCHEME, SCHEME_KINDS, SCHEMES
 from .errors import InputError, show
 
 UNCLASSIFIED = "Unclassified"
@@ -38,7 +46,8 @@ _RANGE = re.compile(r"^\s*(\d+)\s*(?:-\s*(\d+)\s*)?$")
 def _shipped_checked(name: str) -> pd.DataFrame:
     """A shipped scheme, read and checked once (callers get copies). Read with the csv
     module: pandas' CSV reader costs a few ms more on first use, in every run."""
-    text = resources.files("xl_crm.data").joinpath("schemes", f"{name}.csv").read_text(
+    file = SCHEME_KINDS[name]  # value8-score is value8's table on another basis
+    text = resources.files("xl_crm.data").joinpath("schemes", f"{file}.csv").read_text(
         encoding="utf-8")
     return load_scheme([row for row in csv.reader(io.StringIO(text)) if row])
 
@@ -48,7 +57,7 @@ def load_scheme(scheme: str | pd.DataFrame | Sequence[Sequence[object]]) -> pd.D
     if isinstance(scheme, str):
         key = scheme.strip().lower()
         if key not in SCHEMES:
-            raise InputError(f"unknown scheme {show(scheme)}; use {' or '.join(SCHEMES)} "
+            raise InputError(f"unknown scheme {show(scheme)}; use {', '.join(SCHEMES)} "
                              "or give a table with a segment column")
         return _shipped_checked(key).copy()  # checked once per process
     if isinstance(scheme, pd.DataFrame):
@@ -101,19 +110,56 @@ def fm_score(f: np.ndarray, m: np.ndarray) -> np.ndarray:
     return np.floor((np.asarray(f) + np.asarray(m)) / 2 + 0.5).astype("int64")
 
 
+def on_scores(scheme: object) -> bool:
+    """Whether the scheme's high/low compare scores (``value8-score``) rather than measures."""
+    return isinstance(scheme, str) and scheme.strip().lower() == "value8-score"
+
+
+def level_means(scores: pd.DataFrame, measures: pd.DataFrame | None = None,
+                scheme: object = DEFAULT_SCHEME) -> dict[str, float]:
+    """The means that high/low compare with: R, F, M as raw measures (recency in days over
+    the customers who bought, purchases, monetary in currency) when ``measures`` are
+    given and the scheme is not on scores, else the mean scores; FM always a mean score."""
+    values = _levels(scores, measures, scheme)
+    return {c: float(v[0]) for c, v in values.items()}
+
+
+def _levels(scores: pd.DataFrame, measures: pd.DataFrame | None,
+            scheme: object) -> dict[str, tuple[float, np.ndarray, np.ndarray]]:
+    """Per condition column: (mean, values, high mask), "high" meaning better than the mean."""
+    score = {c: scores[c].to_numpy(dtype="int64") for c in ("R", "F", "M")}
+    score["FM"] = fm_score(score["F"], score["M"])
+    out = {}
+    for c, v in score.items():
+        mean = float(v.mean()) if len(v) else 0.0
+        out[c] = (mean, v, v > mean)
+    if measures is None or on_scores(scheme):
+        return out
+    for c, col in (("R", "recency"), ("F", "frequency"), ("M", "monetary")):
+        v = measures[col].to_numpy(dtype=float)
+        known = ~np.isnan(v)
+        mean = float(v[known].mean()) if known.any() else 0.0
+        with np.errstate(invalid="ignore"):
+            high = (v < mean) if c == "R" else (v > mean)  # NaN compares False: low
+        out[c] = (mean, v, high & known)
+    return out
+
+
 def assign_segments(
     scores: pd.DataFrame, scheme: str | pd.DataFrame | Sequence[Sequence[object]] = DEFAULT_SCHEME,
-    bins: int | None = None,
+    bins: int | None = None, measures: pd.DataFrame | None = None,
 ) -> pd.Series:
     """Segment name per row of ``scores`` (columns R, F, M); first matching rule wins.
     Categorical, with the categories of :func:`scheme_labels`.
 
-    ``bins``: the number of scores used; the ``named`` scheme needs 5.
+    ``bins``: the number of scores used; the ``named`` scheme needs 5. ``measures``
+    (columns recency, frequency, monetary, aligned with ``scores``): high/low compare
+    them with their means (see the module docstring).
     """
     table = load_scheme(scheme)
+    levels = _levels(scores, measures, scheme)
     values = {c: scores[c].to_numpy(dtype="int64") for c in ("R", "F", "M")}
-    values["FM"] = fm_score(values["F"], values["M"])
-    means = {c: v.mean() if len(v) else 0.0 for c, v in values.items()}
+    values["FM"] = levels["FM"][1]
     if isinstance(scheme, str) and scheme.strip().lower() == "named":
         top = max((int(v.max()) for v in values.values() if len(v)), default=5)
         if top > 5 or bins not in (None, 5):
@@ -128,9 +174,9 @@ def assign_segments(
                 continue
             kind, lo, hi = _condition(rec[c], c, i)
             if kind == "high":
-                hit &= values[c] > means[c]
+                hit &= levels[c][2]
             elif kind == "low":
-                hit &= values[c] <= means[c]
+                hit &= ~levels[c][2]
             elif kind == "range":
                 hit &= (values[c] >= lo) & (values[c] <= hi)
         out[hit] = names.index(rec["segment"].strip())

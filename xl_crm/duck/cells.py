@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import re
 
+from ..core.constants import LABEL_FACTS
 from ..core.values import MAX_AMOUNT, MAX_SERIAL
 from .dialect import SOLID, SPACE, quoted, solid_ends, trimmed
 
@@ -26,7 +27,7 @@ YEAR_FIRST = r"[0-9]{4}[-/.][0-9]{1,2}[-/.][0-9]{1,2}" + TIME_OF_DAY
 YEAR_LAST = r"([0-9]{1,2})[-/.]([0-9]{1,2})[-/.]([0-9]{4})" + TIME_OF_DAY
 
 
-TEXT_ROLES = ("customer", "order_id", "name", "region")
+TEXT_ROLES = ("customer", "order_id", *LABEL_FACTS)
 
 
 def local_time(col: str, zone: str) -> str:

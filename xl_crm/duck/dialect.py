@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pandas as pd
 
-from ..core.constants import MONEY_DECIMALS, YEAR_DAYS
+from ..core.constants import LABEL_FACTS, MONEY_DECIMALS, YEAR_DAYS
 
 # the white space trimmed around text cells: what Python's str.strip() removes, as the
 # pandas engine does (one literal holding the characters themselves)
@@ -60,7 +60,7 @@ def tx_columns(found: Mapping[str, int]) -> str:
     for role in ("cost", "profit"):
         if role in found:
             parts.append(role)
-    for role in ("name", "region"):
+    for role in LABEL_FACTS:
         parts.append(role if role in found else f"'' AS {role}")
     parts.append("(date - DATE '1970-01-01') * 4294967296 + rowid AS seq")
     return ", ".join(parts)
@@ -72,7 +72,7 @@ def facts_sql(found: Mapping[str, int], as_of: pd.Timestamp, start: pd.Timestamp
 
     ``tx`` has one row per sales line up to the analysis date: customer, date (DATE),
     amount, order_key (order id, or a unique key for a line without one), value (profit of
-    the line, or its amount), cost/profit when the data has them, name and region (text,
+    the line, or its amount), cost/profit when the data has them, name, region and rep (text,
     '' when blank) and ``seq``, a BIGINT that orders the lines by date, then by their order
     in the file (days since 1970 × 2³² + line number): a customer's name and region are
     those of the greatest ``seq`` with one. Every date bound is a DATE literal computed
@@ -95,6 +95,8 @@ def facts_sql(found: Mapping[str, int], as_of: pd.Timestamp, start: pd.Timestamp
     if "cost" in found or "profit" in found:
         extra.append(f"{sql_money.format(f'sum(amount - value) FILTER (WHERE {ly})')} AS ly_cost")
     extra_sql = "".join(f",\n    {e}" for e in extra)
+    labels = ",\n    ".join(f"coalesce(arg_max({r}, seq) FILTER (WHERE {r} <> ''), '') AS {r}"
+                           for r in LABEL_FACTS)
     return f"""
 WITH per_customer AS (
   SELECT customer,
@@ -113,8 +115,7 @@ WITH per_customer AS (
     max(date) FILTER (WHERE {buy} AND date <= {cut}) AS last_before_cut,
     coalesce(bool_or({buy} AND date > {cut}), false) AS lp_buyer,
     {sql_money.format(f'sum(value) FILTER (WHERE date > {cut})')} AS lp_value,
-    coalesce(arg_max(name, seq) FILTER (WHERE name <> ''), '') AS name,
-    coalesce(arg_max(region, seq) FILTER (WHERE region <> ''), '') AS region{extra_sql}
+    {labels}{extra_sql}
   FROM tx
   GROUP BY customer
 ),
@@ -147,3 +148,17 @@ FROM per_customer
   LEFT JOIN order_counts USING (customer)
   LEFT JOIN gap_stats USING (customer)
 """
+
+
+def trend_sql(first_day: pd.Timestamp) -> str:
+    """The monthly trend over ``tx`` (plain SQL): per calendar month from ``first_day``
+    (the first day of a month) its number since 1970-01, net sales, customers who bought
+    and their orders (see :mod:`xl_crm.core.trend`)."""
+    return f"""
+SELECT (year(date) - 1970) * 12 + month(date) - 1 AS month,
+       sum(amount) AS net_sales,
+       count(DISTINCT customer) FILTER (WHERE amount > 0) AS customers,
+       count(DISTINCT order_key) FILTER (WHERE amount > 0) AS orders
+  FROM tx
+ WHERE date >= DATE '{first_day.date()}'
+ GROUP BY 1"""

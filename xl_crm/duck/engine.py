@@ -19,10 +19,11 @@ import numpy as np
 import pandas as pd
 
 from ..core.columns import column_letter, detect_columns
-from ..core.constants import MONEY_DECIMALS, YEAR_DAYS
+from ..core.constants import LABEL_FACTS, MONEY_DECIMALS, YEAR_DAYS
 from ..core.errors import InputError
-from ..core.facts import Facts
+from ..core.facts import Facts, previous_date
 from ..core.grouping import money
+from ..core.trend import TREND_MONTHS, first_trend_day, month_numbers, trend_frame
 from .cells import (
     TEXT_ROLES,
     all_blank,
@@ -36,7 +37,7 @@ from .cells import (
     text_expr,
 )
 from .checks import CHECK_ORDER, count_checks, day_order, refuse
-from .dialect import facts_sql, ident, quoted, trimmed, tx_columns
+from .dialect import facts_sql, ident, quoted, trend_sql, trimmed, tx_columns
 from .source import (
     Layout,
     described_scan,
@@ -99,8 +100,10 @@ def _threads(con, threads: int | None, configured: int | None) -> Iterator[None]
 def read_facts(path: str | Path, as_of: object | None = None, monetary: str = "total",
                current_days: int = YEAR_DAYS, period_days: int = 90,
                mapping: Mapping[str, object] | None = None, today: dt.date | None = None,
-               threads: int | None = None) -> tuple[Facts, str, dict]:
+               threads: int | None = None, compare: str = "none") -> tuple[Facts, str, dict]:
     """Facts of a CSV/Parquet file computed by DuckDB: (facts, value basis, source log).
+    ``compare`` ("month", "week") adds the facts at the previous period end
+    (:attr:`Facts.previous`), from the same typed table.
 
     The file is read once into a typed table; checks run as one aggregate over it, and
     only when a check fails (or rows must be listed) is the file read again with row
@@ -120,8 +123,8 @@ def read_facts(path: str | Path, as_of: object | None = None, monetary: str = "t
                 try:  # closed on every path: the typed table may hold gigabytes
                     con.execute(f"SET temp_directory = {quoted(folder)}")  # ours only
                     return _interruptible(con, _read_facts, con, source, as_of, monetary,
-                                          current_days, period_days, mapping, today, threads,
-                                          layout)
+                                          (current_days, period_days, compare), mapping,
+                                          today, threads, layout)
                 except duckdb.Error as err:
                     source, layout = relayout(source, layout, str(err), folder) or (None, None)
                     if source is None:
@@ -172,22 +175,24 @@ def _interruptible(con, work: Callable[..., T], *args: object) -> T:
     return done["value"]
 
 
-def _read_facts(con, path: Path, as_of, monetary, current_days, period_days, mapping,
+def _read_facts(con, path: Path, as_of, monetary, windows: tuple[int, int, str], mapping,
                 today, threads, layout: Layout) -> tuple[Facts, str, dict]:
     scan, described = described_scan(con, path, layout)
     with ThreadPoolExecutor(1) as pool:  # the empty lines are looked for meanwhile
         empty = pool.submit(empty_records, path)
-        return _read_checked(con, path, scan, described, as_of, monetary, current_days,
-                             period_days, mapping, today, threads, empty)
+        return _read_checked(con, path, scan, described, as_of, monetary, windows, mapping,
+                             today, threads, empty)
 
 
-def _read_checked(con, path: Path, scan: str, described, as_of, monetary, current_days,
-                  period_days, mapping, today, threads, empty_lines: Future
+def _read_checked(con, path: Path, scan: str, described, as_of, monetary,
+                  windows: tuple[int, int, str], mapping, today, threads, empty_lines: Future
                   ) -> tuple[Facts, str, dict]:
-    """:func:`_read_facts` once the reading is known; ``empty_lines`` gives the file's
-    empty records (:func:`empty_records`) when the row numbers are needed."""
+    """:func:`_read_facts` once the reading is known; ``windows`` is (current_days,
+    period_days, compare); ``empty_lines`` gives the file's empty records
+    (:func:`empty_records`) when the row numbers are needed."""
     from ..core.rfm import to_timestamp
 
+    current_days, period_days, compare = windows
     found = detect_columns([header for _, header, _ in described], mapping)
     cols = {role: ident(described[i][0]) for role, i in found.items()}
     label = {role: described[i][1] for role, i in found.items()}
@@ -255,7 +260,7 @@ def _read_checked(con, path: Path, scan: str, described, as_of, monetary, curren
         "ORDER BY rn LIMIT 1000").fetchall()] if late else []
     start = pd.Timestamp(start)
     basis = "profit" if ("cost" in found or "profit" in found) else "net sales"
-    con.execute(f"CREATE TEMP VIEW tx AS SELECT {tx_columns(found)} FROM typed "
+    con.execute(f"CREATE OR REPLACE TEMP VIEW tx AS SELECT {tx_columns(found)} FROM typed "
                 f"WHERE NOT blank AND date <= {end}")
     query = facts_sql(found, stamp, start, current_days, period_days)
     columns = _fetch_facts(con, query, found, raw_customer)
@@ -272,8 +277,33 @@ def _read_checked(con, path: Path, scan: str, described, as_of, monetary, curren
     facts = _to_facts(columns, stamp, monetary)
     source = {"source": f"{path.name} (DuckDB)", "columns": dict(label),
               "rows_read": int(rows_read), "blank_rows": blank_rows}
+    monthly = _trend(con, stamp, start)
+    before = previous_date(stamp, start, compare)
+    previous = None
+    if before is not None:  # the same table up to the previous period end
+        con.execute(f"CREATE OR REPLACE TEMP VIEW tx AS SELECT {tx_columns(found)} FROM typed "
+                    f"WHERE NOT blank AND date <= DATE '{before.date()}'")
+        earlier = _fetch_facts(con, facts_sql(found, before, start, current_days, period_days),
+                               found, False)
+        previous = Facts(_to_facts(earlier, before, monetary), before, 0, (), start,
+                         current_days, period_days)
     return (Facts(facts, stamp, int(late), tuple(late_rows), start, current_days,
-                  period_days), basis, source)
+                  period_days, previous, monthly), basis, source)
+
+
+def _trend(con, as_of: pd.Timestamp, start: pd.Timestamp) -> pd.DataFrame:
+    """The monthly trend of ``tx`` up to ``as_of`` (:func:`trend_sql`), as the pandas
+    engine's :func:`xl_crm.core.trend.monthly_trend` gives it."""
+    end = int(np.datetime64(as_of.date(), "D").astype("int64"))
+    first = first_trend_day(end)
+    last = int(month_numbers(np.array([end]))[0])
+    rows = con.execute(trend_sql(pd.Timestamp(np.datetime64(first, "D")))).fetchall()
+    net, customers, orders = (np.zeros(TREND_MONTHS) for _ in range(3))
+    for month, amount, buyers, count in rows:
+        slot = month - (last - TREND_MONTHS + 1)
+        net[slot], customers[slot], orders[slot] = amount or 0.0, buyers, count
+    day = int(np.datetime64(start.date(), "D").astype("int64"))
+    return trend_frame(last, day, net, customers, orders)
 
 
 def _fetch_facts(con, query: str, found: Mapping[str, int],
@@ -283,7 +313,7 @@ def _fetch_facts(con, query: str, found: Mapping[str, int],
     is: no sorting and no scattered reads of 1M customers. Also ``clean_id``: whether the
     customer id needs no trimming or normalising (:func:`clean_key`; always true without
     ``check_ids``)."""
-    labels = [f"nfc_normalize({trimmed(r)}) AS {r}" for r in ("name", "region")]
+    labels = [f"nfc_normalize({trimmed(r)}) AS {r}" for r in LABEL_FACTS]
     days = [f"{c} - DATE '1970-01-01' AS {c}" for c in DAY_COLUMNS]  # day numbers
     value = ("profit" if "profit" in found else f"round(net_sales - cost, {MONEY_DECIMALS})"
              if "cost" in found else "net_sales")
@@ -314,7 +344,7 @@ def _typed_table(con, scan: str, columns: Mapping[str, tuple[str, str]],
     """
     select, fixes, raw = [], [], False
     for role, (col, kind) in columns.items():
-        if role in ("name", "region") and kind == "VARCHAR":
+        if role in LABEL_FACTS and kind == "VARCHAR":
             select.append(f"{label_expr(col)} AS {role}")
             continue
         if role == "customer" and kind == "VARCHAR":
@@ -384,8 +414,8 @@ def _to_facts(columns: Mapping[str, np.ndarray], as_of: pd.Timestamp,
     out["last_before_cut"] = floats("last_before_cut")
     out["lp_buyer"] = columns["lp_buyer"].astype(bool)
     out["lp_value"] = floats("lp_value")
-    out["name"] = np.asarray(columns["name"], dtype=object)
-    out["region"] = np.asarray(columns["region"], dtype=object)
+    for col in LABEL_FACTS:
+        out[col] = np.asarray(columns[col], dtype=object)
     index = pd.Index(np.asarray(columns["customer"], dtype=object), dtype=object,
                      name="customer")
     return pd.DataFrame(out, index=index, copy=False)

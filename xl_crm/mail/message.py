@@ -6,7 +6,6 @@ off the headers; a dry run's ``.eml`` file (:func:`write_eml`).
 from __future__ import annotations
 
 import html
-import unicodedata
 from collections.abc import Sequence
 from email import policy
 from email.message import EmailMessage
@@ -16,6 +15,7 @@ from pathlib import Path
 from ..i18n import LANGS, text
 from ..keyfigures import ReportSummary, TierRow
 from ..output import atomic_output
+from ..plaintext import pad, shown, shown_share, text_table, width
 from .settings import (
     MailError,
     MailSettings,
@@ -40,7 +40,9 @@ MESSAGE_POLICY = policy.default.clone(cte_type="7bit")
 BCC_ATTR = "_xl_crm_bcc"
 
 
-MAIL_KEYS = ('subject', 'greeting', 'intro', 'key', 'customers', 'revenue', 'value', 'as_of', 'source', 'tiers', 'footer', 'colon', 'sent', 'nobody', 'refused')
+MAIL_KEYS = ("subject", "greeting", "intro", "key", "customers", "revenue", "value", "as_of",
+             "source", "tiers", "footer", "colon", "sent", "nobody", "refused", "figures",
+             "actions", "no_actions", "more")
 
 
 def mail_texts(lang: str) -> dict:
@@ -50,7 +52,31 @@ def mail_texts(lang: str) -> dict:
     t: dict = {key: text(f"mail.{key}", lang) for key in MAIL_KEYS}
     t["columns"] = tuple(text(f"mail.column.{i}", lang) for i in range(5))
     t["basis"] = {b: text(f"mail.basis.{b}", lang) for b in ("profit", "net sales")}
+    t["figure_columns"] = tuple(text(f"fig.{k}", lang) for k in ("figure", "now", "change",
+                                                                  "change_share"))
     return t
+
+
+def subject(summary: ReportSummary, t: dict) -> str:
+    """The subject line: the report and month, then the headline change when known."""
+    line = t["subject"].format(period=oneline(summary.period))
+    sep = ": " if t["colon"] == ":" else t["colon"]  # "：" needs no space after it
+    return f"{line}{sep}{oneline(summary.headline)}" if summary.headline else line
+
+
+def _figure_rows(summary: ReportSummary) -> list[tuple[str, ...]]:
+    return [(f.label, shown(f.current), shown(f.change, signed=True),
+             shown_share(f.change_share)) for f in summary.figures]
+
+
+def _action_rows(summary: ReportSummary) -> list[tuple[str, ...]]:
+    return [tuple(shown(v) for v in row) for row in summary.actions]
+
+
+def _actions_title(summary: ReportSummary, t: dict) -> str:
+    if not summary.action_count:
+        return t["no_actions"]
+    return t["actions"].format(shown=len(summary.actions), count=f"{summary.action_count:,}")
 
 
 def oneline(text: object) -> str:
@@ -71,16 +97,6 @@ def _tier_cell(row: TierRow) -> str:
     return row.label if not row.name or row.name == row.label else f"{row.label} – {row.name}"
 
 
-def _width(text: str) -> int:
-    """Display width in a monospaced font: East Asian wide characters count 2."""
-    return sum(2 if unicodedata.east_asian_width(ch) in "WF" else 1 for ch in text)
-
-
-def _pad(text: str, width: int, right: bool) -> str:
-    gap = " " * (width - _width(text))
-    return gap + text if right else text + gap
-
-
 def _figures(summary: ReportSummary, t: dict) -> list[tuple[str, str]]:
     basis = t["basis"].get(summary.value_basis, summary.value_basis)
     return [
@@ -97,19 +113,35 @@ def _tier_rows(summary: ReportSummary) -> list[tuple[str, ...]]:
              _share(r.value_share)) for r in summary.tiers]
 
 
+def _text_table(header: Sequence[str], rows: list[tuple[str, ...]],
+                right: Sequence[int]) -> list[str]:
+    """A table of monospaced text lines (user text on one line), columns ``right`` right."""
+    return text_table([oneline(c) for c in header],
+                      [[oneline(c) for c in r] for r in rows], right)
+
+
 def _text_body(summary: ReportSummary, filename: str, t: dict) -> str:
     figures = [(oneline(k), oneline(v)) for k, v in _figures(summary, t)]
-    key_width = max(_width(k) for k, _ in figures) + 2
-    lines = [t["greeting"], "", t["intro"].format(period=summary.period, file=filename), "",
-             t["key"]]
-    lines += ["  " + _pad(k + t["colon"], key_width, False) + v for k, v in figures]
+    key_width = max(width(k) for k, _ in figures) + 2
+    lines = [t["greeting"], "", t["intro"].format(period=summary.period, file=filename)]
+    if summary.window:
+        lines += [oneline(f"{summary.window} · {summary.comparison}")]
+    lines += [oneline(f"! {w}") for w in summary.warnings]
+    if summary.figures:
+        lines += ["", t["figures"]]
+        lines += _text_table(t["figure_columns"], _figure_rows(summary), (1, 2, 3))
+    if summary.window:
+        lines += ["", _actions_title(summary, t)]
+        if summary.actions:
+            lines += _text_table(summary.action_header, _action_rows(summary), (0, 3, 6))
+            lines += ["  " + t["more"]]
+    if summary.attachment_note:
+        lines += ["", oneline(summary.attachment_note)]
+    lines += ["", t["key"]]
+    lines += ["  " + pad(k + t["colon"], key_width, False) + v for k, v in figures]
     if summary.tiers:
-        table = [t["columns"], *[tuple(oneline(c) for c in row) for row in _tier_rows(summary)]]
-        widths = [max(_width(row[i]) for row in table) for i in range(len(table[0]))]
         lines += ["", t["tiers"]]
-        for row in table:
-            cells = [_pad(c, w, i > 0) for i, (c, w) in enumerate(zip(row, widths))]
-            lines.append("  " + "  ".join(cells).rstrip())
+        lines += _text_table(t["columns"], _tier_rows(summary), (1, 2, 3, 4))
     lines += ["", t["footer"], ""]
     return "\n".join(lines)
 
@@ -117,9 +149,25 @@ def _text_body(summary: ReportSummary, filename: str, t: dict) -> str:
 _CELL = "padding:4px 10px;border-bottom:1px solid #dddddd;"
 
 
+def _html_table(header: Sequence[str], rows: list[tuple[str, ...]],
+                right: Sequence[int]) -> list[str]:
+    """An HTML table with inline styles (what Outlook renders)."""
+    e = html.escape
+    out = ['<table style="border-collapse:collapse;margin:0 0 16px 0;">', "<tr>" + "".join(
+        f'<th style="{_CELL}background:#f2f2f2;text-align:'
+        f'{"right" if i in right else "left"};">{e(col)}</th>'
+        for i, col in enumerate(header)) + "</tr>"]
+    for row in rows:
+        out.append("<tr>" + "".join(
+            f'<td style="{_CELL}text-align:{"right" if i in right else "left"};">{e(cell)}</td>'
+            for i, cell in enumerate(row)) + "</tr>")
+    out.append("</table>")
+    return out
+
+
 def _html_body(summary: ReportSummary, filename: str, t: dict, lang: str) -> str:
     e = html.escape
-    title = t["subject"].format(period=summary.period)
+    title = subject(summary, t)
     out = [
         "<!DOCTYPE html>",
         f'<html lang="{lang}"><head><meta charset="utf-8"><title>{e(title)}</title></head>',
@@ -129,26 +177,34 @@ def _html_body(summary: ReportSummary, filename: str, t: dict, lang: str) -> str
         f'<p style="margin:0 0 4px 0;">{e(t["greeting"])}</p>',
         (f'<p style="margin:0 0 16px 0;">'
          f'{e(t["intro"].format(period=summary.period, file=filename))}</p>'),
-        f'<h2 style="font-size:15px;margin:0 0 6px 0;">{e(t["key"])}</h2>',
-        '<table style="border-collapse:collapse;margin:0 0 16px 0;">',
     ]
+    h2 = '<h2 style="font-size:15px;margin:0 0 6px 0;">{}</h2>'
+    if summary.window:
+        out.append(f'<p style="margin:0 0 16px 0;color:#555555;">'
+                   f'{e(summary.window)} · {e(summary.comparison)}</p>')
+    for warning in summary.warnings:
+        out.append(f'<p style="margin:0 0 8px 0;color:#c00000;font-weight:bold;">'
+                   f'{e(warning)}</p>')
+    if summary.figures:
+        out += [h2.format(e(t["figures"])),
+                *_html_table(t["figure_columns"], _figure_rows(summary), (1, 2, 3))]
+    if summary.window:
+        out.append(h2.format(e(_actions_title(summary, t))))
+        if summary.actions:
+            out += _html_table(summary.action_header, _action_rows(summary), (0, 3, 6))
+            out.append(f'<p style="margin:0 0 16px 0;">{e(t["more"])}</p>')
+    if summary.attachment_note:
+        out.append(f'<p style="margin:0 0 16px 0;font-weight:bold;">'
+                   f'{e(summary.attachment_note)}</p>')
+    out += [h2.format(e(t["key"])), '<table style="border-collapse:collapse;margin:0 0 16px 0;">']
     for key, value in _figures(summary, t):
         out.append(f'<tr><th style="text-align:left;font-weight:normal;color:#555555;'
                    f'padding:3px 16px 3px 0;">{e(key)}</th>'
                    f'<td style="padding:3px 0;">{e(value)}</td></tr>')
     out.append("</table>")
     if summary.tiers:
-        out += [f'<h2 style="font-size:15px;margin:0 0 6px 0;">{e(t["tiers"])}</h2>',
-                '<table style="border-collapse:collapse;margin:0 0 16px 0;">',
-                "<tr>" + "".join(
-                    f'<th style="{_CELL}background:#f2f2f2;'
-                    f'text-align:{"left" if i == 0 else "right"};">{e(col)}</th>'
-                    for i, col in enumerate(t["columns"])) + "</tr>"]
-        for row in _tier_rows(summary):
-            out.append("<tr>" + "".join(
-                f'<td style="{_CELL}text-align:{"left" if i == 0 else "right"};">{e(cell)}</td>'
-                for i, cell in enumerate(row)) + "</tr>")
-        out.append("</table>")
+        out += [h2.format(e(t["tiers"])),
+                *_html_table(t["columns"], _tier_rows(summary), (1, 2, 3, 4))]
     out += [f'<p style="margin:0;color:#777777;font-size:12px;">{e(t["footer"])}</p>',
             "</body></html>", ""]
     return "\n".join(out)
@@ -188,7 +244,7 @@ def build_message(settings: MailSettings, report: Path, summary: ReportSummary,
         raise MailError(f"cannot read the report {report}: {err.strerror or err}") from err
 
     message = EmailMessage(policy=MESSAGE_POLICY)
-    message["Subject"] = t["subject"].format(period=oneline(summary.period))
+    message["Subject"] = subject(summary, t)
     message["From"] = address_header([sender_mailbox(settings.sender)])
     if to:
         message["To"] = address_header(to)

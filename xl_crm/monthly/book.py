@@ -92,10 +92,12 @@ def sheet_rows(sheet: SheetLike) -> tuple[list[list[object]], int]:
     return range_rows(tables[0].range if tables else sheet.used_range)
 
 
-def output_names(lang: str) -> tuple[str, str, str, str]:
-    """Names of the result sheets in ``lang``: customers, tiers, strategy, log."""
+def output_names(lang: str) -> tuple[str, str, str, str, str, str]:
+    """Names of the result sheets in ``lang``: customers, tiers, strategy, log, actions,
+    changes."""
     return (f"{PREFIX}{text('sheet.customers', lang)}", f"{PREFIX}ABC",
-            f"{PREFIX}{text('sheet.strategy', lang)}", f"{PREFIX}Log")
+            f"{PREFIX}{text('sheet.strategy', lang)}", f"{PREFIX}Log",
+            f"{PREFIX}{text('sheet.actions', lang)}", f"{PREFIX}{text('sheet.changes', lang)}")
 
 
 def is_output(name: str) -> bool:

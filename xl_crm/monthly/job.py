@@ -9,6 +9,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from .. import decisions
 from ..core.analysis import Analysis, analyze
 from ..core.errors import InputError, XlCrmError
 from ..core.sales import sales_from_rows
@@ -52,9 +53,10 @@ class Outcome:
 def build_sheets(analysis: Analysis, lang: str) -> dict[str, list[list[object]]]:
     """The result sheets as 2-D lists with header rows, by sheet name."""
     frame = customer_frame(analysis, lang)
-    columns = ["customer", "name", "region", "last_purchase", "recency", "frequency",
+    columns = ["customer", "name", "region", "rep", "last_purchase", "recency", "frequency",
                "monetary", "value", "R", "F", "M", "RFM", "segment", "abc_tier",
-               "pyramid_tier", "stage", "quadrant", "recommendation"]
+               "pyramid_tier", "stage", "quadrant", "value_at_risk", "priority",
+               "recommendation"]
     customers = [[text(f"col.{c}", lang) for c in columns]]
     customers += [[excel_value(v) for v in row] for row in frame[columns].itertuples(index=False)]
     tiers: list[list[object]] = []
@@ -64,7 +66,37 @@ def build_sheets(analysis: Analysis, lang: str) -> dict[str, list[list[object]]]
         tiers += [[text(f"summary.{key}", lang)] + [""] * 5, group_header(lang)]
         tiers += group_table(analysis, key, lang)
     names = output_names(lang)
-    return {names[0]: customers, names[1]: tiers, names[2]: _strategy_rows(analysis, lang)}
+    return {names[4]: [decisions.action_header(lang), *decisions.action_list(analysis, lang)],
+            names[5]: _rectangular(_changes_rows(analysis, lang)),
+            names[0]: customers, names[1]: tiers, names[2]: _strategy_rows(analysis, lang)}
+
+
+def _rectangular(rows: list[list[object]]) -> list[list[object]]:
+    """Rows padded with empty cells to one width: a range takes a rectangle of values."""
+    width = max((len(r) for r in rows), default=0)
+    return [list(r) + [None] * (width - len(r)) for r in rows]
+
+
+def _changes_rows(analysis: Analysis, lang: str) -> list[list[object]]:
+    """The CRM Changes sheet: what is compared, the headline figures with their change,
+    the four migration matrices (customer counts) and the movers."""
+    rows: list[list[object]] = [[decisions.comparison_note(analysis, lang)],
+                                [decisions.data_window(analysis, lang)], [],
+                                [text(f"fig.{k}", lang) for k in decisions.FIGURE_COLUMNS]]
+    rows += [[f.label, f.current, f.previous, f.change, f.change_share]
+             for f in decisions.headline_figures(analysis, lang)]
+    for key in decisions.MIGRATION_KEYS:
+        matrix = decisions.migration_table(analysis, key, lang)
+        if matrix is not None:
+            rows += [[], [text("changes.counts", lang, name=text(f"summary.{key}", lang))],
+                     *matrix]
+    movers = decisions.movers_table(analysis, lang)
+    if movers:
+        rows += [[], [text("changes.movers", lang)],
+                 [text(k, lang) for k in ("movers.kind", "act.customer", "act.name",
+                                          "movers.previous", "movers.current", "col.value")],
+                 *movers]
+    return rows
 
 
 def _strategy_rows(analysis: Analysis, lang: str) -> list[list[object]]:
@@ -112,6 +144,7 @@ def run(book: BookLike, report_dir: Path | None = None,
         ("customers", log["customers"]),
         ("value", analysis.value_basis),
         ("report", report),
+        *(("warning", w) for w in decisions.data_warnings(analysis, lang)),
         ("seconds", round(clock() - started, 2)),
     ]
     sheets[output_names(lang)[3]] = [["item", "value"]] + [[k, v] for k, v in outcome.log]

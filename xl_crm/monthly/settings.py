@@ -31,6 +31,7 @@ class Settings:
     a_cut: float = OPTIONS["a_cut"].default
     b_cut: float = OPTIONS["b_cut"].default
     pyramid_shares: tuple[float, ...] = OPTIONS["pyramid_shares"].default
+    compare: str = OPTIONS["compare"].default
     columns: dict[str, str] = field(default_factory=dict)
     language: str = OPTIONS["language"].default
     save_report: bool = OPTIONS["save_report"].default

@@ -1,5 +1,5 @@
-"""The management report workbook (openpyxl): Summary, one sheet per tier, Customers, CLV,
-Strategy and Notes, in English or Chinese.
+"""The management report workbook (openpyxl): Summary, Actions, Changes, Distributions,
+one sheet per tier, Customers, CLV, Strategy and Notes, in English or Chinese.
 
 :func:`write_report` writes to a temporary file beside the target and renames it; it
 refuses to overwrite an existing report unless told to, and never writes over an input.
@@ -17,24 +17,26 @@ from pathlib import Path
 
 import pandas as pd
 from openpyxl import Workbook, load_workbook
+from openpyxl.utils import get_column_letter
 from openpyxl.utils.escape import unescape
 from openpyxl.workbook.properties import CalcProperties
 
 from .. import __version__
 from ..core.analysis import Analysis
 from ..core.errors import InputError
+from ..decisions import data_warnings, report_summary
 from ..i18n import check_lang, method_name, text
-from ..keyfigures import ReportSummary, TierRow
+from ..keyfigures import FigureRow, ReportSummary, TierRow
 from ..output import atomic_output, check_target
 from ..views import (
     customer_frame,
     group_kind,
-    report_summary,
     strategy_header,
     strategy_rows,
 )
 from .cached import close_with_values
 from .clv_sheet import formula_values, write_clv_sheet
+from .decision_sheets import write_actions_sheet, write_changes_sheet
 from .layout import (
     CELL_TEXT_LIMIT,
     DATE,
@@ -50,7 +52,7 @@ from .layout import (
     setup_print,
     write_table,
 )
-from .summary import write_summary
+from .summary import write_distributions, write_summary
 
 SUMMARY_PROPERTY = "xl_crm.summary"  # where reports before 0.2 kept the key figures (JSON)
 DATA_SHEET = "xl_crm data"  # very hidden sheet: the key figures as JSON, for mailing a report
@@ -60,18 +62,35 @@ DATA_SHEET = "xl_crm data"  # very hidden sheet: the key figures as JSON, for ma
 EXCEL_CALC_ID = 191029
 TIER_SETS = {"abc": ("abc_tier", "abc"), "pyramid": ("pyramid_tier", "pyramid")}
 
-# customers-table columns: (analysis column, number format or "text"/None, width)
+# customers-table columns: (analysis column, number format or "text"/None, width). The
+# first PRINTED ones are what a page shows (a manager's view: who, tier, stage, value, risk,
+# next action); the rest are on screen and in the filters, right of them.
 COLUMNS = (
-    ("customer", "text", 12), ("name", "text", 28), ("region", "text", 10),
-    ("first_purchase", DATE, 12), ("last_purchase", DATE, 12), ("recency", INTEGER, 10),
-    ("frequency", INTEGER, 10), ("monetary", MONEY, 13), ("net_sales", MONEY, 13),
-    ("cost", MONEY, 13), ("profit", MONEY, 13), ("value", MONEY, 13), ("R", INTEGER, 5),
-    ("F", INTEGER, 5), ("M", INTEGER, 5), ("RFM", None, 6), ("score", INTEGER, 7),
-    ("segment", None, 20), ("abc_tier", None, 8), ("abc_rank", INTEGER, 8),
+    ("customer", "text", 11), ("name", "text", 26), ("rep", "text", 13),
+    ("region", "text", 9), ("abc_tier", None, 8), ("pyramid_tier", None, 10),
+    ("stage", None, 11), ("value", MONEY, 12), ("value_at_risk", MONEY, 12),
+    ("last_purchase", DATE, 11), ("recency", INTEGER, 8), ("priority", INTEGER, 7),
+    ("recommendation", "text", 44),
+    ("segment", None, 20), ("first_purchase", DATE, 12), ("frequency", INTEGER, 10),
+    ("monetary", MONEY, 13), ("net_sales", MONEY, 13), ("cost", MONEY, 13),
+    ("profit", MONEY, 13), ("R", INTEGER, 5), ("F", INTEGER, 5), ("M", INTEGER, 5),
+    ("RFM", None, 6), ("score", INTEGER, 7), ("abc_rank", INTEGER, 8),
     ("abc_share", "0.000%", 10), ("abc_cumulative_share", PERCENT, 11),
-    ("pyramid_tier", None, 11), ("stage", None, 12), ("current_value", MONEY, 13),
-    ("potential_value", MONEY, 13), ("quadrant", None, 14), ("recommendation", None, 60),
+    ("current_value", MONEY, 13), ("potential_value", MONEY, 13), ("quadrant", None, 14),
 )
+PRINTED = 13  # columns of COLUMNS a printed page shows (customer ... recommendation)
+
+
+def customer_columns(analysis: Analysis) -> tuple[tuple[str, str | None, int], ...]:
+    """The customer sheets' columns without the ones that repeat another: Monetary is Net
+    sales when it is the total, Profit is Value when value is profit; Sales rep only when
+    the data names one."""
+    same = {"monetary"} if analysis.options.monetary == "total" else set()
+    if analysis.value_basis == "profit":
+        same.add("profit")
+    if not (analysis.customers["rep"] != "").any():
+        same.add("rep")
+    return tuple(c for c in COLUMNS if c[0] not in same)
 
 
 @dataclass(frozen=True)
@@ -81,6 +100,7 @@ class ReportOptions:
     lang: str = "en"
     tiers: tuple[str, ...] = ("abc",)  # tier sheets: "abc" and/or "pyramid"
     max_rows: int = EXCEL_MAX_ROWS  # rows per sheet, header included (Excel's limit)
+    summary_only: bool = False  # no tier and customer sheets (a small workbook for mail)
 
 
 def write_report(analysis: Analysis, path: str | Path, options: ReportOptions = ReportOptions(),
@@ -134,23 +154,32 @@ def _fill_workbook(book: Workbook, analysis: Analysis, options: ReportOptions) -
     book.properties.created = book.properties.modified = created
     book.properties.title = f"{text('summary.title', lang)} {analysis.as_of:%Y-%m}"
     book.properties.creator = f"xl_crm {__version__}"
-    footer = notes_footer(lang)
+    footer = notes_footer(lang, analysis.as_of.strftime("%Y-%m"))
     names: list[str] = []
     tables: set[str] = set()
     split_notes: list[str] = []
 
     ws = _sheet(book, text("sheet.summary", lang), names, footer, title_rows=None)
-    write_summary(ws, analysis, lang)
+    # the Changes sheet comes two sheets later; its name is fixed vocabulary, never taken
+    write_summary(ws, analysis, lang, text("sheet.changes", lang))
+    ws = _sheet(book, text("sheet.actions", lang), names, footer)
+    write_actions_sheet(ws, analysis, lang, tables, names[-1])
+    ws = _sheet(book, text("sheet.changes", lang), names, footer, title_rows=None)
+    write_changes_sheet(ws, analysis, lang)
+    ws = _sheet(book, text("sheet.distributions", lang), names, footer, title_rows=None)
+    write_distributions(ws, analysis, lang)
 
     frame = customer_frame(analysis, lang)
-    for tier_set in options.tiers:
+    columns = customer_columns(analysis)
+    for tier_set in () if options.summary_only else options.tiers:
         column, kind = TIER_SETS[tier_set]
         for tier, part in frame.groupby(analysis.customers[column].to_numpy(), sort=False):
             title = method_name(tier, kind, lang)
             split_notes += _write_split(book, names, tables, title, part, lang,
-                                        options.max_rows, footer)
-    split_notes += _write_split(book, names, tables, text("sheet.customers", lang), frame, lang,
-                                options.max_rows, footer)
+                                        options.max_rows, footer, columns)
+    if not options.summary_only:
+        split_notes += _write_split(book, names, tables, text("sheet.customers", lang), frame,
+                                    lang, options.max_rows, footer, columns)
 
     ws = _sheet(book, text("sheet.clv", lang), names, footer, title_rows=None)
     group = analysis.options.clv_group
@@ -189,26 +218,30 @@ def _sheet(book: Workbook, name: str, names: list[str], footer: str,
 
 
 def _write_split(book, names, tables, title: str, frame: pd.DataFrame, lang: str,
-                 max_rows: int, footer: str) -> list[str]:
+                 max_rows: int, footer: str, columns: Sequence[tuple]) -> list[str]:
     """Write ``frame`` on as many sheets as Excel's row limit needs; notes on any split."""
     per_sheet = max_rows - 1
     parts = [frame.iloc[i:i + per_sheet] for i in range(0, max(len(frame), 1), per_sheet)]
     notes = []
     for i, part in enumerate(parts):
         ws = _sheet(book, title if i == 0 else f"{title} ({i + 1})", names, footer)
-        _customer_sheet(ws, part, lang, tables, names[-1])
+        _customer_sheet(ws, part, lang, tables, names[-1], columns)
     if len(parts) > 1:
         notes.append(f"{title}: {len(frame):,} rows on {len(parts)} sheets "
                      f"({', '.join(names[-len(parts):])})")
     return notes
 
 
-def _customer_sheet(ws, frame: pd.DataFrame, lang: str, tables: set[str], name: str) -> None:
+def _customer_sheet(ws, frame: pd.DataFrame, lang: str, tables: set[str], name: str,
+                    shown: Sequence[tuple]) -> None:
     s = Styler(ws, lang)
-    headers = [text(f"col.{col}", lang) for col, _, _ in COLUMNS]
-    columns = [column_values(frame[col]) for col, _, _ in COLUMNS]
-    set_widths(ws, [w for _, _, w in COLUMNS])
-    write_table(ws, s, headers, columns, [f for _, f, _ in COLUMNS], name, tables)
+    headers = [text(f"col.{col}", lang) for col, _, _ in shown]
+    columns = [column_values(frame[col]) for col, _, _ in shown]
+    set_widths(ws, [w for _, _, w in shown])
+    rows = write_table(ws, s, headers, columns, [f for _, f, _ in shown], name, tables,
+                       freeze="C2")  # the customer and its name stay visible
+    printed = sum(1 for c in shown if c in COLUMNS[:PRINTED])
+    ws.print_area = f"A1:{get_column_letter(printed)}{rows + 1}"
 
 
 def _strategy_sheet(ws, analysis: Analysis, lang: str, tables: set[str]) -> None:
@@ -217,7 +250,8 @@ def _strategy_sheet(ws, analysis: Analysis, lang: str, tables: set[str]) -> None
     headers = strategy_header(lang)
     set_widths(ws, [14, 18, 20, 11, 14, 45, 70, 45])
     columns = [list(col) for col in zip(*rows)] if rows else [[] for _ in headers]
-    write_table(ws, s, headers, columns, [None, "text", None, INTEGER, MONEY, None, None, None],
+    write_table(ws, s, headers, columns, [None, "text", "text", INTEGER, MONEY, "text", "text",
+                                          "text"],
                 text("sheet.strategy", lang), tables)
 
 
@@ -251,7 +285,8 @@ def notes(analysis: Analysis, split_notes: Sequence[str] = ()) -> list[tuple[str
                 + (" (shared ties: 1 + floor(k m / n))" if o.binning == "quantile" else "")
                 + f"; monetary = {'net sales' if o.monetary == 'total' else 'mean per purchase'}"),
         ("RFM thresholds used", _thresholds(analysis.thresholds)),
-        ("Segment scheme", str(o.scheme) if isinstance(o.scheme, str) else "user table"),
+        ("Segment scheme", (str(o.scheme) if isinstance(o.scheme, str) else "user table")
+         + "; " + _segment_rule(log)),
         ("ABC cut-offs", (f"A while the cumulative share <= {o.a_cut:.0%}, B while <= "
                          f"{o.b_cut:.0%}, C after; value <= 0 is C")),
         ("Pyramid shares", ", ".join(f"{s:.0%}" for s in o.pyramid_shares) + ", rest Small"),
@@ -274,7 +309,19 @@ def notes(analysis: Analysis, split_notes: Sequence[str] = ()) -> list[tuple[str
     items.append(("Migration model", (f"repurchase probability by recency state "
                   f"({o.migration_period_days}-day periods): {states}")))
     items += [("Sheets split", note) for note in split_notes]
+    items += [("Data too short", w) for w in data_warnings(analysis)]
     return items
+
+
+def _segment_rule(log: dict) -> str:
+    """Which high/low rule the segments used, and the means compared with."""
+    m = log["segment_means"]
+    if log["segment_rule"] == "scores":
+        return (f"high/low compare scores with the mean score: R {m['R']:.3f}, F {m['F']:.3f}, "
+                f"M {m['M']:.3f}")
+    return (f"high/low compare raw measures with their means: recency {m['R']:,.1f} days "
+            f"(buyers only; lower is high), frequency {m['F']:,.2f} purchases, monetary "
+            f"{m['M']:,.2f}")
 
 
 def _rows(rows: Sequence[int], limit: int = 20) -> str:
@@ -313,6 +360,10 @@ def read_summary(path: str | Path) -> ReportSummary:
     try:
         data = json.loads(stored)
         data["tiers"] = tuple(TierRow(**t) for t in data["tiers"])
+        data["figures"] = tuple(FigureRow(**f) for f in data.get("figures", ()))
+        data["action_header"] = tuple(data.get("action_header", ()))
+        data["actions"] = tuple(tuple(r) for r in data.get("actions", ()))
+        data["warnings"] = tuple(data.get("warnings", ()))
         return ReportSummary(**data)
     except (ValueError, TypeError, KeyError) as err:
         raise InputError(f"{path.name}: the key figures stored in the report are damaged "

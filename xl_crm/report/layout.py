@@ -67,6 +67,7 @@ class Styler:
         self.title = Font(name=self.name, size=16, bold=True, color="1F4E78")
         self.big = Font(name=self.name, size=16, bold=True, color="1F4E78")
         self.small = Font(name=self.name, size=9, italic=True, color="595959")
+        self.warning = Font(name=self.name, size=10, bold=True, color="C00000")
 
     def cell(self, value: object, fmt: str | None = None, font: Font | None = None,
              fill: PatternFill | None = None, wrap: bool = False) -> Cell:
@@ -199,15 +200,17 @@ def column_values(series: pd.Series) -> list[object]:
 
 
 def write_table(ws, styler: Styler, headers: Sequence[str], columns: Sequence[list[object]],
-                formats: Sequence[str | None], name: str, taken: set[str]) -> int:
+                formats: Sequence[str | None], name: str, taken: set[str],
+                freeze: str = "B2") -> int:
     """Header row plus data rows as an Excel table with filters; returns rows written.
 
     ``formats[i]`` is the number format of column i, ``"text"`` for user text (kept as
-    text even when it starts with ``=``), or None.
+    text even when it starts with ``=``), or None. ``freeze``: the first cell that
+    scrolls (the header row and the columns left of it stay visible).
     """
     from openpyxl.utils import get_column_letter
 
-    ws.freeze_panes = "B2"  # before the first row: write-only sheets write their head first
+    ws.freeze_panes = freeze  # before the first row: write-only sheets write their head first
     ws.append(styler.header_row(headers))
     reusable = []
     for fmt in formats:
@@ -250,6 +253,16 @@ def _unique_header(header: str, before: Sequence[str]) -> str:
     return header if not count else f"{header}{count + 1}"
 
 
-def notes_footer(lang: str) -> str:
-    """Page footer text."""
-    return text("notes.footer", lang)
+def notes_footer(lang: str, period: str = "") -> str:
+    """Page footer text: the report, its month and the sheet's name (Excel's ``&A``)."""
+    return f"{text('notes.footer', lang)} {period} · &A".replace("  ", " ")
+
+
+def place_chart(ws, chart, anchor: str, width: float = 18, height: float = 8.5) -> None:
+    """Size (cm) and anchor a chart, with every axis shown: openpyxl 3.1 writes axes without
+    ``<c:delete val="0"/>``, and Excel then hides them and their labels."""
+    chart.width, chart.height = width, height
+    for part in (chart, *chart._charts):  # a combined chart keeps its parts' axes
+        for axis in (part.x_axis, part.y_axis):
+            axis.delete = False
+    ws.add_chart(chart, anchor)

@@ -1,4 +1,6 @@
-"""The Summary sheet: key figures, group tables, Pareto data, R x F heat map, charts."""
+"""The Summary sheet, one printed page of decisions: the data window, headline figures with
+their change, the top of the action list and the ABC migration (:mod:`.decision_sheets`);
+and the Distributions sheet: the group tables, Pareto data, R x F heat map and charts."""
 
 from __future__ import annotations
 
@@ -11,37 +13,37 @@ from ..core.rfm import heat_map
 from ..core.tiers import pareto_bands
 from ..i18n import text
 from ..views import GROUP_KINDS, group_header, group_table
-from .layout import INTEGER, MONEY, PERCENT, Styler, set_widths
+from .decision_sheets import write_summary_top
+from .layout import INTEGER, MONEY, PERCENT, Styler, place_chart, set_widths
+
+CHART_COLUMN = "H"  # charts sit right of the distribution tables
 
 
-def write_summary(ws, analysis: Analysis, lang: str, strategies=None) -> None:
-    """Write the Summary sheet (the workbook opens on it)."""
+def write_summary(ws, analysis: Analysis, lang: str, changes_sheet: str) -> None:
+    """Write the Summary sheet (the workbook opens on it), printed on one landscape page;
+    ``changes_sheet`` names the Changes sheet, whose trend table the trend chart draws."""
     s = Styler(ws, lang)
-    set_widths(ws, [30, 18, 20, 20, 18, 18, 3] + [12] * 10)
-    log, c = analysis.log, analysis.customers
+    set_widths(ws, [34, 10, 16, 10, 12, 14, 14, 52])
+    log = analysis.log
     period = analysis.as_of.strftime("%Y-%m")
     ws.append([s.cell(f"{text('summary.title', lang)} — {period}", font=s.title)])
     ws.append([s.cell(f"{text('summary.source', lang)}: {log['source']}   ·   "
-                      f"{text('summary.as_of', lang)}: {log['as_of']}   ·   "
-                      f"{text('summary.period', lang)}: {log['first_date']} – {log['as_of']}",
-                      font=s.small)])
+                      f"{text('summary.as_of', lang)}: {log['as_of']}", font=s.small)])
+    rows = 2 + write_summary_top(ws, s, analysis, lang, changes_sheet)
+    ws.print_area = f"A1:H{rows}"
+    ws.page_setup.fitToHeight = 1  # the decisions on one page
+
+
+def write_distributions(ws, analysis: Analysis, lang: str) -> None:
+    """Write the Distributions sheet: customers and value per tier, segment, stage and
+    quadrant, the R x F heat map, the Pareto bands, and their charts."""
+    s = Styler(ws, lang)
+    set_widths(ws, [30, 18, 20, 20, 18, 18, 3] + [12] * 10)
+    c = analysis.customers
+    ws.append([s.cell(text("sheet.distributions", lang), font=s.title)])
     ws.append([])
-    abc = analysis.summaries["abc"].set_index("label")
-    active_days = analysis.options.migration_period_days
-    recent = int((c["recency"] <= active_days).sum())
-    figures = [
-        ("summary.customers", len(c), INTEGER),
-        ("summary.revenue", float(c["net_sales"].sum()), INTEGER),
-        (f"summary.value.{analysis.value_basis}", analysis.total_value, INTEGER),
-        ("summary.tier_a", int(abc.loc["A", "customers"]), INTEGER),
-        ("summary.tier_a_share", float(abc.loc["A", "value_share"]), PERCENT),
-        ("summary.active", recent, INTEGER),  # label says "in the last {days} days"
-    ]
-    ws.append([s.cell(text(k, lang, days=active_days), font=s.bold, wrap=True)
-               for k, _, _ in figures])
-    ws.append([s.cell(v, fmt, font=s.big) for _, v, fmt in figures])
-    ws.append([])
-    row = 7
+    row = 3  # the next row's number
+    start = row
     anchors = {}
     formats = (None, INTEGER, PERCENT, MONEY, PERCENT, MONEY)
     for key in GROUP_KINDS:
@@ -76,11 +78,11 @@ def write_summary(ws, analysis: Analysis, lang: str, strategies=None) -> None:
                    s.cell(rec.cumulative_share, PERCENT)])
     ws.append([])
     row += len(pareto) + 3
-    _charts(ws, lang, anchors, pareto_rows)
+    _charts(ws, lang, anchors, pareto_rows, start)
 
 
 def _charts(ws, lang: str, anchors: dict[str, tuple[int, int]],
-            pareto_rows: tuple[int, int]) -> None:
+            pareto_rows: tuple[int, int], top: int) -> None:
     first, last = pareto_rows
     bars = BarChart()
     bars.title = text("summary.chart.pareto", lang)
@@ -95,11 +97,12 @@ def _charts(ws, lang: str, anchors: dict[str, tuple[int, int]],
     line.y_axis.number_format = "0%"
     line.y_axis.crosses = "max"
     bars += line
-    _place(ws, bars, "H3")
+    place_chart(ws, bars, f"{CHART_COLUMN}{top}")
 
-    _bar(ws, text("summary.chart.pyramid", lang), anchors["pyramid"], "H21",
-         text("sum.customers", lang))
-    _bar(ws, text("summary.chart.segment", lang), anchors["segment"], "H39")
+    _bar(ws, text("summary.chart.pyramid", lang), anchors["pyramid"],
+         f"{CHART_COLUMN}{top + 18}", text("sum.customers", lang))
+    _bar(ws, text("summary.chart.segment", lang), anchors["segment"],
+         f"{CHART_COLUMN}{top + 36}")
 
 
 def _bar(ws, title: str, rows: tuple[int, int], anchor: str, axis: str | None = None) -> None:
@@ -115,14 +118,4 @@ def _bar(ws, title: str, rows: tuple[int, int], anchor: str, axis: str | None = 
     chart.legend = None
     if axis:
         chart.y_axis.title = axis
-    _place(ws, chart, anchor)
-
-
-def _place(ws, chart, anchor: str) -> None:
-    """Size and anchor a chart, with every axis shown: openpyxl 3.1 writes axes without
-    ``<c:delete val="0"/>``, and Excel then hides them and their labels."""
-    chart.width, chart.height = 18, 8.5
-    for part in (chart, *chart._charts):  # a combined chart keeps its parts' axes
-        for axis in (part.x_axis, part.y_axis):
-            axis.delete = False
-    ws.add_chart(chart, anchor)
+    place_chart(ws, chart, anchor)

@@ -1,0 +1,275 @@
+"""The decision views a manager reads first, as plain data (no openpyxl, xlwings or
+smtplib): the headline figures with their change since the previous period, the action
+list, the migration matrices and the movers (shared/domain.md sections 7 and 8). The
+report, the email, the button's sheets and ``xl-crm analyze`` render these, so they can
+never disagree. Values are plain Python, as a cell holds them; money in currency, shares
+as fractions, days as whole numbers.
+"""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import pandas as pd
+
+from .core.actions import LIST_PRIORITIES, NEW, load_actions
+from .core.analysis import Analysis
+from .core.changes import MIGRATIONS, headline
+from .i18n import method_name, text
+from .keyfigures import FigureRow, ReportSummary, TierRow
+from .views import excel_value, group_kind
+
+# headline figures in the order shown; "money" ones are currency, the others counts
+HEADLINE = ("active_customers", "current_value", "value_at_risk", "vips_at_risk",
+            "customers")
+FIGURE_COLUMNS = ("figure", "now", "previous", "change", "change_share")  # labels fig.*
+MONEY_FIGURES = frozenset({"current_value", "value_at_risk", "value_A", "value_B",
+                           "value_C"})
+# the action-list columns the email shows (of ACTION_COLUMNS)
+MAIL_ACTION_COLUMNS = ("priority", "name", "rep", "recency", "abc_tier", "stage",
+                       "value_at_risk", "action")
+# the action list's columns; the first PRINTED_ACTIONS are what a printed page shows
+ACTION_COLUMNS = ("priority", "customer", "name", "rep", "recency", "abc_tier", "stage",
+                  "value_at_risk", "action", "reason", "region", "last_purchase",
+                  "pyramid_tier", "current_value")
+PRINTED_ACTIONS = 9  # priority ... action (the reason follows on screen)
+
+
+def figure_label(name: str, lang: str) -> str:
+    """The label of a headline figure (``value_A`` reads "Value, tier A")."""
+    if name.startswith(("customers_", "value_")) and name.count("_") == 1:
+        kind, tier = name.split("_")
+        return text(f"fig.{kind}_tier", lang, tier=method_name(tier, "abc", lang))
+    return text(f"fig.{name}", lang)
+
+
+def headline_figures(analysis: Analysis, lang: str = "en",
+                     names: tuple[str, ...] | None = None) -> list[FigureRow]:
+    """The headline figures (default: :data:`HEADLINE`, then customers and value per ABC
+    tier), each with its change when the analysis has a previous period."""
+    now = headline(analysis.customers)
+    names = names or (*HEADLINE, *(n for n in now if n not in HEADLINE))
+    before = None
+    if analysis.changes is not None:
+        before = analysis.changes.deltas.set_index("figure")
+    out = []
+    for name in names:
+        prev = change = share = None
+        if before is not None and name in before.index:
+            row = before.loc[name]
+            prev, change = float(row["previous"]), float(row["change"])
+            share = None if math.isnan(row["change_share"]) else float(row["change_share"])
+        out.append(FigureRow(name, figure_label(name, lang), now[name], prev, change, share,
+                             name in MONEY_FIGURES))
+    return out
+
+
+def data_window(analysis: Analysis, lang: str = "en") -> str:
+    """The data window in words: "24 months of data, 2024-11-01 to 2026-10-31"."""
+    start = pd.Timestamp(analysis.log["first_date"])
+    months = (analysis.as_of.year - start.year) * 12 + analysis.as_of.month - start.month + 1
+    return text("window", lang, months=months, start=start.date().isoformat(),
+                as_of=analysis.as_of.date().isoformat())
+
+
+def comparison_note(analysis: Analysis, lang: str = "en") -> str:
+    """What the change figures compare with, or why there are none."""
+    if analysis.changes is not None:
+        return text("changes.since", lang,
+                    date=analysis.changes.previous_as_of.date().isoformat())
+    before = analysis.log.get("changes_note", "")
+    if before.startswith("no comparison"):
+        return text("changes.off", lang)
+    return text("changes.none", lang, start=analysis.log["first_date"])
+
+
+def _days(value: float) -> str:
+    return "–" if value is None or (isinstance(value, float) and math.isnan(value)) \
+        else f"{int(value)}"
+
+
+def action_list(analysis: Analysis, lang: str = "en", limit: int | None = None,
+                customers: pd.DataFrame | None = None) -> list[list[object]]:
+    """The action list (shared/domain.md section 7): customers with priority 1 or 2,
+    ordered by priority, then value at risk, then value (largest first), as rows of
+    :data:`ACTION_COLUMNS` with labels, action and reason in ``lang``; at most ``limit``
+    rows. ``customers``: a subset of the analysis' customer table (e.g. one region)."""
+    c = analysis.customers if customers is None else customers
+    listed = c[c["priority"].isin(LIST_PRIORITIES)]
+    order = np.lexsort((-listed["value"].to_numpy(float),
+                        -listed["value_at_risk"].to_numpy(float),
+                        listed["priority"].to_numpy()))
+    if limit is not None:
+        order = order[:limit]
+    rows = listed.iloc[order]
+    rules = {r.rule: r for r in load_actions(analysis.options.actions)}
+    out = []
+    for rec in rows.itertuples(index=False):
+        rule = rules[rec.action]
+        tier = method_name(rec.abc_tier, "abc", lang)
+        stage = method_name(rec.stage, "lifecycle", lang)
+        reason = rule.reason(lang).format(days=_days(rec.recency), frequency=rec.frequency,
+                                          tier=tier, stage=stage)
+        out.append([int(rec.priority), rec.customer, rec.name, rec.rep,
+                    excel_value(rec.recency), tier, stage, float(rec.value_at_risk),
+                    rule.action(lang), reason, rec.region, excel_value(rec.last_purchase),
+                    method_name(rec.pyramid_tier, "pyramid", lang), float(rec.current_value)])
+    return out
+
+
+def action_header(lang: str = "en") -> list[str]:
+    """The header of :func:`action_list`."""
+    return [text(f"act.{c}", lang) for c in ACTION_COLUMNS]
+
+
+def action_count(analysis: Analysis) -> int:
+    """How many customers the action list holds."""
+    return int(analysis.customers["priority"].isin(LIST_PRIORITIES).sum())
+
+
+def migration_table(analysis: Analysis, key: str, lang: str = "en",
+                    values: bool = False) -> list[list[object]] | None:
+    """Migration matrix ``key`` (abc, pyramid, segment, stage) as rows: a header row
+    (previous \\ current, the current labels, total) then one row per previous label
+    (plus "new"), counts or (``values``) current value in currency; None without a
+    comparison. Rows and columns without any customer are left out, except the tiers."""
+    if analysis.changes is None:
+        return None
+    counts = getattr(analysis.changes, key)
+    table = analysis.changes.values[key] if values else counts
+    kind = group_kind(key, analysis.options.scheme)
+    keep_all = key in ("abc", "pyramid")
+    rows = [r for r in table.index if keep_all or counts.loc[r].sum() > 0 or r == NEW]
+    cols = [c for c in table.columns if keep_all or counts[c].sum() > 0]
+
+    def name(label: str) -> str:
+        return text("changes.new", lang) if label == NEW else method_name(label, kind, lang)
+
+    out = [[text("changes.corner", lang), *(name(c) for c in cols), text("changes.total", lang)]]
+    for r in rows:
+        cells = [excel_value(table.loc[r, c]) for c in cols]
+        out.append([name(r), *cells, excel_value(table.loc[r, cols].sum())])
+    return out
+
+
+MIGRATION_KEYS = tuple(MIGRATIONS)
+
+
+def movers_table(analysis: Analysis, lang: str = "en",
+                 limit: int = 50) -> list[list[object]] | None:
+    """Movers: per kind (entered or left tier A or VIP, became Lost, new) the customers,
+    largest value first, at most ``limit`` per kind; rows of kind, customer, name,
+    previous label, current label, value. None without a comparison."""
+    if analysis.changes is None:
+        return None
+    movers = analysis.changes.movers
+    names = analysis.customers.set_index("customer")["name"]
+    out = []
+    for kind, part in movers.groupby("kind", sort=False):
+        label_kind = {"entered_VIP": "pyramid", "left_VIP": "pyramid",
+                      "became_lost": "lifecycle"}.get(kind, "abc")
+        for rec in part.sort_values("value", ascending=False).head(limit).itertuples():
+            out.append([text(f"movers.{kind}", lang), rec.customer, names.get(rec.customer, ""),
+                        text("changes.new", lang) if rec.previous == NEW
+                        else method_name(rec.previous, label_kind, lang),
+                        method_name(rec.current, label_kind, lang), float(rec.value)])
+    return out
+
+
+def mover_counts(analysis: Analysis) -> dict[str, int]:
+    """How many customers moved, per kind (empty without a comparison)."""
+    if analysis.changes is None:
+        return {}
+    return {k: int(v) for k, v in analysis.changes.movers["kind"].value_counts().items()}
+
+
+def subject_headline(analysis: Analysis, lang: str = "en") -> str:
+    """The change for a subject line: "14 VIPs at risk, value -0.2% since 2026-09-30"
+    (without a comparison: the VIPs at risk only)."""
+    figures = {f.name: f for f in headline_figures(analysis, lang,
+                                                   ("vips_at_risk", "current_value"))}
+    vips = int(figures["vips_at_risk"].current)
+    share = figures["current_value"].change_share
+    if analysis.changes is None or share is None:
+        return text("mail.headline.short", lang, vips=vips)
+    return text("mail.headline", lang, vips=vips, change=f"{share:+.1%}".replace("-", "−"),
+                date=analysis.changes.previous_as_of.date().isoformat())
+
+
+def report_summary(analysis: Analysis, lang: str = "en",
+                   actions: int = 10) -> ReportSummary:
+    """What the report stores and the email shows: key figures, the ABC tier table, and the
+    decision part (headline figures with their change, the top ``actions`` rows of the
+    action list, the data window), all in ``lang``."""
+    abc = analysis.summaries["abc"]
+    tiers = tuple(TierRow(r.label, method_name(r.label, "abc", lang), int(r.customers),
+                          float(r.customer_share), float(r.value), float(r.value_share))
+                  for r in abc.itertuples(index=False))
+    c = analysis.customers
+    figures = tuple(headline_figures(analysis, lang, HEADLINE))
+    picks = [ACTION_COLUMNS.index(k) for k in MAIL_ACTION_COLUMNS]
+    header = action_header(lang)
+    rows = tuple(tuple(_plain(row[i]) for i in picks)
+                 for row in action_list(analysis, lang, actions))
+    return ReportSummary(period=analysis.as_of.strftime("%Y-%m"), as_of=analysis.log["as_of"],
+                         source=str(analysis.log["source"]), customers=len(c),
+                         revenue=float(c["net_sales"].sum()), value=analysis.total_value,
+                         value_basis=analysis.value_basis, tiers=tiers,
+                         window=data_window(analysis, lang),
+                         comparison=comparison_note(analysis, lang),
+                         headline=subject_headline(analysis, lang), figures=figures,
+                         action_count=action_count(analysis),
+                         action_header=tuple(header[i] for i in picks), actions=rows,
+                         warnings=tuple(data_warnings(analysis, lang)))
+
+
+def _plain(value: object) -> object:
+    """A value JSON keeps as it is: dates as ISO text, whole floats as int."""
+    if hasattr(value, "date") and callable(value.date):
+        return value.date().isoformat()
+    if isinstance(value, float) and value.is_integer():
+        return int(value)
+    return value
+
+
+def data_warnings(analysis: Analysis, lang: str = "en") -> list[str]:
+    """Where the data is too short for a method (shared/domain.md section 8), one line
+    each: assumed retention, a value window or trend longer than the data, repurchase
+    probabilities without enough periods, no change figures."""
+    start = pd.Timestamp(analysis.log["first_date"])
+    days = (analysis.as_of - start).days + 1
+    months = (analysis.as_of.year - start.year) * 12 + analysis.as_of.month - start.month + 1
+    o = analysis.options
+    out = []
+    if any(i.sources.get("retention") == "assumed" for i in analysis.clv.values()):
+        out.append(text("warn.retention", lang, months=months))
+    if days < o.current_days:
+        out.append(text("warn.current", lang, months=months, days=o.current_days))
+    if days < o.migration_period_days * o.migration_states:
+        out.append(text("warn.migration", lang, days=days,
+                        needed=o.migration_period_days * o.migration_states))
+    if analysis.changes is None and o.compare != "none":
+        out.append(comparison_note(analysis, lang))
+    return out
+
+
+TREND_HEADER = ("month", "net_sales", "net_sales_before", "customers", "customers_before",
+                "orders", "orders_before")  # labels trend.*
+
+
+def trend_table(analysis: Analysis, lang: str = "en") -> list[list[object]]:
+    """The last 12 calendar months up to the analysis date's month: month, net sales
+    (currency), customers who bought, orders, each beside the same month a year earlier
+    (empty for a month the data does not cover: not a fall to zero). A header row first."""
+    t = analysis.trend
+    header = [text(f"trend.{k}", lang) for k in TREND_HEADER]
+    if t is None or len(t) < 24:
+        return [header]
+    rows = [header]
+    for now, before in zip(t.iloc[12:].itertuples(), t.iloc[:12].itertuples()):
+        row = [now.month]
+        for col, kind in (("net_sales", float), ("customers", int), ("orders", int)):
+            row += [kind(getattr(m, col)) if m.covered else None for m in (now, before)]
+        rows.append(row)
+    return rows
