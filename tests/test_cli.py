@@ -195,3 +195,19 @@ def test_the_runtime_package_ships_the_sample_and_not_its_generator():
     imports = re.compile(r"^\s*(from|import)\s+workbooks\b", re.MULTILINE)
     for module in package.rglob("*.py"):  # the generator and builders are repository tools
         assert not imports.search(module.read_text(encoding="utf-8")), module
+
+
+def test_an_action_table_from_a_file(tmp_path, capsys):
+    table = tmp_path / "actions.csv"
+    table.write_text("rule,stage,priority,action_en,action_zh,reason_en,reason_zh\n"
+                     "call,Lost,1,Call them,致电,Lost {days} days,流失{days}天\n"
+                     "rest,,4,Nothing,无,-,-\n", encoding="utf-8")
+    assert main(["analyze", str(SAMPLE), "--actions", str(table)]) == 0
+    out = capsys.readouterr().out
+    assert "1,791 customers to contact" in out and "Call them" in out
+    table.write_text("rule,stage,priority,action_en,action_zh,reason_en,reason_zh\n"
+                     "call,Asleep,1,a,b,c,d\n", encoding="utf-8")
+    assert main(["analyze", str(SAMPLE), "--actions", str(table)]) == 1
+    assert capsys.readouterr().err == (
+        "xl-crm: --actions: actions.csv: actions stage row 2: 'Asleep' is not a condition on "
+        "stage (use Acquisition, Growth, Maturity, Decline, Lost)\n")

@@ -118,7 +118,7 @@ def test_views_invariants_on_the_sample(sample_analysis):
     a, c = sample_analysis, sample_analysis.customers
     # value at risk: the current value of customers in Decline or Lost, else 0
     risky = c["stage"].isin(["Decline", "Lost"])
-    assert np.allclose(c["value_at_risk"], np.where(risky, c["current_value"], 0))
+    assert np.allclose(c["value_at_risk"], np.where(risky, c["current_value"].clip(lower=0), 0))
     for key in ("abc", "pyramid", "segment", "stage"):
         m = getattr(a.changes, key)
         assert m.to_numpy().sum() == len(c)  # every customer in exactly one cell
@@ -177,6 +177,17 @@ def test_a_weekly_comparison(tmp_path):
      ("actions: the action table needs the columns rule, abc, pyramid, stage, segment, "
       "quadrant, was, frequency, priority, action_en, action_zh, reason_en, reason_zh; "
       "missing reason_zh")),
+    ([["rule", "priority", "action_en", "action_zh", "reason_en", "reason_zh"],
+      ["(none)", "1", "a", "b", "c", "d"]],
+     "actions rule row 2: (none) is reserved (customers no rule matches); use another name"),
+    ([["rule", "priority", "action_en", "action_zh", "reason_en", "reason_zh"],
+      ["x", "1", "a", "b", "Lost {name}", "d"]],
+     ("actions reason_en row 2: 'Lost {name}' names {name}; a text may name {days}, "
+     "{frequency}, {tier}, {stage}")),
+    ([["rule", "priority", "action_en", "action_zh", "reason_en", "reason_zh"],
+      ["x", "1", "a", "b", "c", "50% {off"]],
+     ("actions reason_zh row 2: '50% {off': expected '}' before end of string (write {{ for "
+     "a brace)")),
 ])
 def test_a_bad_action_table_names_the_cell(rows, message):
     with pytest.raises(InputError) as err:
@@ -212,7 +223,7 @@ def test_the_monthly_trend_by_hand(tmp_path, engine):
     assert t.loc["2026-08"].tolist() == [0.0, 0, 0, False]  # before the data: not covered
     rows = decisions.trend_table(a)
     assert rows[0][:3] == ["Month", "Net sales", "Net sales, a year earlier"]
-    assert rows[-1] == ["2026-10", 40.0, None, 1, None, 1, None]
+    assert rows[-1] == ["2026-10 (to day 5)", 40.0, None, 1, None, 1, None]  # as of 10-05
     assert len(rows) == 13
 
 
@@ -263,3 +274,19 @@ def test_a_users_action_text_that_looks_like_a_formula_stays_text(tmp_path):
     summary = [c for row in book["Summary"].iter_rows() for c in row
                if isinstance(c.value, str) and c.value.startswith("=HYPERLINK")]
     assert summary and all(c.data_type == "s" for c in summary)  # the Summary's list too
+
+
+def test_value_at_risk_is_never_negative(tmp_path):
+    # r only returned goods (Lost, current value -50): nothing to lose, at risk 0
+    path = write(tmp_path, [("a", "2026-10-01", 100, "", ""), ("r", "2026-09-20", -50, "", "")])
+    a = analyze_path(path, today=TODAY)
+    r = a.customers.set_index("customer").loc["r"]
+    assert (r["stage"], r["current_value"], r["value_at_risk"]) == ("Lost", -50, 0)
+
+
+def test_a_month_not_complete_is_marked(tmp_path):
+    path = write(tmp_path, [("a", "2026-09-01", 100, "", ""), ("a", "2026-10-15", 50, "", "")])
+    a = analyze_path(path, today=TODAY)
+    assert decisions.trend_table(a)[-1][0] == "2026-10 (to day 15)"
+    assert decisions.trend_table(a, "zh")[-1][0] == "2026-10（截至15日）"
+    assert decisions.trend_table(a)[-2][0] == "2026-09"

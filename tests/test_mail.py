@@ -175,6 +175,42 @@ def test_plain_send_delivers_bodies_attachment_and_bcc(plain_server, report):
     assert attachment.get_content() == report.read_bytes()
 
 
+def test_the_decision_part_stands_on_its_own(plain_server, report):
+    import dataclasses
+    import re
+
+    from xl_crm.keyfigures import FigureRow
+
+    summary = dataclasses.replace(
+        SUMMARY, window="24 months of data, 2024-11-01 to 2026-10-31",
+        comparison="Change since 2026-09-30", headline="14 VIPs at risk, value −4.3% since 2026-09-30",
+        figures=(FigureRow("value_at_risk", "Value at risk", 473499.82, 540665.92, -67166.1,
+                           -0.1242, True),
+                 FigureRow("vips_at_risk", "VIPs at risk", 14, None, None, None, False)),
+        action_count=578, action_header=("Priority", "Name", "Action"),
+        actions=((1, "<Acme> & Co", "Call this week"), (2, "Beta", "Reactivate")),
+        warnings=("Retention assumed (50%)",))
+    controller, handler = plain_server
+    send(settings(controller.port), build_message(settings(controller.port), report,
+                                                  summary, TO))
+    (_, _, raw), = handler.mails
+    got = parse(raw)
+    assert got["Subject"] == ("Customer value report — 2026-10: 14 VIPs at risk, value −4.3% "
+                              "since 2026-09-30")
+    text, html, _ = parts(got)
+    lines = text.splitlines()
+    assert "24 months of data, 2024-11-01 to 2026-10-31 · Change since 2026-09-30" in lines
+    assert "! Retention assumed (50%)" in lines
+    assert "  Value at risk  473,500  −67,166    −12.4%" in lines
+    assert "  VIPs at risk        14        –         –" in lines  # no previous figure
+    assert "Whom to contact: the first 2 of 578 on the action list" in lines
+    assert "         1  <Acme> & Co  Call this week" in lines
+    assert "&lt;Acme&gt; &amp; Co" in html and "<Acme>" not in html
+    # Outlook does not carry the body's font into tables: every cell names it
+    cells = re.findall(r"<t[dh] style=\"([^\"]*)\"", html)
+    assert cells and all("font-family:Arial" in c for c in cells)
+
+
 def test_chinese_message_and_non_ascii_file_name(plain_server, report):
     controller, handler = plain_server
     workbook = report.with_name("客户价值报告 2026-10 月度汇总.xlsm")
@@ -187,6 +223,7 @@ def test_chinese_message_and_non_ascii_file_name(plain_server, report):
     got = parse(raw)
     assert got["Subject"] == "客户价值报告 — 2026-10"
     text, html, attachment = parts(got)
+    assert "font-family:'Microsoft YaHei'" in html  # a CJK font first, on every cell
     for body in (text, html):
         assert "客户数" in body and "利润" in body and "客户占比" in body and "1,234" in body
     assert attachment.get_filename() == workbook.name

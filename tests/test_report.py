@@ -155,8 +155,17 @@ def test_distributions_have_tables_charts_and_heat_map(report, sample_analysis):
     book, _ = report
     ws = book["Distributions"]
     assert len(ws._charts) == 3
-    assert len(ws.conditional_formatting) == 1
+    assert len(ws.conditional_formatting) == 2  # mean value and customer count grids
     values = rows(ws)
+    c = sample_analysis.customers
+    at = next(i for i, r in enumerate(values) if str(r[0]).startswith("Customers by R score"))
+    grid = {(6 - i, f): values[at + 1 + i][f] for i in range(1, 6) for f in range(1, 6)}
+    assert sum(grid.values()) == len(c)  # every customer in one cell
+    assert grid[(5, 5)] == ((c["R"] == 5) & (c["F"] == 5)).sum()
+    at = next(i for i, r in enumerate(values)
+              if str(r[0]).startswith("Average customer value (profit)"))
+    top = c[(c["R"] == 5) & (c["F"] == 5)]["value"].mean()
+    assert values[at + 2][5] == pytest.approx(top)  # R=5 row, F=5 column: the same basis
     tier_a = next(r for r in values if r[0] == "Tier A")
     abc = sample_analysis.summaries["abc"].set_index("label")
     assert tier_a[1] == abc.loc["A", "customers"]
@@ -193,6 +202,10 @@ def test_strategy_and_notes(report, sample_analysis):
     strategy = rows(book["Strategy"])
     labels = {r[1] for r in strategy[1:]}
     assert {"A", "B", "C", "VIP", "Important value", "Lost", "Value"} <= labels
+    ws = book["Strategy"]
+    bullets = [c.value for c in ws[2]][6]  # the actions, one per line, wrapped in the cell
+    assert ws.cell(2, 7).alignment.wrap_text and bullets.count("\n") >= 2
+    assert ws.row_dimensions[2].height >= (bullets.count("\n") + 1) * 13.5  # sized to fit
     notes = {r[0]: r[1] for r in rows(book["Notes"])[1:]}
     assert notes["Rows read"] == "36,546"
     assert notes["Blank rows skipped"] == "0"
@@ -206,6 +219,9 @@ def test_chinese_report(sample_analysis, tmp_path):
     assert book.sheetnames[:7] == ["摘要", "行动清单", "变化", "客户分布", "A类客户", "B类客户",
                                    "C类客户"]
     assert book["摘要"]["A1"].font.name == "Microsoft YaHei"
+    # Excel tables named readably, in Chinese (not T_____)
+    assert list(book["行动清单"].tables) == ["行动清单"]
+    assert list(book["A类客户"].tables) == ["A类客户"]
     header = [c.value for c in book["客户明细"][1]]
     assert header[:2] == ["客户编号", "客户名称"]
     assert read_summary(path).tiers[0].name == "A类客户"

@@ -97,7 +97,8 @@ def decision_lines(result: Analysis, lang: str = "en", actions: int = 20) -> lis
     from .i18n import text
     from .plaintext import shown, shown_share, text_table
 
-    lines = [f"{decisions.data_window(result, lang)}; {decisions.comparison_note(result, lang)}",
+    window = decisions.data_window(result, lang)
+    lines = [f"{window}; {decisions.comparison_note(result, lang)}",
              *(f"warning: {w}" for w in decisions.data_warnings(result, lang)), ""]
     figures = [[f.label, shown(f.current), shown(f.previous), shown(f.change, signed=True),
                 shown_share(f.change_share)] for f in decisions.headline_figures(result, lang)]
@@ -106,11 +107,10 @@ def decision_lines(result: Analysis, lang: str = "en", actions: int = 20) -> lis
     count = decisions.action_count(result)
     lines += ["", text("act.count", lang, count=f"{count:,}") if count else
               text("act.none", lang)]
-    picks = [decisions.ACTION_COLUMNS.index(c) for c in decisions.MAIL_ACTION_COLUMNS]
-    header = decisions.action_header(lang)
-    rows = [[shown(r[i]) for i in picks] for r in decisions.action_list(result, lang, actions)]
+    header, *rows = decisions.short_actions(result, lang, actions)
     if rows:
-        lines += text_table([header[i] for i in picks], rows, (0, 3, 6), indent="")
+        lines += text_table(header, [[shown(v) for v in r] for r in rows], (0, 3, 6),
+                            indent="")
     matrix = decisions.migration_table(result, "abc", lang)
     if matrix is not None:
         lines += ["", text("changes.counts", lang, name=text("summary.abc", lang))]
@@ -214,7 +214,7 @@ def cmd_report(args: argparse.Namespace) -> int:
     try:
         attachment, summary = mail_attachment(result, written,
                                               report_summary(result, args.lang), args.lang,
-                                              inputs=(args.input,))
+                                              inputs=(args.input,), overwrite=args.overwrite)
     except XlCrmError as err:
         print(f"xl-crm: {one_line(f'{failed}: {err}')}", file=sys.stderr)
         return 1

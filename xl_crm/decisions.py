@@ -15,7 +15,7 @@ import pandas as pd
 
 from .core.actions import LIST_PRIORITIES, NEW, load_actions
 from .core.analysis import Analysis
-from .core.changes import MIGRATIONS, headline
+from .core.changes import MIGRATIONS, MOVER_COLUMNS, headline
 from .i18n import method_name, text
 from .keyfigures import FigureRow, ReportSummary, TierRow
 from .views import excel_value, group_kind
@@ -26,9 +26,9 @@ HEADLINE = ("active_customers", "current_value", "value_at_risk", "vips_at_risk"
 FIGURE_COLUMNS = ("figure", "now", "previous", "change", "change_share")  # labels fig.*
 MONEY_FIGURES = frozenset({"current_value", "value_at_risk", "value_A", "value_B",
                            "value_C"})
-# the action-list columns the email shows (of ACTION_COLUMNS)
-MAIL_ACTION_COLUMNS = ("priority", "name", "rep", "recency", "abc_tier", "stage",
-                       "value_at_risk", "action")
+# the action-list columns of the short lists (email, terminal; of ACTION_COLUMNS)
+SHORT_ACTION_COLUMNS = ("priority", "name", "rep", "recency", "abc_tier", "stage",
+                        "value_at_risk", "action")
 # the action list's columns; the first PRINTED_ACTIONS are what a printed page shows
 ACTION_COLUMNS = ("priority", "customer", "name", "rep", "recency", "abc_tier", "stage",
                   "value_at_risk", "action", "reason", "region", "last_purchase",
@@ -78,8 +78,7 @@ def comparison_note(analysis: Analysis, lang: str = "en") -> str:
     if analysis.changes is not None:
         return text("changes.since", lang,
                     date=analysis.changes.previous_as_of.date().isoformat())
-    before = analysis.log.get("changes_note", "")
-    if before.startswith("no comparison"):
+    if analysis.options.compare == "none":
         return text("changes.off", lang)
     return text("changes.none", lang, start=analysis.log["first_date"])
 
@@ -89,13 +88,13 @@ def _days(value: float) -> str:
         else f"{int(value)}"
 
 
-def action_list(analysis: Analysis, lang: str = "en", limit: int | None = None,
-                customers: pd.DataFrame | None = None) -> list[list[object]]:
+def action_list(analysis: Analysis, lang: str = "en",
+                limit: int | None = None) -> list[list[object]]:
     """The action list (shared/domain.md section 7): customers with priority 1 or 2,
     ordered by priority, then value at risk, then value (largest first), as rows of
     :data:`ACTION_COLUMNS` with labels, action and reason in ``lang``; at most ``limit``
-    rows. ``customers``: a subset of the analysis' customer table (e.g. one region)."""
-    c = analysis.customers if customers is None else customers
+    rows."""
+    c = analysis.customers
     listed = c[c["priority"].isin(LIST_PRIORITIES)]
     order = np.lexsort((-listed["value"].to_numpy(float),
                         -listed["value_at_risk"].to_numpy(float),
@@ -121,6 +120,22 @@ def action_list(analysis: Analysis, lang: str = "en", limit: int | None = None,
 def action_header(lang: str = "en") -> list[str]:
     """The header of :func:`action_list`."""
     return [text(f"act.{c}", lang) for c in ACTION_COLUMNS]
+
+
+def short_actions(analysis: Analysis, lang: str = "en", limit: int = 10,
+                  columns: tuple[str, ...] = SHORT_ACTION_COLUMNS) -> list[list[object]]:
+    """The top ``limit`` rows of the action list in ``columns`` (of :data:`ACTION_COLUMNS`),
+    header first, as the Summary, the email and the terminal show it; a customer without
+    a name shows its customer id in the name column."""
+    picks = [ACTION_COLUMNS.index(c) for c in columns]
+    named, customer = ACTION_COLUMNS.index("name"), ACTION_COLUMNS.index("customer")
+    header = action_header(lang)
+    out = [[header[i] for i in picks]]
+    for row in action_list(analysis, lang, limit):
+        if not row[named]:
+            row[named] = row[customer]
+        out.append([row[i] for i in picks])
+    return out
 
 
 def action_count(analysis: Analysis) -> int:
@@ -154,6 +169,7 @@ def migration_table(analysis: Analysis, key: str, lang: str = "en",
 
 
 MIGRATION_KEYS = tuple(MIGRATIONS)
+LABEL_KINDS = {"abc_tier": "abc", "pyramid_tier": "pyramid", "stage": "lifecycle"}
 
 
 def movers_table(analysis: Analysis, lang: str = "en",
@@ -167,21 +183,13 @@ def movers_table(analysis: Analysis, lang: str = "en",
     names = analysis.customers.set_index("customer")["name"]
     out = []
     for kind, part in movers.groupby("kind", sort=False):
-        label_kind = {"entered_VIP": "pyramid", "left_VIP": "pyramid",
-                      "became_lost": "lifecycle"}.get(kind, "abc")
+        label_kind = LABEL_KINDS[MOVER_COLUMNS[kind]]
         for rec in part.sort_values("value", ascending=False).head(limit).itertuples():
             out.append([text(f"movers.{kind}", lang), rec.customer, names.get(rec.customer, ""),
                         text("changes.new", lang) if rec.previous == NEW
                         else method_name(rec.previous, label_kind, lang),
                         method_name(rec.current, label_kind, lang), float(rec.value)])
     return out
-
-
-def mover_counts(analysis: Analysis) -> dict[str, int]:
-    """How many customers moved, per kind (empty without a comparison)."""
-    if analysis.changes is None:
-        return {}
-    return {k: int(v) for k, v in analysis.changes.movers["kind"].value_counts().items()}
 
 
 def subject_headline(analysis: Analysis, lang: str = "en") -> str:
@@ -208,10 +216,7 @@ def report_summary(analysis: Analysis, lang: str = "en",
                   for r in abc.itertuples(index=False))
     c = analysis.customers
     figures = tuple(headline_figures(analysis, lang, HEADLINE))
-    picks = [ACTION_COLUMNS.index(k) for k in MAIL_ACTION_COLUMNS]
-    header = action_header(lang)
-    rows = tuple(tuple(_plain(row[i]) for i in picks)
-                 for row in action_list(analysis, lang, actions))
+    header, *rows = short_actions(analysis, lang, actions)
     return ReportSummary(period=analysis.as_of.strftime("%Y-%m"), as_of=analysis.log["as_of"],
                          source=str(analysis.log["source"]), customers=len(c),
                          revenue=float(c["net_sales"].sum()), value=analysis.total_value,
@@ -220,7 +225,8 @@ def report_summary(analysis: Analysis, lang: str = "en",
                          comparison=comparison_note(analysis, lang),
                          headline=subject_headline(analysis, lang), figures=figures,
                          action_count=action_count(analysis),
-                         action_header=tuple(header[i] for i in picks), actions=rows,
+                         action_header=tuple(header),
+                         actions=tuple(tuple(_plain(v) for v in r) for r in rows),
                          warnings=tuple(data_warnings(analysis, lang)))
 
 
@@ -235,7 +241,7 @@ def _plain(value: object) -> object:
 
 def data_warnings(analysis: Analysis, lang: str = "en") -> list[str]:
     """Where the data is too short for a method (shared/domain.md section 8), one line
-    each: assumed retention, a value window or trend longer than the data, repurchase
+    each: assumed retention, a value window longer than the data, repurchase
     probabilities without enough periods, no change figures."""
     start = pd.Timestamp(analysis.log["first_date"])
     days = (analysis.as_of - start).days + 1
@@ -261,14 +267,18 @@ TREND_HEADER = ("month", "net_sales", "net_sales_before", "customers", "customer
 def trend_table(analysis: Analysis, lang: str = "en") -> list[list[object]]:
     """The last 12 calendar months up to the analysis date's month: month, net sales
     (currency), customers who bought, orders, each beside the same month a year earlier
-    (empty for a month the data does not cover: not a fall to zero). A header row first."""
+    (empty for a month the data does not cover: not a fall to zero). An analysis date
+    before the month's end marks that month "to day N". A header row first."""
     t = analysis.trend
     header = [text(f"trend.{k}", lang) for k in TREND_HEADER]
     if t is None or len(t) < 24:
         return [header]
     rows = [header]
+    as_of = analysis.as_of
+    partial = as_of.day != as_of.days_in_month  # the analysis month is not complete
     for now, before in zip(t.iloc[12:].itertuples(), t.iloc[:12].itertuples()):
-        row = [now.month]
+        row = [text("trend.partial", lang, month=now.month, day=as_of.day)
+               if partial and now.Index == len(t) - 1 else now.month]
         for col, kind in (("net_sales", float), ("customers", int), ("orders", int)):
             row += [kind(getattr(m, col)) if m.covered else None for m in (now, before)]
         rows.append(row)

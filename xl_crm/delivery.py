@@ -36,11 +36,12 @@ def attachment_limit(environ: Mapping[str, str] | None = None) -> int:
 
 
 def mail_attachment(analysis: Analysis, report: Path, summary: ReportSummary, lang: str,
-                    environ: Mapping[str, str] | None = None,
-                    inputs: tuple[Path, ...] = ()) -> tuple[Path, ReportSummary]:
+                    environ: Mapping[str, str] | None = None, inputs: tuple[Path, ...] = (),
+                    overwrite: bool = False) -> tuple[Path, ReportSummary]:
     """The workbook to attach and the summary to show: the report itself when it is within
-    the limit, else a summary workbook beside it (``<name> summary.xlsx``, replaced when
-    present) with a note in the message naming the full report's size and place."""
+    the limit, else a summary workbook beside it (``<name> summary.xlsx``; an existing one
+    is replaced only with ``overwrite``) with a note in the message naming the full
+    report's size and place. A summary workbook still over the limit is refused."""
     from .report import ReportOptions, write_report
 
     limit = attachment_limit(environ)
@@ -49,7 +50,11 @@ def mail_attachment(analysis: Analysis, report: Path, summary: ReportSummary, la
         return report, summary
     small = report.with_name(f"{report.stem} summary{report.suffix}")
     written = write_report(analysis, small, ReportOptions(lang=lang, summary_only=True),
-                           overwrite=True, inputs=[*inputs, report])
+                           overwrite=overwrite, inputs=[*inputs, report])
+    if written.stat().st_size > limit:
+        raise InputError(f"even the summary workbook {written.name} is "
+                         f"{written.stat().st_size / 1e6:.1f} MB, over the mail limit of "
+                         f"{limit / 1e6:g} MB (XL_CRM_MAIL_MAX_MB); raise the limit")
     note = text("mail.too_big", lang, size=f"{size / 1e6:.1f}", limit=f"{limit / 1e6:g}",
                 path=str(report))
     return written, dataclasses.replace(summary, attachment_note=note)

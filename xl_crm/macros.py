@@ -65,6 +65,7 @@ def _offer_mail(book, outcome) -> None:
         return
     lang = settings.language
     attachment, summary = mail_attachment(outcome.analysis, outcome.report,
-                                          report_summary(outcome.analysis, lang), lang)
+                                          report_summary(outcome.analysis, lang), lang,
+                                          overwrite=True)  # the button's own reports folder
     line, _ = mail_report(attachment, summary, settings.recipients, settings.cc, lang=lang)
     book.app.alert(line, title=TITLE)

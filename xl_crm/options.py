@@ -176,6 +176,36 @@ def parse_addresses(value: object) -> tuple[str, ...]:
     return tuple(p.strip() for p in str(value).replace(",", ";").split(";") if p.strip())
 
 
+def parse_action_file(value: object) -> tuple[tuple[str, ...], ...] | None:
+    """A CSV file (UTF-8) holding an action table like ``xl_crm/data/actions.csv``, read
+    into rows and checked (:func:`xl_crm.core.actions.load_actions`); empty: the shipped
+    table."""
+    import csv
+    from pathlib import Path
+
+    from .core.actions import load_actions
+
+    name = str(value).strip()
+    if not name:
+        return None
+    path = Path(name).expanduser()
+    try:
+        text = path.read_text(encoding="utf-8-sig")
+    except FileNotFoundError:
+        raise ValueError(f"{show(name)}: file not found") from None
+    except UnicodeDecodeError:
+        raise ValueError(f"{show(name)} is not UTF-8 text; save the table as CSV UTF-8") \
+            from None
+    except OSError as err:
+        raise ValueError(f"{show(name)}: {err.strerror or err}") from None
+    rows = tuple(tuple(r) for r in csv.reader(text.splitlines()) if any(c.strip() for c in r))
+    try:
+        load_actions(rows)
+    except InputError as err:
+        raise ValueError(f"{path.name}: {err}") from None
+    return rows
+
+
 def parse_columns(value: object) -> dict[str, str]:
     """``role=HEADER`` items for headers the synonyms miss, e.g.
     ``customer=Kunde;date=Datum;amount=Betrag``. Items are separated by ``;``, or by a
@@ -234,6 +264,9 @@ OPTIONS: dict[str, Option] = {o.name: o for o in (
            "VIP, Major and Ordinary, fractions (default " + _typed(PYRAMID_SHARES) + ")"),
     Option("compare", PERIODS[0], _choice(PERIODS), "change figures against the previous "
            "month end (month), 7 days earlier (week), or none"),
+    Option("actions", None, parse_action_file, "a CSV action table (UTF-8) replacing the "
+           "shipped one, xl_crm/data/actions.csv: rule, conditions, priority, texts",
+           sheet=False),
     Option("columns", {}, parse_columns, "headers the synonyms miss, e.g. customer=Kunde;"
            "date=Datum;amount=Betrag; roles: " + ", ".join(ROLES), analysis=False),
     Option("language", LANGS[0], _choice(LANGS), "en or zh: the report, the result sheets "

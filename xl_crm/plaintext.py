@@ -39,7 +39,13 @@ def shown(value: object, signed: bool = False) -> str:
         return out.replace("-", "−")
     if hasattr(value, "date") and callable(value.date):
         return value.date().isoformat()
-    return str(value)
+    return flat(str(value))
+
+
+def flat(text: str) -> str:
+    """Text on one line: line breaks, tabs and other control characters (ESC...) become
+    spaces, so data cannot break a table or drive the terminal."""
+    return "".join(" " if unicodedata.category(ch) == "Cc" else ch for ch in text)
 
 
 def shown_share(value: float | None) -> str:

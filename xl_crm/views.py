@@ -19,7 +19,7 @@ import math
 import numpy as np
 import pandas as pd
 
-from .core.actions import load_actions
+from .core.actions import NO_RULE, load_actions
 from .core.analysis import Analysis
 from .core.constants import SCHEME_KINDS
 from .core.errors import InputError
@@ -78,7 +78,7 @@ def _recommendation(label: str, kind: str, lang: str):
 def action_texts(analysis: Analysis, lang: str = "en") -> pd.Series:
     """Per customer (rows of the customer table) the action text of its rule in ``lang``."""
     texts = {r.rule: r.action(lang) for r in load_actions(analysis.options.actions)}
-    texts["(none)"] = ""
+    texts[NO_RULE] = ""
     return analysis.customers["action"].map(texts).astype(object)
 
 

@@ -20,15 +20,23 @@ reason. Columns:
 
 Stage comes before segment in the shipped table, so a customer 342 days without a
 purchase is never told to "keep these recent customers loyal", whatever its RFM class.
+The shipped order, decided where shared/domain.md leaves it open: tier A and VIP first;
+new A/B customers and growing B customers next; C customers in Decline or Lost get no
+individual spend, then lapsed frequent buyers of any other tier are reactivated, then
+Small (pyramid) customers in Decline or Lost get no individual spend. Without a previous
+period (``compare = none``) the two rules on the previous stage match nobody, and the
+customers they would have listed fall to ``a-lost`` and ``a-new`` (priority 3).
 
 **Value at risk** of a customer (currency) = its current value (the value of the last
-``current_days`` days, 365 by default) when its stage is Decline or Lost, else 0.
+``current_days`` days, 365 by default) when its stage is Decline or Lost, else 0; a
+negative current value (returns only) risks nothing and counts 0.
 """
 
 from __future__ import annotations
 
 import csv
 import io
+import string
 from collections.abc import Sequence
 from dataclasses import dataclass
 from functools import cache
@@ -51,6 +59,8 @@ KNOWN = {"abc": ABC_TIERS, "pyramid": PYRAMID_TIERS, "stage": STAGES, "quadrant"
 TEXTS = ("action_en", "action_zh", "reason_en", "reason_zh")
 COLUMNS = ("rule", *LABEL_CONDITIONS, "frequency", "priority", *TEXTS)
 LIST_PRIORITIES = (1, 2)  # the action list: do this week / this month
+REASON_FIELDS = frozenset({"days", "frequency", "tier", "stage"})
+NO_RULE = "(none)"  # the action of a customer no rule matches (reserved)
 
 
 @dataclass(frozen=True)
@@ -109,6 +119,9 @@ def _rule(rec: dict[str, str], row: int, seen: set[str]) -> ActionRule:
     name = rec.get("rule", "")
     if not name:
         raise InputError("the rule name is empty", "actions rule", row)
+    if name == NO_RULE:
+        raise InputError(f"{NO_RULE} is reserved (customers no rule matches); use another "
+                         "name", "actions rule", row)
     if name in seen:
         raise InputError(f"the rule {show(name)} appears twice", "actions rule", row)
     seen.add(name)
@@ -140,14 +153,31 @@ def _rule(rec: dict[str, str], row: int, seen: set[str]) -> ActionRule:
     for col in TEXTS:
         if not rec.get(col):
             raise InputError("is empty", f"actions {col}", row)
+        _check_template(rec[col], col, row)
     return ActionRule(name, tuple(conditions), frequency.strip("*"), priority,
                       {c: rec[c] for c in TEXTS})
 
 
+def _check_template(text: str, col: str, row: int) -> None:
+    """A text's ``{field}`` names must be the reason fields (module docstring); a brace
+    that opens no field is written ``{{``."""
+    try:
+        fields = {f for _, f, _, _ in string.Formatter().parse(text) if f is not None}
+    except ValueError as err:
+        raise InputError(f"{show(text)}: {err} (write {{{{ for a brace)", f"actions {col}",
+                         row) from None
+    unknown = sorted(fields - REASON_FIELDS)
+    if unknown:
+        raise InputError(f"{show(text)} names {', '.join('{' + f + '}' for f in unknown)}; "
+                         f"a text may name {{days}}, {{frequency}}, {{tier}}, {{stage}}",
+                         f"actions {col}", row)
+
+
 def value_at_risk(stage: pd.Series, current_value: pd.Series) -> np.ndarray:
-    """Per customer: current value (currency) when the stage is Decline or Lost, else 0."""
+    """Per customer: current value (currency) when the stage is Decline or Lost, else 0
+    (and 0 for a negative current value: returns only, nothing to lose)."""
     risky = np.asarray(pd.Series(stage).isin(AT_RISK_STAGES))
-    return np.where(risky, np.asarray(current_value, dtype=float), 0.0)
+    return np.where(risky, np.maximum(np.asarray(current_value, dtype=float), 0.0), 0.0)
 
 
 def assign_actions(customers: pd.DataFrame, was: pd.Series | None = None,

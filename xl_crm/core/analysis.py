@@ -34,7 +34,7 @@ import numpy as np
 import pandas as pd
 from pandas.api.extensions import ExtensionDtype
 
-from .actions import assign_actions, load_actions, value_at_risk
+from .actions import NO_RULE, assign_actions, load_actions, value_at_risk
 from .changes import PERIODS, Changes, compare, previous_period_end
 from .clv import (
     DEFAULT_INTEREST,
@@ -46,7 +46,7 @@ from .clv import (
 )
 from .constants import A_CUT, B_CUT, DEFAULT_BINS, DEFAULT_SCHEME, PYRAMID_SHARES, YEAR_DAYS
 from .errors import InputError
-from .facts import Facts, customer_facts
+from .facts import Facts, customer_facts, previous_date
 from .lifecycle import STAGES, LifecycleRules, assign_stages
 from .matrix import QUADRANTS, assign_quadrants
 from .rfm import MEASURES, score_rfm
@@ -175,7 +175,7 @@ def analyze_facts(facts: Facts, basis: str, source: Mapping[str, object],
         out, None if changes is None else changes.previous["stage"], rules)
     names = [r.rule for r in rules]
     out["action"] = pd.Categorical.from_codes(np.where(rule < 0, len(names), rule),
-                                              categories=[*names, "(none)"])
+                                              categories=[*names, NO_RULE])
 
     summaries = {
         "abc": group_summary(out["abc_tier"], out["value"], ABC_TIERS),
@@ -210,12 +210,14 @@ def _comparison(facts: Facts, options: Options) -> dict[str, object]:
     before = previous_period_end(facts.as_of, options.compare)
     if before is None:
         return {"previous_as_of": None, "changes_note": "no comparison (compare = none)"}
-    if facts.previous is None:
-        return {"previous_as_of": None,
-                "changes_note": f"no change figures: the data starts on "
-                                f"{facts.start.date()}, after the previous period end "
-                                f"{before.date()}"}
-    return {"previous_as_of": before.date().isoformat(), "changes_note": ""}
+    if facts.previous is not None:
+        return {"previous_as_of": facts.previous.as_of.date().isoformat(), "changes_note": ""}
+    if previous_date(facts.as_of, facts.start, options.compare) is not None:
+        return {"previous_as_of": None, "changes_note": "no change figures: the facts were "
+                "computed without the previous period (customer_facts(compare=...))"}
+    return {"previous_as_of": None,
+            "changes_note": f"no change figures: the data starts on {facts.start.date()}, "
+                            f"after the previous period end {before.date()}"}
 
 
 def _taken(column: pd.Series | pd.Index | np.ndarray, order: np.ndarray | None) -> object:

@@ -7,7 +7,8 @@ side per customer:
 
 - migration matrices of ABC tier, pyramid tier, segment and lifecycle stage: previous
   label (rows, plus ``"new"``: no purchase on or before the previous date) against the
-  current label (columns), as customer counts and as current value (currency);
+  current label (columns), as customer counts and as customer value now (the ``value``
+  column, of the whole window; currency);
 - movers: customers who entered or left tier A or VIP, became Lost, or are new;
 - the headline figures (:func:`headline`) then and now, with the change as an amount
   and as a fraction of the previous figure (empty when that was 0).
@@ -30,7 +31,9 @@ from .constants import PERIODS
 ACTIVE_DAYS = 90  # "active customers": a purchase in the last 90 days (recency < 90)
 MIGRATIONS = {"abc": "abc_tier", "pyramid": "pyramid_tier", "segment": "segment",
               "stage": "stage"}
-MOVER_KINDS = ("entered_A", "left_A", "entered_VIP", "left_VIP", "became_lost", "new")
+# mover kind -> the customer column whose labels it shows (previous and now)
+MOVER_COLUMNS = {"entered_A": "abc_tier", "left_A": "abc_tier", "entered_VIP": "pyramid_tier",
+                 "left_VIP": "pyramid_tier", "became_lost": "stage", "new": "abc_tier"}
 
 
 def previous_period_end(as_of: pd.Timestamp, period: str = "month") -> pd.Timestamp | None:
@@ -70,10 +73,10 @@ def headline(customers: pd.DataFrame) -> dict[str, float]:
 class Changes:
     """The comparison of :func:`compare`. ``abc``, ``pyramid``, ``segment``, ``stage``:
     customer counts, index = previous label plus ``"new"``, columns = current label;
-    ``values``: the same matrices as current value (currency); ``previous``: per current
+    ``values``: the same matrices as customer value now (currency); ``previous``: per current
     customer (rows aligned with the current customer table) the previous labels, ``"new"``
     for customers without a purchase then; ``movers``: customer, kind (see
-    :data:`MOVER_KINDS`), previous and current label, value; ``deltas``: figure,
+    :data:`MOVER_COLUMNS`), previous and current label, value; ``deltas``: figure,
     previous, current, change, change_share (a fraction, NaN when previous is 0)."""
 
     previous_as_of: pd.Timestamp
@@ -124,12 +127,9 @@ def _movers(current: pd.DataFrame, was: pd.DataFrame) -> pd.DataFrame:
         "became_lost": (current["stage"] == "Lost") & ~was["stage"].isin(["Lost", NEW]),
         "new": was["stage"] == NEW,
     }
-    column = {"entered_A": "abc_tier", "left_A": "abc_tier", "entered_VIP": "pyramid_tier",
-              "left_VIP": "pyramid_tier", "became_lost": "stage", "new": "abc_tier"}
     parts = []
-    for kind, mask in kinds.items():
-        idx = np.flatnonzero(np.asarray(mask))
-        col = column[kind]
+    for kind, col in MOVER_COLUMNS.items():
+        idx = np.flatnonzero(np.asarray(kinds[kind]))
         parts.append(pd.DataFrame({
             "customer": current["customer"].to_numpy()[idx], "kind": kind,
             "previous": was[col].to_numpy()[idx],

@@ -345,8 +345,12 @@ def _fixed_bounds(edges: list[float], score: int, k: int, lower_is_better: bool)
     return lower, upper
 
 
-def heat_map(customers: pd.DataFrame, bins: int) -> pd.DataFrame:
-    """Average monetary value per R score (rows, best first) and F score (columns)."""
-    table = customers.pivot_table(index="R", columns="F", values="monetary", aggfunc="mean",
+def heat_map(customers: pd.DataFrame, bins: int, values: str = "value",
+             how: str = "mean") -> pd.DataFrame:
+    """Per R score (rows, best first) and F score (columns): the mean of ``values`` (the
+    customer value by default, the basis every other table uses; empty where no
+    customer) or, with ``how="count"``, the number of customers (0 where none)."""
+    table = customers.pivot_table(index="R", columns="F", values=values, aggfunc=how,
                                   observed=False)
-    return table.reindex(index=range(bins, 0, -1), columns=range(1, bins + 1))
+    table = table.reindex(index=range(bins, 0, -1), columns=range(1, bins + 1))
+    return table.fillna(0).astype("int64") if how == "count" else table

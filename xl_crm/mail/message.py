@@ -147,20 +147,26 @@ def _text_body(summary: ReportSummary, filename: str, t: dict) -> str:
 
 
 _CELL = "padding:4px 10px;border-bottom:1px solid #dddddd;"
+# Outlook (Word's renderer) does not pass the body's font on to table cells: every cell
+# names it. Chinese first in the fonts Windows and macOS ship.
+FONTS = {"en": "Arial,Helvetica,sans-serif",
+         "zh": "'Microsoft YaHei','微软雅黑','PingFang SC','Noto Sans CJK SC',SimSun,"
+               "Arial,sans-serif"}
 
 
 def _html_table(header: Sequence[str], rows: list[tuple[str, ...]],
-                right: Sequence[int]) -> list[str]:
-    """An HTML table with inline styles (what Outlook renders)."""
+                right: Sequence[int], lang: str) -> list[str]:
+    """An HTML table with inline styles and the font on every cell (what Outlook renders)."""
     e = html.escape
+    cell = f"{_CELL}font-family:{FONTS[lang]};font-size:13px;"
     out = ['<table style="border-collapse:collapse;margin:0 0 16px 0;">', "<tr>" + "".join(
-        f'<th style="{_CELL}background:#f2f2f2;text-align:'
+        f'<th style="{cell}background:#f2f2f2;text-align:'
         f'{"right" if i in right else "left"};">{e(col)}</th>'
         for i, col in enumerate(header)) + "</tr>"]
     for row in rows:
         out.append("<tr>" + "".join(
-            f'<td style="{_CELL}text-align:{"right" if i in right else "left"};">{e(cell)}</td>'
-            for i, cell in enumerate(row)) + "</tr>")
+            f'<td style="{cell}text-align:{"right" if i in right else "left"};">{e(value)}</td>'
+            for i, value in enumerate(row)) + "</tr>")
     out.append("</table>")
     return out
 
@@ -171,7 +177,7 @@ def _html_body(summary: ReportSummary, filename: str, t: dict, lang: str) -> str
     out = [
         "<!DOCTYPE html>",
         f'<html lang="{lang}"><head><meta charset="utf-8"><title>{e(title)}</title></head>',
-        ('<body style="margin:0;padding:16px;font-family:Arial,Helvetica,sans-serif;'
+        (f'<body style="margin:0;padding:16px;font-family:{FONTS[lang]};'
          'font-size:14px;color:#222222;background:#ffffff;">'),
         f'<h1 style="font-size:18px;margin:0 0 12px 0;">{e(title)}</h1>',
         f'<p style="margin:0 0 4px 0;">{e(t["greeting"])}</p>',
@@ -187,24 +193,25 @@ def _html_body(summary: ReportSummary, filename: str, t: dict, lang: str) -> str
                    f'{e(warning)}</p>')
     if summary.figures:
         out += [h2.format(e(t["figures"])),
-                *_html_table(t["figure_columns"], _figure_rows(summary), (1, 2, 3))]
+                *_html_table(t["figure_columns"], _figure_rows(summary), (1, 2, 3), lang)]
     if summary.window:
         out.append(h2.format(e(_actions_title(summary, t))))
         if summary.actions:
-            out += _html_table(summary.action_header, _action_rows(summary), (0, 3, 6))
+            out += _html_table(summary.action_header, _action_rows(summary), (0, 3, 6), lang)
             out.append(f'<p style="margin:0 0 16px 0;">{e(t["more"])}</p>')
     if summary.attachment_note:
         out.append(f'<p style="margin:0 0 16px 0;font-weight:bold;">'
                    f'{e(summary.attachment_note)}</p>')
     out += [h2.format(e(t["key"])), '<table style="border-collapse:collapse;margin:0 0 16px 0;">']
+    font = f"font-family:{FONTS[lang]};font-size:13px;"
     for key, value in _figures(summary, t):
-        out.append(f'<tr><th style="text-align:left;font-weight:normal;color:#555555;'
+        out.append(f'<tr><th style="{font}text-align:left;font-weight:normal;color:#555555;'
                    f'padding:3px 16px 3px 0;">{e(key)}</th>'
-                   f'<td style="padding:3px 0;">{e(value)}</td></tr>')
+                   f'<td style="{font}padding:3px 0;">{e(value)}</td></tr>')
     out.append("</table>")
     if summary.tiers:
         out += [h2.format(e(t["tiers"])),
-                *_html_table(t["columns"], _tier_rows(summary), (1, 2, 3, 4))]
+                *_html_table(t["columns"], _tier_rows(summary), (1, 2, 3, 4), lang)]
     out += [f'<p style="margin:0;color:#777777;font-size:12px;">{e(t["footer"])}</p>',
             "</body></html>", ""]
     return "\n".join(out)

@@ -14,6 +14,7 @@ from ..core.analysis import Analysis, analyze
 from ..core.errors import InputError, XlCrmError
 from ..core.sales import sales_from_rows
 from ..i18n import text
+from ..plaintext import shown_share
 from ..report import ReportOptions, write_report
 from ..views import (
     GROUP_KINDS,
@@ -83,8 +84,9 @@ def _changes_rows(analysis: Analysis, lang: str) -> list[list[object]]:
     rows: list[list[object]] = [[decisions.comparison_note(analysis, lang)],
                                 [decisions.data_window(analysis, lang)], [],
                                 [text(f"fig.{k}", lang) for k in decisions.FIGURE_COLUMNS]]
-    rows += [[f.label, f.current, f.previous, f.change, f.change_share]
-             for f in decisions.headline_figures(analysis, lang)]
+    rows += [[f.label, f.current, f.previous, f.change,
+              None if f.change_share is None else shown_share(f.change_share)]
+             for f in decisions.headline_figures(analysis, lang)]  # "+2.1%": no formats here
     for key in decisions.MIGRATION_KEYS:
         matrix = decisions.migration_table(analysis, key, lang)
         if matrix is not None:

@@ -47,6 +47,7 @@ from .layout import (
     Styler,
     column_values,
     notes_footer,
+    row_height,
     safe_sheet_name,
     set_widths,
     setup_print,
@@ -160,11 +161,15 @@ def _fill_workbook(book: Workbook, analysis: Analysis, options: ReportOptions) -
     split_notes: list[str] = []
 
     ws = _sheet(book, text("sheet.summary", lang), names, footer, title_rows=None)
-    # the Changes sheet comes two sheets later; its name is fixed vocabulary, never taken
-    write_summary(ws, analysis, lang, text("sheet.changes", lang))
+    # the Summary's trend chart draws from the Changes sheet, made two sheets later: its
+    # name is the one _sheet will give it (names are made unique the same way)
+    actions = safe_sheet_name(text("sheet.actions", lang), names)
+    changes = safe_sheet_name(text("sheet.changes", lang), [*names, actions])
+    write_summary(ws, analysis, lang, changes)
     ws = _sheet(book, text("sheet.actions", lang), names, footer)
     write_actions_sheet(ws, analysis, lang, tables, names[-1])
     ws = _sheet(book, text("sheet.changes", lang), names, footer, title_rows=None)
+    assert ws.title == changes, (ws.title, changes)  # the chart's data is on this sheet
     write_changes_sheet(ws, analysis, lang)
     ws = _sheet(book, text("sheet.distributions", lang), names, footer, title_rows=None)
     write_distributions(ws, analysis, lang)
@@ -248,19 +253,21 @@ def _strategy_sheet(ws, analysis: Analysis, lang: str, tables: set[str]) -> None
     s = Styler(ws, lang)
     rows = strategy_rows(analysis, lang)
     headers = strategy_header(lang)
-    set_widths(ws, [14, 18, 20, 11, 14, 45, 70, 45])
+    widths = [14, 18, 20, 11, 14, 45, 70, 45]
+    set_widths(ws, widths)
     columns = [list(col) for col in zip(*rows)] if rows else [[] for _ in headers]
-    write_table(ws, s, headers, columns, [None, "text", "text", INTEGER, MONEY, "text", "text",
-                                          "text"],
-                text("sheet.strategy", lang), tables)
+    write_table(ws, s, headers, columns, [None, "text", "text", INTEGER, INTEGER, "wrap",
+                                          "wrap", "wrap"],
+                text("sheet.strategy", lang), tables, widths=widths)
 
 
 def _notes_sheet(ws, analysis: Analysis, lang: str, split_notes: list[str]) -> None:
     s = Styler(ws, lang)
     set_widths(ws, [34, 100])
     ws.append(s.header_row([text("notes.item", lang), text("notes.value", lang)]))
-    for item, value in notes(analysis, split_notes):
-        ws.append([s.cell(item, font=s.bold), s.cell(value, wrap=True)])
+    for i, (item, value) in enumerate(notes(analysis, split_notes), start=2):
+        ws.row_dimensions[i].height = row_height([(item, 34), (value, 100)])
+        ws.append([s.cell(item, font=s.bold, wrap=True), s.cell(value, wrap=True)])
 
 
 def notes(analysis: Analysis, split_notes: Sequence[str] = ()) -> list[tuple[str, str]]:
@@ -286,7 +293,7 @@ def notes(analysis: Analysis, split_notes: Sequence[str] = ()) -> list[tuple[str
                 + f"; monetary = {'net sales' if o.monetary == 'total' else 'mean per purchase'}"),
         ("RFM thresholds used", _thresholds(analysis.thresholds)),
         ("Segment scheme", (str(o.scheme) if isinstance(o.scheme, str) else "user table")
-         + "; " + _segment_rule(log)),
+         + "; " + _segment_rule(log, o.scheme)),
         ("ABC cut-offs", (f"A while the cumulative share <= {o.a_cut:.0%}, B while <= "
                          f"{o.b_cut:.0%}, C after; value <= 0 is C")),
         ("Pyramid shares", ", ".join(f"{s:.0%}" for s in o.pyramid_shares) + ", rest Small"),
@@ -313,8 +320,10 @@ def notes(analysis: Analysis, split_notes: Sequence[str] = ()) -> list[tuple[str
     return items
 
 
-def _segment_rule(log: dict) -> str:
+def _segment_rule(log: dict, scheme: object) -> str:
     """Which high/low rule the segments used, and the means compared with."""
+    if isinstance(scheme, str) and scheme == "named":
+        return "score ranges on R and the mean of F and M (no means compared)"
     m = log["segment_means"]
     if log["segment_rule"] == "scores":
         return (f"high/low compare scores with the mean score: R {m['R']:.3f}, F {m['F']:.3f}, "

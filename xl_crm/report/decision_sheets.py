@@ -56,12 +56,11 @@ def write_summary_top(ws, s: Styler, analysis: Analysis, lang: str, changes_shee
     put([s.cell(text("act.title", lang), font=s.bold),
          s.cell(text("act.count", lang, count=f"{count:,}") if count else
                 text("act.none", lang), font=s.small)])
-    picks = [views.ACTION_COLUMNS.index(c) for c in SUMMARY_ACTION_COLUMNS]
-    header = views.action_header(lang)
-    put(s.header_row([header[i] for i in picks]))
-    for row in views.action_list(analysis, lang, SUMMARY_ACTIONS):
-        put([s.cell(row[i], ACTION_FORMATS.get(views.ACTION_COLUMNS[i]),
-                    wrap=views.ACTION_COLUMNS[i] == "action") for i in picks])
+    header, *listed = views.short_actions(analysis, lang, SUMMARY_ACTIONS,
+                                          SUMMARY_ACTION_COLUMNS)
+    put(s.header_row(header))
+    for row in listed:
+        put([s.cell(v, ACTION_FORMATS.get(c)) for v, c in zip(row, SUMMARY_ACTION_COLUMNS)])
     put([])
     matrix = views.migration_table(analysis, "abc", lang)
     if matrix is not None:
@@ -88,7 +87,7 @@ def _trend_chart(ws, lang: str, sheet: str, anchor: str) -> None:
     chart.y_axis.number_format = "#,##0"
     chart.y_axis.majorGridlines = None
     chart.legend.position = "b"
-    place_chart(ws, chart, anchor, width=17, height=6.5)
+    place_chart(ws, chart, anchor, width=14.5, height=6.5)  # within columns F-H, printed
 
 
 def _trend_rows(s: Styler, analysis: Analysis, lang: str) -> list[list]:

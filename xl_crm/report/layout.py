@@ -20,6 +20,7 @@ from openpyxl.worksheet.properties import PageSetupProperties
 from openpyxl.worksheet.table import Table, TableColumn, TableStyleInfo
 
 from ..i18n import text
+from ..plaintext import width as display_width
 from ..views import excel_value
 
 MONEY = "#,##0.00"
@@ -153,10 +154,15 @@ def safe_sheet_name(name: str, taken: Iterable[str] = ()) -> str:
     return candidate
 
 
+_CELL_LIKE = re.compile(r"[A-Za-z]{1,3}\d+|[RrCc]\d*|[Rr]\d+[Cc]\d+")
+
+
 def table_name(name: str, taken: set[str]) -> str:
-    """A unique Excel table name (letters, digits, underscores; starts with a letter)."""
-    base = re.sub(r"\W", "_", name, flags=re.ASCII) or "Table"
-    if not base[0].isalpha():
+    """A unique Excel table name, readable in any language: letters (Chinese ones too),
+    digits and underscores, starting with a letter and not shaped like a cell reference
+    (``C1``, ``R1C1``), which Excel refuses."""
+    base = re.sub(r"\W", "_", name) or "Table"
+    if not base[0].isalpha() or _CELL_LIKE.fullmatch(base):
         base = "T_" + base
     candidate, n = base, 2
     while candidate.lower() in taken:
@@ -201,12 +207,15 @@ def column_values(series: pd.Series) -> list[object]:
 
 def write_table(ws, styler: Styler, headers: Sequence[str], columns: Sequence[list[object]],
                 formats: Sequence[str | None], name: str, taken: set[str],
-                freeze: str = "B2") -> int:
+                freeze: str = "B2", widths: Sequence[float] | None = None) -> int:
     """Header row plus data rows as an Excel table with filters; returns rows written.
 
     ``formats[i]`` is the number format of column i, ``"text"`` for user text (kept as
-    text even when it starts with ``=``), or None. ``freeze``: the first cell that
-    scrolls (the header row and the columns left of it stay visible).
+    text even when it starts with ``=``), ``"wrap"`` for such text wrapped in its column,
+    or None. ``freeze``: the first cell that scrolls (the header row and the columns left
+    of it stay visible). ``widths`` (the column widths, characters): each row is made as
+    tall as its wrapped text needs (:func:`row_height`), since neither Excel nor
+    LibreOffice sizes the rows of a file they open.
     """
     from openpyxl.utils import get_column_letter
 
@@ -217,9 +226,11 @@ def write_table(ws, styler: Styler, headers: Sequence[str], columns: Sequence[li
         if fmt is None:
             reusable.append(None)
         else:
-            reusable.append(styler.cell(None, None if fmt == "text" else fmt))
+            reusable.append(styler.cell(None, None if fmt in ("text", "wrap") else fmt,
+                                        wrap=fmt == "wrap"))
     text_cols = [i for i, f in enumerate(formats) if f == "text"]
-    number_cols = [i for i, f in enumerate(formats) if f not in (None, "text")]
+    wrap_cols = [i for i, f in enumerate(formats) if f == "wrap"]
+    number_cols = [i for i, f in enumerate(formats) if f not in (None, "text", "wrap")]
     n = 0
     for values in zip(*columns):
         row = list(values)
@@ -233,6 +244,15 @@ def write_table(ws, styler: Styler, headers: Sequence[str], columns: Sequence[li
         for i in number_cols:
             c = reusable[i]
             c.value = row[i]
+            row[i] = c
+        if wrap_cols and widths:
+            ws.row_dimensions[n + 2].height = row_height(
+                [(row[i], widths[i]) for i in wrap_cols])
+        for i in wrap_cols:
+            c = reusable[i]
+            c.value = row[i]
+            if isinstance(row[i], str):
+                c.data_type = "s"  # text, never a formula
             row[i] = c
         ws.append(row)
         n += 1
@@ -266,3 +286,19 @@ def place_chart(ws, chart, anchor: str, width: float = 18, height: float = 8.5) 
         for axis in (part.x_axis, part.y_axis):
             axis.delete = False
     ws.add_chart(chart, anchor)
+
+
+LINE_POINTS = 13.5  # the height of a line of 10-point text, in points
+
+
+def row_height(cells: Sequence[tuple[object, float]]) -> float:
+    """The height in points a row needs for its wrapped ``(text, column width)`` cells:
+    lines per cell = its paragraphs, each as many lines as its display width (East
+    Asian characters count 2) over the column's width, the tallest cell deciding."""
+    lines = 1
+    for value, size in cells:
+        if isinstance(value, str) and value:
+            per = max(size - 1, 1)
+            lines = max(lines, sum(max(1, math.ceil(display_width(p) / per))
+                                   for p in value.split("\n")))
+    return lines * LINE_POINTS

@@ -14,7 +14,7 @@ from ..core.tiers import pareto_bands
 from ..i18n import text
 from ..views import GROUP_KINDS, group_header, group_table
 from .decision_sheets import write_summary_top
-from .layout import INTEGER, MONEY, PERCENT, Styler, place_chart, set_widths
+from .layout import INTEGER, PERCENT, Styler, place_chart, set_widths
 
 CHART_COLUMN = "H"  # charts sit right of the distribution tables
 
@@ -23,7 +23,7 @@ def write_summary(ws, analysis: Analysis, lang: str, changes_sheet: str) -> None
     """Write the Summary sheet (the workbook opens on it), printed on one landscape page;
     ``changes_sheet`` names the Changes sheet, whose trend table the trend chart draws."""
     s = Styler(ws, lang)
-    set_widths(ws, [34, 10, 16, 10, 12, 14, 14, 52])
+    set_widths(ws, [34, 14, 16, 12, 12, 14, 14, 52])
     log = analysis.log
     period = analysis.as_of.strftime("%Y-%m")
     ws.append([s.cell(f"{text('summary.title', lang)} — {period}", font=s.title)])
@@ -45,7 +45,7 @@ def write_distributions(ws, analysis: Analysis, lang: str) -> None:
     row = 3  # the next row's number
     start = row
     anchors = {}
-    formats = (None, INTEGER, PERCENT, MONEY, PERCENT, MONEY)
+    formats = (None, INTEGER, PERCENT, INTEGER, PERCENT, INTEGER)  # money without cents
     for key in GROUP_KINDS:
         table = group_table(analysis, key, lang)
         ws.append([s.cell(text(f"summary.{key}", lang), font=s.bold)])
@@ -56,25 +56,28 @@ def write_distributions(ws, analysis: Analysis, lang: str) -> None:
         ws.append([])
         row += len(table) + 3
     bins = analysis.options.bins
-    heat = heat_map(c, bins)
-    ws.append([s.cell(text("summary.heatmap", lang), font=s.bold)])
-    ws.append(s.header_row(["R \\ F"] + [f"F={f}" for f in heat.columns]))
-    for r, values in heat.iterrows():
-        ws.append([s.cell(f"R={r}", font=s.bold)] + [s.cell(v, MONEY) for v in values])
-    last_col = get_column_letter(1 + bins)
-    ws.conditional_formatting.add(
-        f"B{row + 2}:{last_col}{row + 1 + bins}",
-        ColorScaleRule(start_type="min", start_color="FFFFFF", mid_type="percentile",
-                       mid_value=50, mid_color="BDD7EE", end_type="max", end_color="5B9BD5"))
-    ws.append([])
-    row += bins + 3
+    basis = text(f"mail.basis.{analysis.value_basis}", lang)
+    for how, title in (("mean", "summary.heatmap"), ("count", "summary.heatmap_counts")):
+        heat = heat_map(c, bins, how=how)
+        ws.append([s.cell(text(title, lang, basis=basis), font=s.bold)])
+        ws.append(s.header_row(["R \\ F"] + [f"F={f}" for f in heat.columns]))
+        for r, values in heat.iterrows():
+            ws.append([s.cell(f"R={r}", font=s.bold)] + [s.cell(v, INTEGER) for v in values])
+        last_col = get_column_letter(1 + bins)
+        ws.conditional_formatting.add(
+            f"B{row + 2}:{last_col}{row + 1 + bins}",
+            ColorScaleRule(start_type="min", start_color="FFFFFF", mid_type="percentile",
+                           mid_value=50, mid_color="BDD7EE", end_type="max",
+                           end_color="5B9BD5"))
+        ws.append([])
+        row += bins + 3
     pareto = pareto_bands(c["value"])
     ws.append([s.cell(text("summary.pareto", lang), font=s.bold)])
     ws.append(s.header_row([text(f"summary.pareto.{k}", lang)
                             for k in ("band", "value", "cumulative")]))
     pareto_rows = (row + 2, row + 1 + len(pareto))
     for rec in pareto.itertuples(index=False):
-        ws.append([s.cell(rec.band, "0%"), s.cell(rec.value, MONEY),
+        ws.append([s.cell(rec.band, "0%"), s.cell(rec.value, INTEGER),
                    s.cell(rec.cumulative_share, PERCENT)])
     ws.append([])
     row += len(pareto) + 3
