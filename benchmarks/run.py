@@ -144,7 +144,7 @@ def duck_reference_sql(kind: str, path: Path) -> str:
     day = 'CAST("Date" AS DATE)'
     tx = (f'SELECT "Customer ID" AS customer, {day} AS date, {amount} AS amount, '
           f'"Order ID" AS order_key, {amount} - {cost} AS value, {cost} AS cost, '
-          f'"Customer Name" AS name, "Region" AS region, '
+          f'"Customer Name" AS name, "Region" AS region, "Sales Rep" AS rep, '
           f"{day} - DATE '1970-01-01' AS seq FROM {scan}")  # the day alone: no line order
     end = pd.Timestamp("2026-10-31")
     sql = facts_sql({"order_id": 1, "cost": 1}, end, pd.Timestamp("2024-11-01"))

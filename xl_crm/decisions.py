@@ -9,6 +9,7 @@ as fractions, days as whole numbers.
 from __future__ import annotations
 
 import math
+from functools import cache
 
 import numpy as np
 import pandas as pd
@@ -19,6 +20,8 @@ from .core.changes import MIGRATIONS, MOVER_COLUMNS, headline
 from .i18n import method_name, text
 from .keyfigures import FigureRow, ReportSummary, TierRow
 from .views import excel_value, group_kind
+
+_name = cache(method_name)  # display names: the catalogue is searched once per label
 
 # headline figures in the order shown; "money" ones are currency, the others counts
 HEADLINE = ("active_customers", "current_value", "value_at_risk", "vips_at_risk",
@@ -40,7 +43,7 @@ def figure_label(name: str, lang: str) -> str:
     """The label of a headline figure (``value_A`` reads "Value, tier A")."""
     if name.startswith(("customers_", "value_")) and name.count("_") == 1:
         kind, tier = name.split("_")
-        return text(f"fig.{kind}_tier", lang, tier=method_name(tier, "abc", lang))
+        return text(f"fig.{kind}_tier", lang, tier=_name(tier, "abc", lang))
     return text(f"fig.{name}", lang)
 
 
@@ -103,17 +106,20 @@ def action_list(analysis: Analysis, lang: str = "en",
         order = order[:limit]
     rows = listed.iloc[order]
     rules = {r.rule: r for r in load_actions(analysis.options.actions)}
+    # display names looked up once per label, not once per customer
+    names = {kind: {label: _name(label, kind, lang) for label in c[col].cat.categories}
+             for kind, col in (("abc", "abc_tier"), ("lifecycle", "stage"),
+                               ("pyramid", "pyramid_tier"))}
     out = []
     for rec in rows.itertuples(index=False):
         rule = rules[rec.action]
-        tier = method_name(rec.abc_tier, "abc", lang)
-        stage = method_name(rec.stage, "lifecycle", lang)
+        tier, stage = names["abc"][rec.abc_tier], names["lifecycle"][rec.stage]
         reason = rule.reason(lang).format(days=_days(rec.recency), frequency=rec.frequency,
                                           tier=tier, stage=stage)
         out.append([int(rec.priority), rec.customer, rec.name, rec.rep,
                     excel_value(rec.recency), tier, stage, float(rec.value_at_risk),
                     rule.action(lang), reason, rec.region, excel_value(rec.last_purchase),
-                    method_name(rec.pyramid_tier, "pyramid", lang), float(rec.current_value)])
+                    names["pyramid"][rec.pyramid_tier], float(rec.current_value)])
     return out
 
 
@@ -159,7 +165,7 @@ def migration_table(analysis: Analysis, key: str, lang: str = "en",
     cols = [c for c in table.columns if keep_all or counts[c].sum() > 0]
 
     def name(label: str) -> str:
-        return text("changes.new", lang) if label == NEW else method_name(label, kind, lang)
+        return text("changes.new", lang) if label == NEW else _name(label, kind, lang)
 
     out = [[text("changes.corner", lang), *(name(c) for c in cols), text("changes.total", lang)]]
     for r in rows:
@@ -187,8 +193,8 @@ def movers_table(analysis: Analysis, lang: str = "en",
         for rec in part.sort_values("value", ascending=False).head(limit).itertuples():
             out.append([text(f"movers.{kind}", lang), rec.customer, names.get(rec.customer, ""),
                         text("changes.new", lang) if rec.previous == NEW
-                        else method_name(rec.previous, label_kind, lang),
-                        method_name(rec.current, label_kind, lang), float(rec.value)])
+                        else _name(rec.previous, label_kind, lang),
+                        _name(rec.current, label_kind, lang), float(rec.value)])
     return out
 
 
@@ -211,7 +217,7 @@ def report_summary(analysis: Analysis, lang: str = "en",
     decision part (headline figures with their change, the top ``actions`` rows of the
     action list, the data window), all in ``lang``."""
     abc = analysis.summaries["abc"]
-    tiers = tuple(TierRow(r.label, method_name(r.label, "abc", lang), int(r.customers),
+    tiers = tuple(TierRow(r.label, _name(r.label, "abc", lang), int(r.customers),
                           float(r.customer_share), float(r.value), float(r.value_share))
                   for r in abc.itertuples(index=False))
     c = analysis.customers

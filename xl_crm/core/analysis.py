@@ -28,7 +28,7 @@ compares with the previous period end (:mod:`.changes`; None when
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 
 import numpy as np
 import pandas as pd
@@ -133,43 +133,12 @@ def analyze_facts(facts: Facts, basis: str, source: Mapping[str, object],
     """
     check_options(options)
     as_of, t = facts.as_of, facts.table
-    rfm = score_rfm(t[list(MEASURES)], options.bins, options.binning, options.thresholds)
+    out, rfm, order, matrix_cuts = _customer_table(facts, basis, options)
     measures = t[list(MEASURES)]
-    segment = assign_segments(rfm.table, options.scheme, options.bins, measures)
-    value = t["profit" if basis == "profit" else "net_sales"].to_numpy(float)
-
-    # Everything below is aligned by position (no look-ups by customer id: fast at 1M);
-    # the customer table is built once, in rank order.
-    order = rank_order(t.index, value)
-    by_value = pd.Series(value, index=t.index)
-    abc = abc_tiers(by_value, options.a_cut, options.b_cut, order)
-    pyramid = pyramid_tiers(by_value, options.pyramid_shares, order=order)
-    stages = assign_stages(t, as_of, options.lifecycle)
-    matrix, matrix_cuts = assign_quadrants(t["current_value"], t["recent"] - t["earlier"])
-    computed = {"segment": segment, "value": value}
-    ranked = order if (order != np.arange(len(order))).any() else None  # None: in order
-    columns = {"customer": _taken(t.index, ranked)}
-    for col in CUSTOMER_COLUMNS:
-        data = computed.get(col)
-        if data is None and col in rfm.table:
-            data = rfm.table[col]
-        elif data is None and col in t:
-            data = t[col]
-        if data is not None:
-            columns[col] = _taken(data, ranked)
-    for col in ("tier", "rank", "share", "cumulative_share"):  # already in rank order
-        columns[f"abc_{col}"] = abc[col]
-    columns["pyramid_tier"] = pyramid["tier"]
-    columns["stage"] = _taken(stages["stage"], ranked)
-    for col in matrix.columns:
-        columns[col] = _taken(matrix[col], ranked)
-    out = pd.DataFrame(columns, copy=False)  # fresh arrays or copy-on-write Series
-    out["value_at_risk"] = value_at_risk(out["stage"], out["current_value"])
     changes = None
-    if facts.previous is not None:
-        before = analyze_facts(facts.previous, basis, source,
-                               replace(options, as_of=facts.previous.as_of, compare="none"))
-        changes = compare(before.customers, out, facts.previous.as_of)
+    if facts.previous is not None:  # the labels then; nothing else of that run is used
+        before, _, _, _ = _customer_table(facts.previous, basis, options)
+        changes = compare(before, out, facts.previous.as_of)
     rules = load_actions(options.actions)
     rule, out["priority"] = assign_actions(
         out, None if changes is None else changes.previous["stage"], rules)
@@ -218,6 +187,45 @@ def _comparison(facts: Facts, options: Options) -> dict[str, object]:
     return {"previous_as_of": None,
             "changes_note": f"no change figures: the data starts on {facts.start.date()}, "
                             f"after the previous period end {before.date()}"}
+
+
+def _customer_table(facts: Facts, basis: str, options: Options
+                    ) -> tuple[pd.DataFrame, object, np.ndarray, dict[str, float]]:
+    """The customer table (every label, in rank order, value at risk included), the RFM
+    result, the rank order of the facts' rows and the value-matrix thresholds."""
+    as_of, t = facts.as_of, facts.table
+    rfm = score_rfm(t[list(MEASURES)], options.bins, options.binning, options.thresholds)
+    segment = assign_segments(rfm.table, options.scheme, options.bins, t[list(MEASURES)])
+    value = t["profit" if basis == "profit" else "net_sales"].to_numpy(float)
+
+    # Everything below is aligned by position (no look-ups by customer id: fast at 1M);
+    # the customer table is built once, in rank order.
+    order = rank_order(t.index, value)
+    by_value = pd.Series(value, index=t.index)
+    abc = abc_tiers(by_value, options.a_cut, options.b_cut, order)
+    pyramid = pyramid_tiers(by_value, options.pyramid_shares, order=order)
+    stages = assign_stages(t, as_of, options.lifecycle)
+    matrix, matrix_cuts = assign_quadrants(t["current_value"], t["recent"] - t["earlier"])
+    computed = {"segment": segment, "value": value}
+    ranked = order if (order != np.arange(len(order))).any() else None  # None: in order
+    columns = {"customer": _taken(t.index, ranked)}
+    for col in CUSTOMER_COLUMNS:
+        data = computed.get(col)
+        if data is None and col in rfm.table:
+            data = rfm.table[col]
+        elif data is None and col in t:
+            data = t[col]
+        if data is not None:
+            columns[col] = _taken(data, ranked)
+    for col in ("tier", "rank", "share", "cumulative_share"):  # already in rank order
+        columns[f"abc_{col}"] = abc[col]
+    columns["pyramid_tier"] = pyramid["tier"]
+    columns["stage"] = _taken(stages["stage"], ranked)
+    for col in matrix.columns:
+        columns[col] = _taken(matrix[col], ranked)
+    out = pd.DataFrame(columns, copy=False)  # fresh arrays or copy-on-write Series
+    out["value_at_risk"] = value_at_risk(out["stage"], out["current_value"])
+    return out, rfm, order, matrix_cuts
 
 
 def _taken(column: pd.Series | pd.Index | np.ndarray, order: np.ndarray | None) -> object:

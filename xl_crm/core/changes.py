@@ -92,21 +92,29 @@ class Changes:
 
 def previous_labels(previous: pd.DataFrame, current: pd.DataFrame) -> pd.DataFrame:
     """Per row of ``current`` the labels the customer had in ``previous`` (the previous
-    run's customer table), ``"new"`` where it had no purchase then (object columns)."""
-    before = previous.set_index("customer")
-    bought = before["first_purchase"].notna()
+    run's customer table), ``"new"`` where it had no purchase then: categoricals with the
+    current column's categories and ``"new"`` last (codes, not 1M label texts)."""
+    at = pd.Index(previous["customer"]).get_indexer(current["customer"])  # once: -1 = absent
+    bought = previous["first_purchase"].notna().to_numpy()
+    known = at >= 0
+    known[known] = bought[at[known]]  # present and with a purchase then
     out = {}
     for col in MIGRATIONS.values():
-        labels = before[col].astype(object).where(bought, NEW)
-        out[col] = labels.reindex(current["customer"]).fillna(NEW).to_numpy(dtype=object)
+        labels = list(current[col].cat.categories)
+        then = previous[col].cat.codes.to_numpy()
+        if list(previous[col].cat.categories) != labels:  # never from one analysis; safe
+            then = pd.Categorical(previous[col].astype(object), categories=labels).codes
+        codes = np.full(len(current), len(labels), dtype="int16")  # "new"
+        codes[known] = then[at[known]]
+        out[col] = pd.Categorical.from_codes(codes, categories=[*labels, NEW])
     return pd.DataFrame(out, index=current.index)
 
 
-def _matrix(was: np.ndarray, now: pd.Series, value: np.ndarray) -> tuple[pd.DataFrame,
-                                                                        pd.DataFrame]:
+def _matrix(was: pd.Series, now: pd.Series, value: np.ndarray) -> tuple[pd.DataFrame,
+                                                                       pd.DataFrame]:
     labels = list(now.cat.categories)
     rows = labels + [NEW]
-    row = pd.Categorical(was, categories=rows).codes.astype("int64")
+    row = was.cat.codes.to_numpy(dtype="int64")
     col = now.cat.codes.to_numpy(dtype="int64")
     cells = row * len(labels) + col
     size = len(rows) * len(labels)
@@ -118,7 +126,7 @@ def _matrix(was: np.ndarray, now: pd.Series, value: np.ndarray) -> tuple[pd.Data
 
 
 def _movers(current: pd.DataFrame, was: pd.DataFrame) -> pd.DataFrame:
-    abc, vip = current["abc_tier"].astype(object), current["pyramid_tier"].astype(object)
+    abc, vip = current["abc_tier"], current["pyramid_tier"]  # categoricals compare as text
     kinds = {
         "entered_A": (abc == "A") & (was["abc_tier"] != "A"),
         "left_A": (abc != "A") & (was["abc_tier"] == "A"),
@@ -127,15 +135,19 @@ def _movers(current: pd.DataFrame, was: pd.DataFrame) -> pd.DataFrame:
         "became_lost": (current["stage"] == "Lost") & ~was["stage"].isin(["Lost", NEW]),
         "new": was["stage"] == NEW,
     }
-    parts = []
-    for kind, col in MOVER_COLUMNS.items():
-        idx = np.flatnonzero(np.asarray(kinds[kind]))
-        parts.append(pd.DataFrame({
-            "customer": current["customer"].to_numpy()[idx], "kind": kind,
-            "previous": was[col].to_numpy()[idx],
-            "current": current[col].astype(object).to_numpy()[idx],
-            "value": current["value"].to_numpy(dtype=float)[idx]}))
-    return pd.concat(parts, ignore_index=True)
+    picks = {kind: np.flatnonzero(np.asarray(mask)) for kind, mask in kinds.items()}
+    idx = np.concatenate(list(picks.values()))  # the movers only: a few per cent
+    kind = np.repeat(list(picks), [len(p) for p in picks.values()])
+    out = {"customer": current["customer"].to_numpy()[idx] if len(idx) else
+           np.array([], dtype=object), "kind": kind}
+    for side, table in (("previous", was), ("current", current)):
+        labels = np.empty(len(idx), dtype=object)
+        for name, col in MOVER_COLUMNS.items():
+            rows = kind == name
+            labels[rows] = np.asarray(table[col].take(idx[rows]), dtype=object)
+        out[side] = labels
+    out["value"] = current["value"].to_numpy(dtype=float)[idx]
+    return pd.DataFrame(out)
 
 
 def deltas(previous: Mapping[str, float], current: Mapping[str, float]) -> pd.DataFrame:
@@ -158,7 +170,7 @@ def compare(previous: pd.DataFrame, current: pd.DataFrame,
     value = current["value"].to_numpy(dtype=float)
     counts, values = {}, {}
     for key, col in MIGRATIONS.items():
-        counts[key], values[key] = _matrix(was[col].to_numpy(), current[col], value)
+        counts[key], values[key] = _matrix(was[col], current[col], value)
     return Changes(pd.Timestamp(previous_as_of), counts["abc"], counts["pyramid"],
                    counts["segment"], counts["stage"], values, was, _movers(current, was),
                    deltas(headline(previous), headline(current)))

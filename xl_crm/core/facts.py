@@ -58,6 +58,8 @@ FACT_COLUMNS: tuple[str, ...] = (
     "earlier", "recent", "current_value", "ly_active", "py_active", "ly_purchases",
     "ly_net", "ly_cost", "last_before_cut", "lp_buyer", "lp_value", *LABEL_FACTS,
 )
+# the transaction columns the previous period's facts read (no labels, no trend)
+PREVIOUS_INPUTS = ("customer", "date", "amount", "order_id", "cost", "profit", "row")
 COST_FACTS = frozenset({"cost", "profit", "ly_cost"})  # only when the data has cost or profit
 
 
@@ -95,9 +97,12 @@ def row_values(tx: pd.DataFrame) -> np.ndarray:
 
 def customer_facts(transactions: pd.DataFrame, as_of: object | None = None,
                    monetary: str = "total", current_days: int = YEAR_DAYS,
-                   period_days: int = 90, compare: str = "none") -> Facts:
+                   period_days: int = 90, compare: str = "none", *,
+                   labels: bool = True) -> Facts:
     """Every per-customer fact of the module docstring, from canonical transactions;
-    ``compare`` ("none", "month", "week") adds the previous period's (:attr:`Facts.previous`).
+    ``compare`` ("none", "month", "week") adds the previous period's (:attr:`Facts.previous`,
+    computed without the text labels and the trend, which the comparison does not use:
+    ``labels=False`` leaves name, region and rep empty and ``monthly`` None).
 
     The rows are read once (:func:`xl_crm.core.rfm.measures_and_rows`): customer codes and
     day numbers are computed there and shared by every fact below."""
@@ -133,14 +138,20 @@ def customer_facts(transactions: pd.DataFrame, as_of: object | None = None,
     table["last_before_cut"] = np.where(last > np.iinfo("int64").min, last, np.nan)
     table["lp_buyer"] = any_per_customer(codes, n, buys & (day > cut))
     table["lp_value"] = money(sum_per_customer(codes, value, n, day > cut))
-    for col, text in _labels(tx, codes, day, n).items():
+    for col, text in (_labels(tx, codes, day, n) if labels else
+                      {c: np.full(n, "", dtype=object) for c in LABEL_FACTS}).items():
         table[col] = text
     first = pd.Timestamp(np.datetime64(start, "D"))
-    orders = order_codes(tx) if "order_id" in tx else np.arange(len(tx))
-    monthly = monthly_trend(day, amount, codes, orders, end, start)
+    monthly = None
+    if labels:
+        orders = order_codes(tx) if "order_id" in tx else np.arange(len(tx))
+        monthly = monthly_trend(day, amount, codes, orders, end, start)
     before = previous_date(measured.as_of, first, compare)
-    previous = None if before is None else customer_facts(
-        transactions, before, monetary, current_days, period_days)
+    previous = None
+    if before is not None:  # the columns it reads only: filtering text columns costs
+        slim = tx[[c for c in PREVIOUS_INPUTS if c in tx]]
+        previous = customer_facts(slim, before, monetary, current_days, period_days,
+                                  labels=False)
     return Facts(table, measured.as_of, measured.after_as_of, measured.after_as_of_rows,
                  first, current_days, period_days, previous, monthly)
 
@@ -184,11 +195,16 @@ def _labels(tx: pd.DataFrame, codes: np.ndarray, day: np.ndarray,
     for col in LABEL_FACTS:
         text = np.full(n, "", dtype=object)
         if col in tx:
-            values = tx[col].to_numpy(dtype=object)
-            keep = values != ""
+            # codes of the distinct texts, not 1M Python strings (Arrow text converts slowly)
+            which, texts = pd.factorize(tx[col])
+            texts = np.asarray(texts, dtype=object)
+            keep = which >= 0
+            blank = np.flatnonzero(texts == "")
+            if len(blank):
+                keep &= which != blank[0]
             best = np.full(n, np.iinfo("int64").min)
             np.maximum.at(best, codes[keep], seq[keep])  # O(rows), no sort
             has = best > np.iinfo("int64").min
-            text[has] = values[best[has] & 0xFFFFFFFF]  # the low 32 bits: the row
+            text[has] = texts[which[best[has] & 0xFFFFFFFF]]  # the low 32 bits: the row
         out[col] = text
     return out
