@@ -64,6 +64,8 @@ def test_a_known_migration_gives_a_known_matrix(tmp_path, engine):
     assert deltas.loc["customers", "previous"] == 3 and deltas.loc["customers", "current"] == 4
     assert deltas.loc["value_A", "change"] == 2050 - 800
     assert deltas.loc["value_A", "change_share"] == pytest.approx(1250 / 800)
+    # retention assumed in both runs (two months of data): the lifetime values compare
+    assert not np.isnan(deltas.loc["clv_A", "previous"])
     assert a.customers.set_index("customer").loc["c", "rep"] == "Cy"
 
 
@@ -135,6 +137,12 @@ def test_views_invariants_on_the_sample(sample_analysis):
     assert figures["value_at_risk"].current == pytest.approx(c["value_at_risk"].sum())
     assert figures["vips_at_risk"].current == ((c["pyramid_tier"] == "VIP") & risky).sum()
     assert figures["active_customers"].current == (c["recency"] < 90).sum()
+    clv_a = a.clv["A"].table().loc["Lifetime value per customer"].iloc[-1]
+    assert figures["clv_A"].current == pytest.approx(clv_a) and figures["clv_A"].money
+    # at 2026-09-30 the data covered 23 months: retention assumed then, measured now, so
+    # the two lifetime values are not compared
+    assert a.clv["A"].sources["retention"] != "assumed"
+    assert (figures["clv_A"].previous, figures["clv_A"].change) == (None, None)
     assert decisions.data_window(a) == "24 months of data, 2024-11-01 to 2026-10-31"
 
 

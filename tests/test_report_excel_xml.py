@@ -82,6 +82,33 @@ def test_every_formula_has_its_computed_value(report_path, sample_analysis):
     assert stored == pytest.approx(expected, rel=1e-12)
 
 
+def test_rfm_codes_carry_no_number_stored_as_text_marks(report_path, sample_analysis):
+    """Excel flags text that looks like a number ("545") with a green triangle unless the
+    sheet lists the range in <ignoredErrors>, in its place after the header/footer."""
+    ns = "{http://schemas.openxmlformats.org/spreadsheetml/2006/main}"
+    book = load_workbook(report_path, read_only=True)
+    customer_sheets = [n for n in book.sheetnames if n.startswith(("Tier", "Customers",
+                                                                  "VIP", "Major", "Ordinary",
+                                                                  "Small"))]
+    with zipfile.ZipFile(report_path) as z:
+        for i, name in enumerate(book.sheetnames, start=1):
+            root = ElementTree.fromstring(z.read(f"xl/worksheets/sheet{i}.xml"))
+            ignored = root.find(f"{ns}ignoredErrors")
+            if name not in customer_sheets:
+                assert ignored is None, name
+                continue
+            header = [c.value for c in next(book[name].iter_rows(max_row=1))]
+            column = chr(ord("A") + header.index("RFM"))
+            rows = sum(1 for _ in book[name].iter_rows(values_only=True))
+            (item,) = list(ignored)
+            assert (item.get("sqref"), item.get("numberStoredAsText")) == (
+                f"{column}2:{column}{rows}", "1"), name
+            tags = [child.tag.removeprefix(ns) for child in root]
+            assert tags.index("headerFooter") < tags.index("ignoredErrors") < \
+                tags.index("tableParts")
+    assert len(customer_sheets) == 8  # A, B, C, the four pyramid tiers, Customers
+
+
 def test_excel_opens_it_without_recalculating(report_path):
     with zipfile.ZipFile(report_path) as z:
         book = z.read("xl/workbook.xml").decode()

@@ -440,10 +440,11 @@ def private_tempdir(stops: Stops) -> Iterator[Path]:
     each report sheet to a temporary file there, which a signal can catch between its
     creation and openpyxl's own bookkeeping; these files hold customer data."""
     global USER_TEMP
-    USER_TEMP = Path(tempfile.gettempdir())
     previous, folder = tempfile.tempdir, None
     try:
         with stops.held():  # a signal between making the folder and recording it left it
+            # (and gettempdir's first call probes TMPDIR with a file it then removes)
+            USER_TEMP = Path(tempfile.gettempdir())
             with contextlib.suppress(OSError):  # no writable temporary folder: a command
                 folder = tempfile.mkdtemp(prefix="xl-crm-")  # that needs one says so
             if folder is not None:

@@ -16,7 +16,7 @@ import pandas as pd
 
 from .core.actions import LIST_PRIORITIES, NEW, load_actions
 from .core.analysis import Analysis
-from .core.changes import MIGRATIONS, MOVER_COLUMNS, headline
+from .core.changes import MIGRATIONS, MOVER_COLUMNS, clv_figures, headline
 from .i18n import method_name, text
 from .keyfigures import FigureRow, ReportSummary, TierRow
 from .views import excel_value, group_kind
@@ -28,7 +28,7 @@ HEADLINE = ("active_customers", "current_value", "value_at_risk", "vips_at_risk"
             "customers")
 FIGURE_COLUMNS = ("figure", "now", "previous", "change", "change_share")  # labels fig.*
 MONEY_FIGURES = frozenset({"current_value", "value_at_risk", "value_A", "value_B",
-                           "value_C"})
+                           "value_C", "clv_A", "clv_B", "clv_C"})
 # the action-list columns of the short lists (email, terminal; of ACTION_COLUMNS)
 SHORT_ACTION_COLUMNS = ("priority", "name", "rep", "recency", "abc_tier", "stage",
                         "value_at_risk", "action")
@@ -41,7 +41,7 @@ PRINTED_ACTIONS = 9  # priority ... action (the reason follows on screen)
 
 def figure_label(name: str, lang: str) -> str:
     """The label of a headline figure (``value_A`` reads "Value, tier A")."""
-    if name.startswith(("customers_", "value_")) and name.count("_") == 1:
+    if name.startswith(("customers_", "value_", "clv_")) and name.count("_") == 1:
         kind, tier = name.split("_")
         return text(f"fig.{kind}_tier", lang, tier=_name(tier, "abc", lang))
     return text(f"fig.{name}", lang)
@@ -51,7 +51,7 @@ def headline_figures(analysis: Analysis, lang: str = "en",
                      names: tuple[str, ...] | None = None) -> list[FigureRow]:
     """The headline figures (default: :data:`HEADLINE`, then customers and value per ABC
     tier), each with its change when the analysis has a previous period."""
-    now = headline(analysis.customers)
+    now = headline(analysis.customers) | clv_figures(analysis.clv, analysis.options.clv_group)
     names = names or (*HEADLINE, *(n for n in now if n not in HEADLINE))
     before = None
     if analysis.changes is not None:
@@ -61,8 +61,9 @@ def headline_figures(analysis: Analysis, lang: str = "en",
         prev = change = share = None
         if before is not None and name in before.index:
             row = before.loc[name]
-            prev, change = float(row["previous"]), float(row["change"])
-            share = None if math.isnan(row["change_share"]) else float(row["change_share"])
+            known = (None if math.isnan(row[c]) else float(row[c])
+                     for c in ("previous", "change", "change_share"))
+            prev, change, share = known
         out.append(FigureRow(name, figure_label(name, lang), now[name], prev, change, share,
                              name in MONEY_FIGURES))
     return out

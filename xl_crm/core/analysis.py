@@ -35,7 +35,7 @@ import pandas as pd
 from pandas.api.extensions import ExtensionDtype
 
 from .actions import NO_RULE, assign_actions, load_actions, value_at_risk
-from .changes import PERIODS, Changes, compare, previous_period_end
+from .changes import PERIODS, Changes, clv_figures, compare, previous_period_end
 from .clv import (
     DEFAULT_INTEREST,
     DwyerInputs,
@@ -135,10 +135,15 @@ def analyze_facts(facts: Facts, basis: str, source: Mapping[str, object],
     as_of, t = facts.as_of, facts.table
     out, rfm, order, matrix_cuts = _customer_table(facts, basis, options)
     measures = t[list(MEASURES)]
+    clv = _clv(t[[c for c in CLV_FACTS if c in t]].iloc[order], out, facts, options)
     changes = None
-    if facts.previous is not None:  # the labels then; nothing else of that run is used
-        before, _, _, _ = _customer_table(facts.previous, basis, options)
-        changes = compare(before, out, facts.previous.as_of)
+    if facts.previous is not None:  # the labels and CLV then; nothing else of that run
+        p = facts.previous
+        before, _, then_order, _ = _customer_table(p, basis, options)
+        then = _clv(p.table[[c for c in CLV_FACTS if c in p.table]].iloc[then_order], before,
+                    p, options)
+        changes = compare(before, out, p.as_of, clv_figures(then, options.clv_group, clv),
+                          clv_figures(clv, options.clv_group))
     rules = load_actions(options.actions)
     rule, out["priority"] = assign_actions(
         out, None if changes is None else changes.previous["stage"], rules)
@@ -169,8 +174,7 @@ def analyze_facts(facts: Facts, basis: str, source: Mapping[str, object],
         "segment_means": level_means(rfm.table, measures, options.scheme),
         **_comparison(facts, options),
     }
-    return Analysis(out, as_of, options, basis, rfm.thresholds, summaries, matrix_cuts,
-                    _clv(t[[c for c in CLV_FACTS if c in t]].iloc[order], out, facts, options),
+    return Analysis(out, as_of, options, basis, rfm.thresholds, summaries, matrix_cuts, clv,
                     _migration(t, facts, options), log, changes, facts.monthly)
 
 

@@ -48,6 +48,26 @@ def previous_period_end(as_of: pd.Timestamp, period: str = "month") -> pd.Timest
     return pd.Timestamp(as_of).normalize().replace(day=1) - pd.Timedelta(days=1)
 
 
+def clv_figures(clv: Mapping[str, object], group: str,
+                like: Mapping[str, object] | None = None) -> dict[str, float]:
+    """Dwyer's lifetime value per customer (currency, over the table's years) of each ABC
+    tier, as headline figures ``clv_A`` ...; none when CLV is grouped otherwise. With
+    ``like`` (the other run's inputs) only the tiers whose retention was found the same
+    way (measured, or assumed) in both: a value from an assumed retention against one
+    from a measured retention is no change."""
+    if group != "abc":
+        return {}
+    out = {}
+    for tier, inputs in clv.items():
+        other = (like or {}).get(tier)
+        if tier not in ("A", "B", "C") or (
+                like is not None and (other is None or other.sources.get("retention")
+                                      != inputs.sources.get("retention"))):
+            continue
+        out[f"clv_{tier}"] = float(inputs.table().loc["Lifetime value per customer"].iloc[-1])
+    return out
+
+
 def headline(customers: pd.DataFrame) -> dict[str, float]:
     """The figures a manager reads first, from a customer table (counts; money in currency):
     customers, active customers (a purchase in the last 90 days), value of the last year
@@ -151,21 +171,24 @@ def _movers(current: pd.DataFrame, was: pd.DataFrame) -> pd.DataFrame:
 
 
 def deltas(previous: Mapping[str, float], current: Mapping[str, float]) -> pd.DataFrame:
-    """Figure by figure: previous, current, change and change as a fraction of previous."""
+    """Figure by figure: previous, current, change and change as a fraction of previous;
+    a figure missing on one side is NaN there, and so are its change and share."""
     names = list(dict.fromkeys([*current, *previous]))
-    before = np.array([previous.get(n, 0.0) for n in names], dtype=float)
-    now = np.array([current.get(n, 0.0) for n in names], dtype=float)
+    before = np.array([previous.get(n, np.nan) for n in names], dtype=float)  # NaN: unknown
+    now = np.array([current.get(n, np.nan) for n in names], dtype=float)
     change = np.round(now - before, 6)
     with np.errstate(divide="ignore", invalid="ignore"):
-        share = np.where(before != 0, change / np.abs(before), np.nan)
+        share = np.where(before != 0, change / np.abs(before), np.nan)  # NaN stays NaN
     return pd.DataFrame({"figure": names, "previous": before, "current": now,
                          "change": change, "change_share": share})
 
 
-def compare(previous: pd.DataFrame, current: pd.DataFrame,
-            previous_as_of: pd.Timestamp) -> Changes:
+def compare(previous: pd.DataFrame, current: pd.DataFrame, previous_as_of: pd.Timestamp,
+            figures_then: Mapping[str, float] | None = None,
+            figures_now: Mapping[str, float] | None = None) -> Changes:
     """The changes from the previous run's customer table to the current one (both with
-    customer, first_purchase, the label columns, value, current_value, value_at_risk)."""
+    customer, first_purchase, the label columns, value, current_value, value_at_risk);
+    ``figures_then``/``figures_now``: more headline figures (e.g. :func:`clv_figures`)."""
     was = previous_labels(previous, current)
     value = current["value"].to_numpy(dtype=float)
     counts, values = {}, {}
@@ -173,4 +196,5 @@ def compare(previous: pd.DataFrame, current: pd.DataFrame,
         counts[key], values[key] = _matrix(was[col], current[col], value)
     return Changes(pd.Timestamp(previous_as_of), counts["abc"], counts["pyramid"],
                    counts["segment"], counts["stage"], values, was, _movers(current, was),
-                   deltas(headline(previous), headline(current)))
+                   deltas(headline(previous) | dict(figures_then or {}),
+                          headline(current) | dict(figures_now or {})))

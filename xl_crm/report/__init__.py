@@ -46,6 +46,7 @@ from .layout import (
     PERCENT,
     Styler,
     column_values,
+    ignore_numbers_as_text,
     notes_footer,
     row_height,
     safe_sheet_name,
@@ -247,6 +248,8 @@ def _customer_sheet(ws, frame: pd.DataFrame, lang: str, tables: set[str], name: 
                        freeze="C2")  # the customer and its name stay visible
     printed = sum(1 for c in shown if c in COLUMNS[:PRINTED])
     ws.print_area = f"A1:{get_column_letter(printed)}{rows + 1}"
+    rfm = get_column_letter(1 + [c for c, _, _ in shown].index("RFM"))
+    ignore_numbers_as_text(ws, f"{rfm}2:{rfm}{max(rows, 1) + 1}")  # "545" is a code, text
 
 
 def _strategy_sheet(ws, analysis: Analysis, lang: str, tables: set[str]) -> None:

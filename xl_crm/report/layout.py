@@ -302,3 +302,23 @@ def row_height(cells: Sequence[tuple[object, float]]) -> float:
             lines = max(lines, sum(max(1, math.ceil(display_width(p) / per))
                                    for p in value.split("\n")))
     return lines * LINE_POINTS
+
+
+def ignore_numbers_as_text(ws, ref: str) -> None:
+    """Turn off Excel's green "number stored as text" marks on ``ref`` (e.g. ``Q2:Q3001``),
+    for codes that are text by rule (RFM cells such as "545"). openpyxl writes no
+    ``<ignoredErrors>``; the element is added where the sheet's tail holds it, after the
+    page breaks and before the drawing (ECMA-376 order). Call before the sheet is saved."""
+    from openpyxl.xml.functions import Element, SubElement
+
+    ws._get_writer()  # write-only: the writer exists once rows are written
+    writer = ws._writer
+    write_breaks = writer.write_breaks
+
+    def breaks_then_ignored() -> None:
+        write_breaks()
+        element = Element("ignoredErrors")
+        SubElement(element, "ignoredError", sqref=ref, numberStoredAsText="1")
+        writer.xf.send(element)
+
+    writer.write_breaks = breaks_then_ignored
