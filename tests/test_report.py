@@ -219,6 +219,15 @@ def test_chinese_report(sample_analysis, tmp_path):
     assert book.sheetnames[:7] == ["摘要", "行动清单", "变化", "客户分布", "A类客户", "B类客户",
                                    "C类客户"]
     assert book["摘要"]["A1"].font.name == "Microsoft YaHei"
+    # Notes in Chinese too: items, rules and sources
+    zh_notes = {r[0]: r[1] for r in rows(book["说明"])[1:]}
+    assert zh_notes["读取行数"] == f"{sample_analysis.log['rows_read']:,}"
+    assert zh_notes["数据期间"] == "2024-11-01 至 2026-10-31"
+    assert zh_notes["客户分类方案"].startswith("value8; 高/低为原始指标与其均值比较")
+    assert "测得" in zh_notes["CLV 输入：A"] and "measured" not in zh_notes["CLV 输入：A"]
+    assert zh_notes["变化数据"] == "与 2026-09-30 相比"
+    english = [v for v in zh_notes.values() if "high/low" in v or " while " in v]
+    assert english == []
     # Excel tables named readably, in Chinese (not T_____)
     assert list(book["行动清单"].tables) == ["行动清单"]
     assert list(book["A类客户"].tables) == ["A类客户"]
@@ -269,3 +278,24 @@ def test_summary_round_trip(report, sample_analysis):
     assert summary.period == "2026-10" and summary.customers == 3000
     assert summary.value == pytest.approx(sample_analysis.total_value)
     assert [t.label for t in summary.tiers] == ["A", "B", "C"]
+
+
+def test_a_currency_is_shown_on_every_money_header(sample_analysis, tmp_path):
+    import dataclasses
+
+    from xl_crm.decisions import report_summary as summary_of
+    from xl_crm.mail.message import _text_body, mail_texts
+
+    options = dataclasses.replace(sample_analysis.options, currency="EUR")
+    a = dataclasses.replace(sample_analysis, options=options)
+    book = load_workbook(write_report(a, tmp_path / "eur.xlsx"), read_only=True)
+    customers = next(book["Customers"].iter_rows(max_row=1, values_only=True))
+    assert {"Value (EUR)", "Value at risk (EUR)", "Net sales (EUR)", "Cost (EUR)",
+            "Current value (EUR)"} <= set(customers)
+    assert "Customer" in customers and "Recency (days)" in customers  # no money, no EUR
+    actions = next(book["Actions"].iter_rows(max_row=1, values_only=True))
+    assert "Value at risk (EUR)" in actions
+    summary = [r[0] for r in book["Summary"].iter_rows(values_only=True) if r]
+    assert "Value at risk (EUR)" in summary and "VIPs at risk" in summary
+    body = _text_body(summary_of(a), "eur.xlsx", mail_texts("en"))
+    assert "Net sales (EUR):" in body and "Value (EUR)" in body

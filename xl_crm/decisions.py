@@ -17,7 +17,7 @@ import pandas as pd
 from .core.actions import LIST_PRIORITIES, NEW, load_actions
 from .core.analysis import Analysis
 from .core.changes import MIGRATIONS, MOVER_COLUMNS, clv_figures, headline
-from .i18n import method_name, text
+from .i18n import method_name, money_header, text
 from .keyfigures import FigureRow, ReportSummary, TierRow
 from .views import excel_value, group_kind
 
@@ -64,7 +64,10 @@ def headline_figures(analysis: Analysis, lang: str = "en",
             known = (None if math.isnan(row[c]) else float(row[c])
                      for c in ("previous", "change", "change_share"))
             prev, change, share = known
-        out.append(FigureRow(name, figure_label(name, lang), now[name], prev, change, share,
+        label = figure_label(name, lang)
+        if name in MONEY_FIGURES:
+            label = money_header(label, analysis.options.currency)
+        out.append(FigureRow(name, label, now[name], prev, change, share,
                              name in MONEY_FIGURES))
     return out
 
@@ -124,9 +127,13 @@ def action_list(analysis: Analysis, lang: str = "en",
     return out
 
 
-def action_header(lang: str = "en") -> list[str]:
-    """The header of :func:`action_list`."""
-    return [text(f"act.{c}", lang) for c in ACTION_COLUMNS]
+MONEY_ACTION_COLUMNS = frozenset({"value_at_risk", "current_value"})
+
+
+def action_header(lang: str = "en", currency: str = "") -> list[str]:
+    """The header of :func:`action_list` (money columns with ``currency``)."""
+    return [money_header(text(f"act.{c}", lang), currency) if c in MONEY_ACTION_COLUMNS
+            else text(f"act.{c}", lang) for c in ACTION_COLUMNS]
 
 
 def short_actions(analysis: Analysis, lang: str = "en", limit: int = 10,
@@ -136,7 +143,7 @@ def short_actions(analysis: Analysis, lang: str = "en", limit: int = 10,
     a name shows its customer id in the name column."""
     picks = [ACTION_COLUMNS.index(c) for c in columns]
     named, customer = ACTION_COLUMNS.index("name"), ACTION_COLUMNS.index("customer")
-    header = action_header(lang)
+    header = action_header(lang, analysis.options.currency)
     out = [[header[i] for i in picks]]
     for row in action_list(analysis, lang, limit):
         if not row[named]:
@@ -177,6 +184,13 @@ def migration_table(analysis: Analysis, key: str, lang: str = "en",
 
 MIGRATION_KEYS = tuple(MIGRATIONS)
 LABEL_KINDS = {"abc_tier": "abc", "pyramid_tier": "pyramid", "stage": "lifecycle"}
+
+
+def movers_header(lang: str = "en", currency: str = "") -> list[str]:
+    """The header of :func:`movers_table`."""
+    return [*(text(k, lang) for k in ("movers.kind", "act.customer", "act.name",
+                                      "movers.previous", "movers.current")),
+            money_header(text("col.value", lang), currency)]
 
 
 def movers_table(analysis: Analysis, lang: str = "en",
@@ -234,7 +248,8 @@ def report_summary(analysis: Analysis, lang: str = "en",
                          action_count=action_count(analysis),
                          action_header=tuple(header),
                          actions=tuple(tuple(_plain(v) for v in r) for r in rows),
-                         warnings=tuple(data_warnings(analysis, lang)))
+                         warnings=tuple(data_warnings(analysis, lang)),
+                         currency=analysis.options.currency)
 
 
 def _plain(value: object) -> object:
@@ -277,7 +292,8 @@ def trend_table(analysis: Analysis, lang: str = "en") -> list[list[object]]:
     (empty for a month the data does not cover: not a fall to zero). An analysis date
     before the month's end marks that month "to day N". A header row first."""
     t = analysis.trend
-    header = [text(f"trend.{k}", lang) for k in TREND_HEADER]
+    header = [money_header(text(f"trend.{k}", lang), analysis.options.currency)
+              if k.startswith("net_sales") else text(f"trend.{k}", lang) for k in TREND_HEADER]
     if t is None or len(t) < 24:
         return [header]
     rows = [header]

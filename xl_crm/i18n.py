@@ -39,3 +39,8 @@ def text(key: str, lang: str = "en", **fields: object) -> str:
 def method_name(label: str, kind: str, lang: str = "en") -> str:
     """Display name of a tier, segment, stage or quadrant (e.g. ``重要价值客户``)."""
     return display_name(label, kind, lang)
+
+
+def money_header(label: str, currency: str) -> str:
+    """A money column's header with the currency, when one is set: "Value (EUR)"."""
+    return f"{label} ({currency})" if currency else label

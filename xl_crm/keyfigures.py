@@ -66,3 +66,4 @@ class ReportSummary:
     actions: tuple[tuple[object, ...], ...] = ()
     warnings: tuple[str, ...] = ()  # where the data is too short for a method
     attachment_note: str = ""  # why the attachment is a summary workbook (xl_crm.delivery)
+    currency: str = ""  # shown on money headers ("EUR"); empty: none

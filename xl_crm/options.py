@@ -262,6 +262,8 @@ OPTIONS: dict[str, Option] = {o.name: o for o in (
            f"tier B, a fraction (default {B_CUT})"),
     Option("pyramid_shares", PYRAMID_SHARES, parse_shares, "pyramid: head-count shares of "
            "VIP, Major and Ordinary, fractions (default " + _typed(PYRAMID_SHARES) + ")"),
+    Option("currency", "", _text, "currency shown on every money header, e.g. EUR, USD "
+           "or ¥ (empty: none; amounts are never converted)"),
     Option("compare", PERIODS[0], _choice(PERIODS), "change figures against the previous "
            "month end (month), 7 days earlier (week), or none"),
     Option("actions", None, parse_action_file, "a CSV action table (UTF-8) replacing the "

@@ -24,7 +24,7 @@ from .core.analysis import Analysis
 from .core.constants import SCHEME_KINDS
 from .core.errors import InputError
 from .core.strategy import recommend
-from .i18n import method_name, text
+from .i18n import method_name, money_header, text
 
 # summary key -> catalogue kind of its labels (None: the segment scheme's kind)
 GROUP_KINDS: dict[str, str | None] = {"abc": "abc", "pyramid": "pyramid", "segment": None,
@@ -107,26 +107,40 @@ def group_table(analysis: Analysis, key: str, lang: str) -> list[list[object]]:
             for r in analysis.summaries[key].itertuples(index=False)]
 
 
-def group_header(lang: str) -> list[str]:
-    """The header of :func:`group_table`."""
-    return [text(f"sum.{c}", lang) for c in GROUP_COLUMNS]
+MONEY_GROUP_COLUMNS = frozenset({"value", "average"})
 
 
-def strategy_header(lang: str) -> list[str]:
-    """The header of :func:`strategy_rows`."""
-    return [text(k, lang) for k in STRATEGY_COLUMNS]
+def group_header(lang: str, currency: str = "") -> list[str]:
+    """The header of :func:`group_table` (money columns with ``currency``)."""
+    return [money_header(text(f"sum.{c}", lang), currency) if c in MONEY_GROUP_COLUMNS
+            else text(f"sum.{c}", lang) for c in GROUP_COLUMNS]
+
+
+def strategy_columns(lang: str) -> tuple[str, ...]:
+    """The strategy table's columns in ``lang``: the catalogue's English label (what
+    ``CRM_STRATEGY`` also accepts) only in English; in Chinese the name says it."""
+    return tuple(k for k in STRATEGY_COLUMNS if lang == "en" or k != "strategy.label")
+
+
+def strategy_header(lang: str, currency: str = "") -> list[str]:
+    """The header of :func:`strategy_rows` (the value column with ``currency``)."""
+    return [money_header(text(k, lang), currency) if k == "sum.value" else text(k, lang)
+            for k in strategy_columns(lang)]
 
 
 def strategy_rows(analysis: Analysis, lang: str) -> list[tuple]:
-    """One row per tier, segment, stage and quadrant present: kind, label, name, customers,
-    value, goal, actions (one per line), resources."""
+    """One row per tier, segment, stage and quadrant present, in
+    :func:`strategy_columns`: kind, label (English only), name, customers, value, goal,
+    actions (one per line), resources."""
+    keep = [STRATEGY_COLUMNS.index(k) for k in strategy_columns(lang)]
     rows = []
     for key in GROUP_KINDS:
         kind = group_kind(key, analysis.options.scheme)
         table = analysis.summaries[key]
         for rec in table[table["customers"] > 0].itertuples(index=False):
             r = _recommendation(rec.label, kind, lang)
-            rows.append((text(f"kind.{kind}", lang), rec.label, r.name, int(rec.customers),
-                         float(rec.value), r.goal, "\n".join(f"• {a}" for a in r.actions),
-                         r.resources))
+            row = (text(f"kind.{kind}", lang), rec.label, r.name, int(rec.customers),
+                   float(rec.value), r.goal, "\n".join(f"• {a}" for a in r.actions),
+                   r.resources)
+            rows.append(tuple(row[i] for i in keep))
     return rows

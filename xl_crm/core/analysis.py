@@ -18,7 +18,8 @@ order and count per label without hashing; ``==`` and ``isin`` compare them with
 and ``.astype(str)`` gives plain text for string operations or new labels.
 
 The summaries (``abc_summary`` ...) have ``label, customers, customer_share, value,
-value_share, average``; shares are fractions. ``clv`` holds one Dwyer table per group
+value_share, average``; shares are fractions; the value matrix's ``value`` is the current
+value (of the last ``current_days``), the window that defines its quadrants. ``clv`` holds one Dwyer table per group
 with the inputs and where each came from; ``log`` what was read, skipped and assumed.
 ``trend`` holds the monthly trend of the last 24 months (:mod:`.trend`); ``changes``
 compares with the previous period end (:mod:`.changes`; None when
@@ -87,6 +88,7 @@ class Options:
     migration_states: int = 4
     compare: str = PERIODS[0]  # change since the previous month end, week, or none
     actions: object = None  # the action table (None: the shipped one, xl_crm/data/actions.csv)
+    currency: str = ""  # shown on money headers (EUR, ¥...); amounts are never converted
 
 
 @dataclass(frozen=True)
@@ -157,7 +159,8 @@ def analyze_facts(facts: Facts, basis: str, source: Mapping[str, object],
         "segment": group_summary(out["segment"], out["value"],
                                  list(out["segment"].cat.categories)),
         "stage": group_summary(out["stage"], out["value"], STAGES),
-        "quadrant": group_summary(out["quadrant"], out["value"], QUADRANTS),
+        # the value matrix is defined on the value of the last current_days: its table too
+        "quadrant": group_summary(out["quadrant"], out["current_value"], QUADRANTS),
     }
     summaries["segment"] = summaries["segment"][summaries["segment"]["customers"] > 0]
     log = {

@@ -12,7 +12,7 @@ from email.message import EmailMessage
 from email.utils import formatdate, getaddresses, make_msgid
 from pathlib import Path
 
-from ..i18n import LANGS, text
+from ..i18n import LANGS, money_header, text
 from ..keyfigures import ReportSummary, TierRow
 from ..output import atomic_output
 from ..plaintext import pad, shown, shown_share, text_table, width
@@ -101,11 +101,19 @@ def _figures(summary: ReportSummary, t: dict) -> list[tuple[str, str]]:
     basis = t["basis"].get(summary.value_basis, summary.value_basis)
     return [
         (t["customers"], f"{summary.customers:,}"),
-        (t["revenue"], _money(summary.revenue)),
-        (t["value"].format(basis=basis), _money(summary.value)),
+        (money_header(t["revenue"], summary.currency), _money(summary.revenue)),
+        (money_header(t["value"].format(basis=basis), summary.currency),
+         _money(summary.value)),
         (t["as_of"], summary.as_of),
         (t["source"], summary.source),
     ]
+
+
+def _tier_header(summary: ReportSummary, t: dict) -> list[str]:
+    """The tier table's header, the value column with the currency."""
+    header = list(t["columns"])
+    header[3] = money_header(header[3], summary.currency)
+    return header
 
 
 def _tier_rows(summary: ReportSummary) -> list[tuple[str, ...]]:
@@ -141,7 +149,7 @@ def _text_body(summary: ReportSummary, filename: str, t: dict) -> str:
     lines += ["  " + pad(k + t["colon"], key_width, False) + v for k, v in figures]
     if summary.tiers:
         lines += ["", t["tiers"]]
-        lines += _text_table(t["columns"], _tier_rows(summary), (1, 2, 3, 4))
+        lines += _text_table(_tier_header(summary, t), _tier_rows(summary), (1, 2, 3, 4))
     lines += ["", t["footer"], ""]
     return "\n".join(lines)
 
@@ -211,7 +219,7 @@ def _html_body(summary: ReportSummary, filename: str, t: dict, lang: str) -> str
     out.append("</table>")
     if summary.tiers:
         out += [h2.format(e(t["tiers"])),
-                *_html_table(t["columns"], _tier_rows(summary), (1, 2, 3, 4), lang)]
+                *_html_table(_tier_header(summary, t), _tier_rows(summary), (1, 2, 3, 4), lang)]
     out += [f'<p style="margin:0;color:#777777;font-size:12px;">{e(t["footer"])}</p>',
             "</body></html>", ""]
     return "\n".join(out)

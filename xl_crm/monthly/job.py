@@ -64,10 +64,13 @@ def build_sheets(analysis: Analysis, lang: str) -> dict[str, list[list[object]]]
     for key in GROUP_KINDS:
         if tiers:
             tiers.append([""] * 6)
-        tiers += [[text(f"summary.{key}", lang)] + [""] * 5, group_header(lang)]
+        tiers += [[text(f"summary.{key}", lang)] + [""] * 5,
+                  group_header(lang, analysis.options.currency)]
         tiers += group_table(analysis, key, lang)
     names = output_names(lang)
-    return {names[4]: [decisions.action_header(lang), *decisions.action_list(analysis, lang)],
+    currency = analysis.options.currency
+    return {names[4]: [decisions.action_header(lang, currency),
+                       *decisions.action_list(analysis, lang)],
             names[5]: _rectangular(_changes_rows(analysis, lang)),
             names[0]: customers, names[1]: tiers, names[2]: _strategy_rows(analysis, lang)}
 
@@ -95,14 +98,14 @@ def _changes_rows(analysis: Analysis, lang: str) -> list[list[object]]:
     movers = decisions.movers_table(analysis, lang)
     if movers:
         rows += [[], [text("changes.movers", lang)],
-                 [text(k, lang) for k in ("movers.kind", "act.customer", "act.name",
-                                          "movers.previous", "movers.current", "col.value")],
+                 decisions.movers_header(lang, analysis.options.currency),
                  *movers]
     return rows
 
 
 def _strategy_rows(analysis: Analysis, lang: str) -> list[list[object]]:
-    return [strategy_header(lang)] + [list(r) for r in strategy_rows(analysis, lang)]
+    return [strategy_header(lang, analysis.options.currency)] + [
+        list(r) for r in strategy_rows(analysis, lang)]
 
 
 def run(book: BookLike, report_dir: Path | None = None,

@@ -32,6 +32,7 @@ class Settings:
     b_cut: float = OPTIONS["b_cut"].default
     pyramid_shares: tuple[float, ...] = OPTIONS["pyramid_shares"].default
     compare: str = OPTIONS["compare"].default
+    currency: str = OPTIONS["currency"].default
     columns: dict[str, str] = field(default_factory=dict)
     language: str = OPTIONS["language"].default
     save_report: bool = OPTIONS["save_report"].default

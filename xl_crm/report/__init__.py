@@ -24,13 +24,15 @@ from openpyxl.workbook.properties import CalcProperties
 from .. import __version__
 from ..core.analysis import Analysis
 from ..core.errors import InputError
-from ..decisions import data_warnings, report_summary
-from ..i18n import check_lang, method_name, text
+from ..decisions import report_summary
+from ..i18n import check_lang, method_name, money_header, text
 from ..keyfigures import FigureRow, ReportSummary, TierRow
+from ..notes import notes, split_note
 from ..output import atomic_output, check_target
 from ..views import (
     customer_frame,
     group_kind,
+    strategy_columns,
     strategy_header,
     strategy_rows,
 )
@@ -182,10 +184,12 @@ def _fill_workbook(book: Workbook, analysis: Analysis, options: ReportOptions) -
         for tier, part in frame.groupby(analysis.customers[column].to_numpy(), sort=False):
             title = method_name(tier, kind, lang)
             split_notes += _write_split(book, names, tables, title, part, lang,
-                                        options.max_rows, footer, columns)
+                                        options.max_rows, footer, columns,
+                                        analysis.options.currency)
     if not options.summary_only:
         split_notes += _write_split(book, names, tables, text("sheet.customers", lang), frame,
-                                    lang, options.max_rows, footer, columns)
+                                    lang, options.max_rows, footer, columns,
+                                    analysis.options.currency)
 
     ws = _sheet(book, text("sheet.clv", lang), names, footer, title_rows=None)
     group = analysis.options.clv_group
@@ -224,24 +228,24 @@ def _sheet(book: Workbook, name: str, names: list[str], footer: str,
 
 
 def _write_split(book, names, tables, title: str, frame: pd.DataFrame, lang: str,
-                 max_rows: int, footer: str, columns: Sequence[tuple]) -> list[str]:
+                 max_rows: int, footer: str, columns: Sequence[tuple],
+                 currency: str = "") -> list[str]:
     """Write ``frame`` on as many sheets as Excel's row limit needs; notes on any split."""
     per_sheet = max_rows - 1
     parts = [frame.iloc[i:i + per_sheet] for i in range(0, max(len(frame), 1), per_sheet)]
-    notes = []
     for i, part in enumerate(parts):
         ws = _sheet(book, title if i == 0 else f"{title} ({i + 1})", names, footer)
-        _customer_sheet(ws, part, lang, tables, names[-1], columns)
+        _customer_sheet(ws, part, lang, tables, names[-1], columns, currency)
     if len(parts) > 1:
-        notes.append(f"{title}: {len(frame):,} rows on {len(parts)} sheets "
-                     f"({', '.join(names[-len(parts):])})")
-    return notes
+        return [split_note(title, len(frame), names[-len(parts):], lang)]
+    return []
 
 
 def _customer_sheet(ws, frame: pd.DataFrame, lang: str, tables: set[str], name: str,
-                    shown: Sequence[tuple]) -> None:
+                    shown: Sequence[tuple], currency: str) -> None:
     s = Styler(ws, lang)
-    headers = [text(f"col.{col}", lang) for col, _, _ in shown]
+    headers = [money_header(text(f"col.{col}", lang), currency) if fmt == MONEY
+               else text(f"col.{col}", lang) for col, fmt, _ in shown]
     columns = [column_values(frame[col]) for col, _, _ in shown]
     set_widths(ws, [w for _, _, w in shown])
     rows = write_table(ws, s, headers, columns, [f for _, f, _ in shown], name, tables,
@@ -255,98 +259,29 @@ def _customer_sheet(ws, frame: pd.DataFrame, lang: str, tables: set[str], name: 
 def _strategy_sheet(ws, analysis: Analysis, lang: str, tables: set[str]) -> None:
     s = Styler(ws, lang)
     rows = strategy_rows(analysis, lang)
-    headers = strategy_header(lang)
-    widths = [14, 18, 20, 11, 14, 45, 70, 45]
+    headers = strategy_header(lang, analysis.options.currency)
+    keys = strategy_columns(lang)
+    widths = [STRATEGY_LAYOUT[k][1] for k in keys]
     set_widths(ws, widths)
     columns = [list(col) for col in zip(*rows)] if rows else [[] for _ in headers]
-    write_table(ws, s, headers, columns, [None, "text", "text", INTEGER, INTEGER, "wrap",
-                                          "wrap", "wrap"],
+    write_table(ws, s, headers, columns, [STRATEGY_LAYOUT[k][0] for k in keys],
                 text("sheet.strategy", lang), tables, widths=widths)
+
+
+# strategy column -> (format, width)
+STRATEGY_LAYOUT = {"strategy.kind": (None, 14), "strategy.label": ("text", 18),
+                   "strategy.name": ("text", 20), "sum.customers": (INTEGER, 11),
+                   "sum.value": (INTEGER, 14), "strategy.goal": ("wrap", 45),
+                   "strategy.actions": ("wrap", 70), "strategy.resources": ("wrap", 45)}
 
 
 def _notes_sheet(ws, analysis: Analysis, lang: str, split_notes: list[str]) -> None:
     s = Styler(ws, lang)
     set_widths(ws, [34, 100])
     ws.append(s.header_row([text("notes.item", lang), text("notes.value", lang)]))
-    for i, (item, value) in enumerate(notes(analysis, split_notes), start=2):
+    for i, (item, value) in enumerate(notes(analysis, split_notes, lang), start=2):
         ws.row_dimensions[i].height = row_height([(item, 34), (value, 100)])
         ws.append([s.cell(item, font=s.bold, wrap=True), s.cell(value, wrap=True)])
-
-
-def notes(analysis: Analysis, split_notes: Sequence[str] = ()) -> list[tuple[str, str]]:
-    """Parameters of the run, what was measured and assumed, what was skipped (English)."""
-    log, o = analysis.log, analysis.options
-    blank = log["blank_rows"]
-    late = log["rows_after_as_of"]
-    items = [
-        ("xl_crm version", __version__),
-        ("Data source", str(log["source"])),
-        ("Columns used", ", ".join(f"{role}: {h}" for role, h in log["columns"].items())),
-        ("Rows read", f"{log['rows_read']:,}"),
-        ("Blank rows skipped", f"{len(blank)}" + (f" (rows {_rows(blank)})" if blank else "")),
-        ("Rows after the analysis date left out",
-         f"{late}" + (f" (first rows {_rows(log['rows_after_as_of_first'])})" if late else "")),
-        ("Analysis date (as of)", f"{log['as_of']} ({log['as_of_source']})"),
-        ("Data period", f"{log['first_date']} to {log['as_of']}"),
-        ("Customers", (f"{log['customers']:,} ({log['customers_without_purchase']} without a "
-                      "purchase, kept with frequency 0, R and F score 1)")),
-        ("Customer value", f"{analysis.value_basis} per customer; currency as in the data"),
-        ("RFM", f"{o.bins} scores per measure, {o.binning} binning"
-                + (" (shared ties: 1 + floor(k m / n))" if o.binning == "quantile" else "")
-                + f"; monetary = {'net sales' if o.monetary == 'total' else 'mean per purchase'}"),
-        ("RFM thresholds used", _thresholds(analysis.thresholds)),
-        ("Segment scheme", (str(o.scheme) if isinstance(o.scheme, str) else "user table")
-         + "; " + _segment_rule(log, o.scheme)),
-        ("ABC cut-offs", (f"A while the cumulative share <= {o.a_cut:.0%}, B while <= "
-                         f"{o.b_cut:.0%}, C after; value <= 0 is C")),
-        ("Pyramid shares", ", ".join(f"{s:.0%}" for s in o.pyramid_shares) + ", rest Small"),
-        ("Lifecycle rules", (f"lost after {o.lifecycle.lost_days} days; new within "
-                            f"{o.lifecycle.new_days} days; decline when recency > "
-                            f"{o.lifecycle.gap_factor:g} x usual gap or spend falls by more "
-                            f"than {o.lifecycle.trend_tolerance:.0%}; growth when it rises by "
-                            f"more than {o.lifecycle.trend_tolerance:.0%}")),
-        ("Value matrix", (f"current value of the last {o.current_days} days above "
-                         f"{analysis.matrix_thresholds['current_threshold']:,.2f} (mean) is "
-                         "high; potential (recent half minus earlier half) above "
-                         f"{analysis.matrix_thresholds['potential_threshold']:,.2f} is high")),
-    ]
-    for group, inputs in analysis.clv.items():
-        parts = [f"{k} {inputs.sources[k]}" for k in ("group_size", "retention", "orders",
-                                                      "order_value", "cost_rate", "interest")]
-        items.append((f"CLV inputs, {group}", "; ".join(parts)))
-    states = ", ".join(f"state {int(r.state)}: {r.probability:.1%} (value {r.value:,.2f})"
-                       for r in analysis.migration.itertuples() if not pd.isna(r.probability))
-    items.append(("Migration model", (f"repurchase probability by recency state "
-                  f"({o.migration_period_days}-day periods): {states}")))
-    items += [("Sheets split", note) for note in split_notes]
-    items += [("Data too short", w) for w in data_warnings(analysis)]
-    return items
-
-
-def _segment_rule(log: dict, scheme: object) -> str:
-    """Which high/low rule the segments used, and the means compared with."""
-    if isinstance(scheme, str) and scheme == "named":
-        return "score ranges on R and the mean of F and M (no means compared)"
-    m = log["segment_means"]
-    if log["segment_rule"] == "scores":
-        return (f"high/low compare scores with the mean score: R {m['R']:.3f}, F {m['F']:.3f}, "
-                f"M {m['M']:.3f}")
-    return (f"high/low compare raw measures with their means: recency {m['R']:,.1f} days "
-            f"(buyers only; lower is high), frequency {m['F']:,.2f} purchases, monetary "
-            f"{m['M']:,.2f}")
-
-
-def _rows(rows: Sequence[int], limit: int = 20) -> str:
-    shown = ", ".join(str(r) for r in rows[:limit])
-    return shown + (" ..." if len(rows) > limit else "")
-
-
-def _thresholds(table: pd.DataFrame) -> str:
-    parts = []
-    for rec in table.itertuples(index=False):
-        within = f" [{rec.within}]" if rec.within else ""
-        parts.append(f"{rec.measure[0].upper()}{rec.score}{within}: {rec.lower:g}–{rec.upper:g}")
-    return "; ".join(parts[:60]) + (" ..." if len(parts) > 60 else "")
 
 
 def read_summary(path: str | Path) -> ReportSummary:

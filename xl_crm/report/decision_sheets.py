@@ -9,7 +9,7 @@ from openpyxl.utils import get_column_letter
 
 from .. import decisions as views
 from ..core.analysis import Analysis
-from ..i18n import text
+from ..i18n import money_header, text
 from .layout import DATE, INTEGER, PERCENT, Styler, place_chart, set_widths, write_table
 
 TREND_ROW = 5  # the trend table's header row on the Changes sheet (the Summary chart's data)
@@ -115,7 +115,7 @@ def write_actions_sheet(ws, analysis: Analysis, lang: str, tables: set[str],
     set_widths(ws, [ACTION_WIDTHS[c] for c in views.ACTION_COLUMNS])
     rows = views.action_list(analysis, lang)
     columns = [list(c) for c in zip(*rows)] if rows else [[] for _ in views.ACTION_COLUMNS]
-    n = write_table(ws, s, views.action_header(lang), columns,
+    n = write_table(ws, s, views.action_header(lang, analysis.options.currency), columns,
                     [ACTION_FORMATS.get(c) for c in views.ACTION_COLUMNS], name, tables,
                     freeze="D2")  # priority, customer and name stay visible
     ws.print_area = f"A1:{get_column_letter(views.PRINTED_ACTIONS)}{n + 1}"
@@ -140,9 +140,11 @@ def write_changes_sheet(ws, analysis: Analysis, lang: str) -> None:
         for key in views.MIGRATION_KEYS:
             for values in (False, True):
                 matrix = views.migration_table(analysis, key, lang, values=values)
-                title = "changes.values" if values else "changes.counts"
-                ws.append([s.cell(text(title, lang, name=text(f"summary.{key}", lang)),
-                                  font=s.bold)])
+                title = text("changes.values" if values else "changes.counts", lang,
+                             name=text(f"summary.{key}", lang))
+                if values:
+                    title = money_header(title, analysis.options.currency)
+                ws.append([s.cell(title, font=s.bold)])
                 ws.append(s.header_row(matrix[0]))
                 for r in matrix[1:]:
                     ws.append([s.cell(r[0], font=s.bold),
@@ -150,9 +152,7 @@ def write_changes_sheet(ws, analysis: Analysis, lang: str) -> None:
                 ws.append([])
         movers = views.movers_table(analysis, lang)
         ws.append([s.cell(text("changes.movers", lang), font=s.bold)])
-        ws.append(s.header_row([text(k, lang) for k in ("movers.kind", "act.customer",
-                                                        "act.name", "movers.previous",
-                                                        "movers.current", "col.value")]))
+        ws.append(s.header_row(views.movers_header(lang, analysis.options.currency)))
         for r in movers:
             ws.append([s.cell(r[0]), s.cell(r[1]), s.cell(r[2]), s.cell(r[3]), s.cell(r[4]),
                        s.cell(r[5], INTEGER)])

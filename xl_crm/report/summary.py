@@ -49,7 +49,7 @@ def write_distributions(ws, analysis: Analysis, lang: str) -> None:
     for key in GROUP_KINDS:
         table = group_table(analysis, key, lang)
         ws.append([s.cell(text(f"summary.{key}", lang), font=s.bold)])
-        ws.append(s.header_row(group_header(lang)))
+        ws.append(s.header_row(group_header(lang, analysis.options.currency)))
         anchors[key] = (row + 2, row + 1 + len(table))
         for values in table:
             ws.append([s.cell(v, f) for v, f in zip(values, formats)])
