@@ -8,6 +8,8 @@ import datetime as dt
 import numpy as np
 import pandas as pd
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from xl_crm import decisions
 from xl_crm.core.actions import load_actions
@@ -298,3 +300,21 @@ def test_a_month_not_complete_is_marked(tmp_path):
     assert decisions.trend_table(a)[-1][0] == "2026-10 (to day 15)"
     assert decisions.trend_table(a, "zh")[-1][0] == "2026-10（截至15日）"
     assert decisions.trend_table(a)[-2][0] == "2026-09"
+
+CELL = st.one_of(st.text(max_size=12), st.sampled_from(
+    ["A", "B|C", "!Lost", "VIP", "new", "high", "low", "1", "9", "0", "2.0", "{days}", "{x}",
+     "{", "}", "*", "", " A ", "Decline|Lost", "=HYPERLINK(1)"]))
+
+
+@settings(max_examples=150, deadline=None)
+@given(st.lists(st.lists(CELL, min_size=13, max_size=13), min_size=1, max_size=3))
+def test_any_action_table_is_read_or_refused_in_one_line(rows):
+    from xl_crm.core.actions import COLUMNS
+
+    try:
+        rules = load_actions([list(COLUMNS), *rows])
+    except InputError as err:
+        assert "\n" not in str(err) and str(err).startswith("actions")
+    else:
+        assert len(rules) == len(rows)
+        assert all(1 <= r.priority <= 9 for r in rules)
