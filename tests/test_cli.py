@@ -8,6 +8,7 @@ import re
 import subprocess
 import sys
 
+import pytest
 from openpyxl import load_workbook
 
 from xl_crm.cli import build_parser, main
@@ -211,3 +212,25 @@ def test_an_action_table_from_a_file(tmp_path, capsys):
     assert capsys.readouterr().err == (
         "xl-crm: --actions: actions.csv: actions stage row 2: 'Asleep' is not a condition on "
         "stage (use Acquisition, Growth, Maturity, Decline, Lost)\n")
+
+
+def test_an_unreadable_action_table_or_mail_limit_is_one_line(tmp_path, capsys, monkeypatch):
+    missing = tmp_path / "none.csv"
+    assert main(["analyze", str(SAMPLE), "--actions", str(missing)]) == 1
+    assert capsys.readouterr().err == f"xl-crm: --actions: file not found: {missing}\n"
+    latin = tmp_path / "latin.csv"
+    latin.write_bytes("rule,priority,action_en,action_zh,reason_en,reason_zh\n"
+                      "caf\xe9,1,a,b,c,d\n".encode("latin-1"))
+    assert main(["analyze", str(SAMPLE), "--actions", str(latin)]) == 1
+    assert capsys.readouterr().err == ("xl-crm: --actions: latin.csv is not UTF-8 text; "
+                                       "save the table as CSV UTF-8\n")
+    from xl_crm.core.errors import InputError
+    from xl_crm.delivery import attachment_limit
+
+    for bad in ("ten", "0", "-1", "nan", "inf"):
+        with pytest.raises(InputError) as err:
+            attachment_limit({"XL_CRM_MAIL_MAX_MB": bad})
+        assert str(err.value) == (f"XL_CRM_MAIL_MAX_MB = {bad!r}: must be a number of "
+                                  "megabytes above 0")
+    assert attachment_limit({"XL_CRM_MAIL_MAX_MB": "2.5"}) == 2_500_000
+    assert attachment_limit({}) == 10_000_000

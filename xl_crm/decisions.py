@@ -27,8 +27,9 @@ _name = cache(method_name)  # display names: the catalogue is searched once per 
 HEADLINE = ("active_customers", "current_value", "value_at_risk", "vips_at_risk",
             "customers")
 FIGURE_COLUMNS = ("figure", "now", "previous", "change", "change_share")  # labels fig.*
-MONEY_FIGURES = frozenset({"current_value", "value_at_risk", "value_A", "value_B",
-                           "value_C", "clv_A", "clv_B", "clv_C"})
+def is_money_figure(name: str) -> bool:
+    """Whether a headline figure is currency (value, value at risk, per-tier value, CLV)."""
+    return name in ("current_value", "value_at_risk") or name.startswith(("value_", "clv_"))
 # the action-list columns of the short lists (email, terminal; of ACTION_COLUMNS)
 SHORT_ACTION_COLUMNS = ("priority", "name", "rep", "recency", "abc_tier", "stage",
                         "value_at_risk", "action")
@@ -65,10 +66,10 @@ def headline_figures(analysis: Analysis, lang: str = "en",
                      for c in ("previous", "change", "change_share"))
             prev, change, share = known
         label = figure_label(name, lang)
-        if name in MONEY_FIGURES:
+        money = is_money_figure(name)
+        if money:
             label = money_header(label, analysis.options.currency)
-        out.append(FigureRow(name, label, now[name], prev, change, share,
-                             name in MONEY_FIGURES))
+        out.append(FigureRow(name, label, now[name], prev, change, share, money))
     return out
 
 

@@ -192,12 +192,12 @@ def parse_action_file(value: object) -> tuple[tuple[str, ...], ...] | None:
     try:
         text = path.read_text(encoding="utf-8-sig")
     except FileNotFoundError:
-        raise ValueError(f"{show(name)}: file not found") from None
+        raise ValueError(f"file not found: {path}") from None
     except UnicodeDecodeError:
-        raise ValueError(f"{show(name)} is not UTF-8 text; save the table as CSV UTF-8") \
+        raise ValueError(f"{path.name} is not UTF-8 text; save the table as CSV UTF-8") \
             from None
     except OSError as err:
-        raise ValueError(f"{show(name)}: {err.strerror or err}") from None
+        raise ValueError(f"{path.name}: {err.strerror or err}") from None
     rows = tuple(tuple(r) for r in csv.reader(text.splitlines()) if any(c.strip() for c in r))
     try:
         load_actions(rows)

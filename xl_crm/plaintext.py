@@ -42,10 +42,15 @@ def shown(value: object, signed: bool = False) -> str:
     return flat(str(value))
 
 
+def is_control(ch: str) -> bool:
+    """Control characters and line/paragraph separators (header injection, broken lines)."""
+    return unicodedata.category(ch) in ("Cc", "Zl", "Zp")
+
+
 def flat(text: str) -> str:
-    """Text on one line: line breaks, tabs and other control characters (ESC...) become
-    spaces, so data cannot break a table or drive the terminal."""
-    return "".join(" " if unicodedata.category(ch) == "Cc" else ch for ch in text)
+    """Text on one line: line breaks, tabs and other control characters (ESC...) and line
+    separators become spaces, so data cannot break a table, a header or the terminal."""
+    return "".join(" " if is_control(ch) else ch for ch in text)
 
 
 def shown_share(value: float | None) -> str:

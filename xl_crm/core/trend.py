@@ -13,7 +13,6 @@ import pandas as pd
 from .grouping import distinct_pairs, money
 
 TREND_MONTHS = 24  # 12 months and the same 12 a year earlier
-TREND_COLUMNS = ("month", "net_sales", "customers", "orders", "covered")
 
 
 def month_numbers(day: np.ndarray) -> np.ndarray:

@@ -15,12 +15,11 @@ from pathlib import Path
 from ..i18n import LANGS, money_header, text
 from ..keyfigures import ReportSummary, TierRow
 from ..output import atomic_output
-from ..plaintext import pad, shown, shown_share, text_table, width
+from ..plaintext import flat, pad, shown, shown_share, text_table, width
 from .settings import (
     MailError,
     MailSettings,
     address_header,
-    is_control,
     parse_addresses,
     sender_mailbox,
 )
@@ -82,7 +81,7 @@ def _actions_title(summary: ReportSummary, t: dict) -> str:
 def oneline(text: object) -> str:
     """Text on one line (server replies and user data may hold line breaks); other control
     characters (NUL, ESC, ...) become spaces too."""
-    return " ".join("".join(" " if is_control(ch) else ch for ch in str(text)).split())
+    return " ".join(flat(str(text)).split())
 
 
 def _money(value: float) -> str:

@@ -9,13 +9,13 @@ import configparser
 import ipaddress
 import os
 import re
-import unicodedata
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from email.utils import formataddr
 from pathlib import Path
 
 from ..core.errors import XlCrmError
+from ..plaintext import is_control
 
 SECURITIES = ("starttls", "ssl", "none")
 
@@ -71,11 +71,6 @@ def check_security(host: str, security: str) -> None:
         raise MailError(f"SMTP security 'none' sends mail unencrypted and is only allowed for "
                         f"a loopback host (localhost, 127.x.x.x, ::1), not {host!r}; "
                         f"set {ENV_VARS['security'][0]} to starttls or ssl")
-
-
-def is_control(ch: str) -> bool:
-    """Control characters and line/paragraph separators (header injection, broken lines)."""
-    return unicodedata.category(ch) in ("Cc", "Zl", "Zp")
 
 
 def check_line(value: str, setting: str) -> None:
