@@ -172,3 +172,12 @@ def test_every_parser_gives_a_value_or_a_one_line_rule(value):
             parse_option(name, value)
         except InputError as err:
             assert str(err).startswith(f"{name} = ") and "\n" not in str(err)
+
+
+@pytest.mark.parametrize("value", ["0\n0", "a\rb.csv", "x\u2028y", "tab\there"])
+def test_a_path_with_a_line_break_is_named_on_one_line(value):
+    # CI found '0\n0' (hypothesis): "file not found: 0" and a second line "0".
+    with pytest.raises(InputError) as err:
+        parse_option("actions", value)
+    assert "\n" not in str(err.value) and "\r" not in str(err.value)
+    assert "file not found: " + repr(value) in str(err.value)

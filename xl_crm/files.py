@@ -35,7 +35,7 @@ from pathlib import Path
 import pandas as pd
 
 from .core.columns import find_header_row
-from .core.errors import InputError
+from .core.errors import InputError, show_path
 from .core.sales import Sales, sales_from_frame, sales_from_rows
 
 SALES_SHEETS = ("sales", "销售", "销售数据", "sales data")
@@ -52,7 +52,7 @@ def read_sales(
     """Read a sales file; errors name the column and the sheet row."""
     path = Path(path)
     if not path.exists():
-        raise InputError(f"file not found: {path}")
+        raise InputError(f"file not found: {show_path(path)}")
     suffix = path.suffix.lower()
     if suffix in (".xlsx", ".xlsm"):
         return _read_workbook(path, sheet, mapping, today)

@@ -36,7 +36,7 @@ from .core.constants import (
     PYRAMID_SHARES,
     SCHEMES,
 )
-from .core.errors import InputError, show
+from .core.errors import InputError, show, show_path
 
 if TYPE_CHECKING:  # the analysis stack (pandas) is imported when options are used
     from .core.analysis import Options
@@ -192,17 +192,17 @@ def parse_action_file(value: object) -> tuple[tuple[str, ...], ...] | None:
     try:
         text = path.read_text(encoding="utf-8-sig")
     except FileNotFoundError:
-        raise ValueError(f"file not found: {path}") from None
+        raise ValueError(f"file not found: {show_path(path)}") from None
     except UnicodeDecodeError:
-        raise ValueError(f"{path.name} is not UTF-8 text; save the table as CSV UTF-8") \
+        raise ValueError(f"{show_path(path.name)} is not UTF-8 text; save the table as CSV UTF-8") \
             from None
     except OSError as err:
-        raise ValueError(f"{path.name}: {err.strerror or err}") from None
+        raise ValueError(f"{show_path(path.name)}: {err.strerror or err}") from None
     rows = tuple(tuple(r) for r in csv.reader(text.splitlines()) if any(c.strip() for c in r))
     try:
         load_actions(rows)
     except InputError as err:
-        raise ValueError(f"{path.name}: {err}") from None
+        raise ValueError(f"{show_path(path.name)}: {err}") from None
     return rows
 
 

@@ -6,6 +6,8 @@ from __future__ import annotations
 import unicodedata
 from collections.abc import Sequence
 
+from .core.errors import is_control
+
 
 def width(text: str) -> int:
     """Display width in a monospaced font: East Asian wide characters count 2."""
@@ -40,11 +42,6 @@ def shown(value: object, signed: bool = False) -> str:
     if hasattr(value, "date") and callable(value.date):
         return value.date().isoformat()
     return flat(str(value))
-
-
-def is_control(ch: str) -> bool:
-    """Control characters and line/paragraph separators (header injection, broken lines)."""
-    return unicodedata.category(ch) in ("Cc", "Zl", "Zp")
 
 
 def flat(text: str) -> str:

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import unicodedata
+
 
 class XlCrmError(Exception):
     """Base class of every error xl_crm raises on purpose."""
@@ -33,6 +35,20 @@ def show(value: object, limit: int = 40) -> str:
     if isinstance(value, float) and value.is_integer():
         value = int(value)
     return clip(repr(value) if isinstance(value, str) else str(value), limit)
+
+
+def is_control(ch: str) -> bool:
+    """Control characters and line/paragraph separators (header injection, broken lines)."""
+    return unicodedata.category(ch) in ("Cc", "Zl", "Zp")
+
+
+def show_path(path: object) -> str:
+    """A file path for a message: as typed, or quoted with escapes when it holds a line
+    break or another control character, so the message stays on one line."""
+    text = str(path)
+    if any(is_control(ch) for ch in text):
+        return repr(text)
+    return text
 
 
 def clip(text: str, limit: int) -> str:

@@ -20,7 +20,7 @@ import pandas as pd
 
 from ..core.columns import column_letter, detect_columns
 from ..core.constants import LABEL_FACTS, MONEY_DECIMALS, YEAR_DAYS
-from ..core.errors import InputError
+from ..core.errors import InputError, show_path
 from ..core.facts import Facts, previous_date
 from ..core.grouping import money
 from ..core.trend import TREND_MONTHS, first_trend_day, month_numbers, trend_frame
@@ -115,7 +115,7 @@ def read_facts(path: str | Path, as_of: object | None = None, monetary: str = "t
     path = Path(path)
     try:
         if not path.exists():
-            raise InputError(f"file not found: {path}")
+            raise InputError(f"file not found: {show_path(path)}")
         with _private_folder() as folder:
             source, layout = utf8_source(path, folder), Layout()
             while True:

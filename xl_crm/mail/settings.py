@@ -14,8 +14,7 @@ from dataclasses import dataclass, field
 from email.utils import formataddr
 from pathlib import Path
 
-from ..core.errors import XlCrmError
-from ..plaintext import is_control
+from ..core.errors import XlCrmError, is_control, show_path
 
 SECURITIES = ("starttls", "ssl", "none")
 
@@ -368,7 +367,7 @@ def read_config(path: Path) -> dict[str, str]:
         with open(path, encoding="utf-8-sig") as fh:
             parser.read_file(fh)
     except FileNotFoundError:
-        raise MailError(f"mail config file not found: {path}") from None
+        raise MailError(f"mail config file not found: {show_path(path)}") from None
     except OSError as err:
         raise MailError(f"cannot read mail config file {path}: {err.strerror or err}") from None
     except UnicodeDecodeError:
