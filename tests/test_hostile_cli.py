@@ -537,7 +537,7 @@ def _hostile_inputs(tmp: Path) -> dict[str, tuple[list[str], str]]:
         "missing file": (["analyze", str(tmp / "nope.csv")], "not found"),
         "empty csv": (["analyze", csv_file("empty.csv", "")], "empty"),
         "header only": (["analyze", csv_file("header.csv", head)], "no data rows"),
-        "folder as input": (["analyze", str(tmp / "folder.csv")], "is a folder"),
+        "folder as input": (["analyze", str(tmp / "folder.csv")], "holds no sales file"),
         "wrong suffix": (["analyze", csv_file("sales.txt", head + "C1,2025-03-01,1\n")],
                          "sales.txt"),
         "old excel suffix": (["analyze", csv_file("sales.xls", head)], "sales.xls"),

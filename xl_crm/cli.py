@@ -39,6 +39,8 @@ SAMPLE = Path(__file__).resolve().parent / "data" / "sample_sales.xlsx"  # packa
 DEMO_OUTPUT = Path("out")
 USER_TEMP: Path | None = None  # the user's temporary folder (the run uses a private one)
 REPORT_SUFFIX = ".xlsx"
+INPUT_HELP = ("sales data file, or several files or a folder of monthly exports, analysed as "
+              "one history (orders in several files counted once)")
 # the analysis options that are flags of report, analyze and demo (--sheet and --lang are
 # added where a command takes them)
 ANALYSIS_FLAGS = tuple(o for o in OPTIONS.values() if o.cli and (o.analysis or o.name == "columns"))
@@ -123,6 +125,8 @@ def format_analysis(result: Analysis) -> str:
     """Plain-text tables of an analysis, for the terminal."""
     import pandas as pd
 
+    from .decisions import history_note
+
     log = result.log
     lines = [
         f"xl_crm {__version__} - customer value of {log['source']}",
@@ -133,6 +137,9 @@ def format_analysis(result: Analysis) -> str:
          f"{log['customers_without_purchase']}); value = {result.value_basis}, "
          f"total {result.total_value:,.2f}"),
     ]
+    history = history_note(result)
+    if history:
+        lines.insert(3, history)
     lines += ["", *decision_lines(result)]
     titles = {"abc": "ABC tiers", "pyramid": "Customer pyramid", "segment": "RFM segments",
               "stage": "Lifecycle stages", "quadrant": "Customer value matrix"}
@@ -190,7 +197,7 @@ def report_target(args: argparse.Namespace) -> Path | None:
         shown = f" (not {output.suffix})" if output.suffix else ""
         raise OutputError(f"{output.name}: the report is an Excel workbook; its name must "
                           f"end in {REPORT_SUFFIX}{shown}")
-    check_target(output, args.overwrite, [args.input])
+    check_target(output, args.overwrite, args.input)
     return output
 
 
@@ -202,25 +209,69 @@ def cmd_report(args: argparse.Namespace) -> int:
 
     output = report_target(args)
     parse_columns(args.columns or [])  # a bad --columns is refused before reading the file
-    result = _analysis(args)
+    managers = _managers(args)  # a bad managers file too
+    if managers:
+        from .engines import analyze_sales, input_paths, read_sales_paths
+
+        sales, source = read_sales_paths(input_paths(args.input), args.sheet,
+                                         parse_columns(args.columns or []), None, progress)
+        result = analyze_sales(sales, source, _options(args), progress)
+    else:
+        result = _analysis(args)
     output = output or Path(f"customer-value-{result.as_of:%Y-%m}.xlsx")
     progress(f"writing {output}")
     written = write_report(result, output, ReportOptions(lang=args.lang, tiers=args.tiers),
-                           overwrite=args.overwrite, inputs=[args.input])
+                           overwrite=args.overwrite, inputs=args.input)
     print(f"report written: {written}")
+    status = 0
+    if managers:
+        status = _split(args, result, sales, source, managers, written)
     if not (args.email or args.cc or args.bcc):
-        return 0
+        return status
     failed = f"the report is written ({written}) but was not sent"
     try:
         attachment, summary = mail_attachment(result, written,
                                               report_summary(result, args.lang), args.lang,
-                                              inputs=(args.input,), overwrite=args.overwrite)
+                                              inputs=args.input, overwrite=args.overwrite)
     except XlCrmError as err:
         print(f"xl-crm: {one_line(f'{failed}: {err}')}", file=sys.stderr)
         return 1
     if attachment != written:
         print(f"summary for mail written: {attachment}")
-    return _mail(attachment, summary, args, failed)
+    return max(status, _mail(attachment, summary, args, failed))
+
+
+def _managers(args: argparse.Namespace) -> list | None:
+    """The managers of ``--managers`` (with ``--split-by``), read and checked before any
+    work; None without the flags."""
+    if args.split_by is None and args.managers is None:
+        return None
+    if args.split_by is None or args.managers is None:
+        raise InputError("--split-by and --managers go together (--split-by region "
+                         "--managers managers.csv)")
+    if args.engine != "pandas":
+        raise InputError("--split-by reads with the pandas engine (leave out --engine)",
+                         "--engine")
+    from .managers import read_managers
+
+    return read_managers(args.managers, args.split_by)
+
+
+def _split(args: argparse.Namespace, result: Analysis, sales, source, managers, written: Path
+           ) -> int:
+    """Write and send the managers' workbooks; exit status 1 when one did not go out."""
+    from .split_reports import plan, send_split
+
+    progress(f"writing one report per {args.split_by}")
+    deliveries, warnings = plan(result, sales, source, managers, args.split_by,
+                                _options(args), args.lang)
+    for w in warnings:
+        print(f"xl-crm: {one_line(w)}", file=sys.stderr)
+    ok = send_split(deliveries, written, args.split_by, tiers=args.tiers,
+                    dry_run=args.dry_run, overwrite=args.overwrite, inputs=args.input,
+                    say=print, complain=lambda m: print(f"xl-crm: {one_line(m)}",
+                                                        file=sys.stderr))
+    return 0 if ok else 1
 
 
 def _mail(report: Path, summary, args: argparse.Namespace, failed: str = "not sent") -> int:
@@ -255,7 +306,7 @@ def cmd_demo(args: argparse.Namespace) -> int:
     """Analyse the shipped sample, print the tables and write its report to out/."""
     from .report import ReportOptions, write_report
 
-    args.input, args.sheet = sample_path(), None
+    args.input, args.sheet = [sample_path()], None
     result = _analysis(args)
     print(format_analysis(result))
     if DEMO_OUTPUT.exists() and not DEMO_OUTPUT.is_dir():
@@ -264,7 +315,7 @@ def cmd_demo(args: argparse.Namespace) -> int:
     DEMO_OUTPUT.mkdir(exist_ok=True)
     output = DEMO_OUTPUT / f"sample-customer-value-{result.as_of:%Y-%m}-{args.lang}.xlsx"
     written = write_report(result, output, ReportOptions(lang=args.lang, tiers=args.tiers),
-                           overwrite=True, inputs=[args.input])
+                           overwrite=True, inputs=args.input)
     print(f"\nreport written: {written}")
     return 0
 
@@ -331,7 +382,7 @@ def build_parser() -> argparse.ArgumentParser:
                        description="Analyse a sales file (.xlsx, .xlsm, .csv, .parquet) and "
                        "write the management report workbook. Example: xl-crm report "
                        "sales.xlsx -o report.xlsx --as-of 2026-10-31 --email boss@example.com")
-    p.add_argument("input", type=Path, help="sales data file")
+    p.add_argument("input", type=Path, nargs="+", help=INPUT_HELP)
     p.add_argument("-o", "--output", type=Path,
                    help="report file, ending in .xlsx (default: customer-value-YYYY-MM.xlsx "
                    "here)")
@@ -341,6 +392,13 @@ def build_parser() -> argparse.ArgumentParser:
     _add_analysis_options(p)
     _add_report_options(p)
     _add_mail_options(p, "--email")
+    p.add_argument("--split-by", choices=("region", "rep"),
+                   help="also one workbook per manager, holding only the customers of their "
+                   "region or sales rep (a customer's latest line decides), sent to that "
+                   "manager only; needs --managers")
+    p.add_argument("--managers", type=Path, metavar="FILE",
+                   help="CSV or workbook (sheet Managers): region or rep value, email, "
+                   "optional name and language; * marks head office (the full report)")
     p.set_defaults(func=cmd_report)
 
     p = sub.add_parser("demo", help="analyse the shipped sample data (no arguments needed)",
@@ -363,7 +421,7 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("analyze", help="print the analysis of a sales file",
                        description="Print the analysis of a sales file (.xlsx, .xlsm, .csv, "
                        ".parquet). Example: xl-crm analyze sales.xlsx --as-of 2026-10-31")
-    p.add_argument("input", type=Path, help="sales data file")
+    p.add_argument("input", type=Path, nargs="+", help=INPUT_HELP)
     _add_sheet(p)
     _add_analysis_options(p)
     p.set_defaults(func=cmd_analyze)

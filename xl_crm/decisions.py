@@ -74,11 +74,44 @@ def headline_figures(analysis: Analysis, lang: str = "en",
 
 
 def data_window(analysis: Analysis, lang: str = "en") -> str:
-    """The data window in words: "24 months of data, 2024-11-01 to 2026-10-31"."""
+    """The data window in words: "24 months of data, 2024-11-01 to 2026-10-31"; a
+    manager's analysis (core.split) begins with whose it is and the company's figures."""
     start = pd.Timestamp(analysis.log["first_date"])
     months = (analysis.as_of.year - start.year) * 12 + analysis.as_of.month - start.month + 1
-    return text("window", lang, months=months, start=start.date().isoformat(),
-                as_of=analysis.as_of.date().isoformat())
+    window = text("window", lang, months=months, start=start.date().isoformat(),
+                  as_of=analysis.as_of.date().isoformat())
+    scope = scope_note(analysis, lang)
+    return window if scope is None else f"{scope} · {window}"
+
+
+def scope_note(analysis: Analysis, lang: str = "en") -> str | None:
+    """Whose customers a manager's analysis holds, with the company's headline figures
+    (customers, active customers, value of the last 12 months, value at risk); None for
+    the company's own analysis."""
+    scope = analysis.log.get("scope")
+    if scope is None:
+        return None
+    company = scope["company"]
+    money = analysis.options.currency
+    figures = ", ".join(
+        f"{text(f'fig.{k}', lang)} {v:,.0f}" if k.endswith("customers")
+        else f"{money_header(text(f'fig.{k}', lang), money)} {v:,.0f}"
+        for k, v in company.items() if k != "customers")
+    return text("scope.line", lang, who=text(f"scope.{scope['by']}", lang, value=scope["key"]),
+                customers=f"{scope['customers']:,}", company=f"{scope['company_customers']:,}",
+                figures=figures)
+
+
+def history_note(analysis: Analysis, lang: str = "en") -> str | None:
+    """For several files read as one history (core.history): how many, and the lines
+    found in a later file too and counted once from it, per file; None for one file."""
+    log = analysis.log
+    if "files" not in log:
+        return None
+    repeats = "; ".join(text("history.repeat", lang, file=f, lines=f"{n:,}", orders=f"{o:,}",
+                             later=later) for f, n, o, later in log["repeats"])
+    return text("history.files", lang, files=len(log["files"]),
+                lines=f"{log['repeated_lines']:,}") + (f" ({repeats})" if repeats else "")
 
 
 def comparison_note(analysis: Analysis, lang: str = "en") -> str:

@@ -9,7 +9,7 @@ line answers ``--help`` quickly and is already handling Ctrl-C while they load.
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -17,46 +17,89 @@ from .core.errors import InputError
 
 if TYPE_CHECKING:
     from .core.analysis import Analysis, Options
+    from .core.sales import Sales
 
 ENGINES = ("pandas", "duckdb")
 
 
-def analyze_path(path: str | Path, options: Options | None = None, engine: str = "pandas",
-                 sheet: str | None = None, today: dt.date | None = None,
+def analyze_path(path: str | Path | Sequence[str | Path], options: Options | None = None,
+                 engine: str = "pandas", sheet: str | None = None,
+                 today: dt.date | None = None,
                  progress: Callable[[str], None] = lambda _: None,
                  mapping: Mapping[str, object] | None = None) -> Analysis:
-    """Read and analyse a sales file; ``progress`` is told what is happening.
+    """Read and analyse a sales file, or several files or a folder of them as one history
+    (:func:`xl_crm.files.sales_files`, :mod:`xl_crm.core.history`: repeated orders
+    counted once, overlaps without order ids refused); ``progress`` is told what is
+    happening.
 
     ``mapping`` ({role: header}, as :func:`xl_crm.core.columns.detect_columns` takes it)
-    names columns whose headers are not recognised; both engines apply it alike.
+    names columns whose headers are not recognised; both engines apply it alike. Several
+    files are read by the pandas engine (``engine="duckdb"`` takes one CSV or Parquet file).
     """
     from .core.analysis import Options, analyze_facts, check_options
-    from .core.facts import customer_facts
 
-    path, options = Path(path), options or Options()
+    options = options or Options()
     if engine not in ENGINES:
         raise InputError(f"engine must be pandas or duckdb, not {engine!r}", "engine")
     check_options(options)
-    if path.is_dir():  # both engines would name its suffix (``sales.csv/``) or its type
-        raise InputError(f"{path} is a folder, not a sales file (.xlsx, .xlsm, .csv, .parquet)")
-    if engine == "duckdb":
+    paths = input_paths(path)
+    if engine == "duckdb" and len(paths) == 1:
         from .duck import read_facts  # imports duckdb only when used
 
-        progress(f"reading and aggregating {path.name} with DuckDB")
-        facts, basis, source = read_facts(path, options.as_of, options.monetary,
+        progress(f"reading and aggregating {paths[0].name} with DuckDB")
+        facts, basis, source = read_facts(paths[0], options.as_of, options.monetary,
                                           options.current_days, options.migration_period_days,
                                           mapping=mapping, today=today, compare=options.compare)
-    else:
-        from .files import read_sales
+        progress(f"analysing {len(facts.table):,} customers")
+        return analyze_facts(facts, basis, source, options)
+    if engine == "duckdb":
+        raise InputError(f"--engine duckdb reads one file, not {len(paths)}; several files "
+                         "are read by --engine pandas (or combine them into one Parquet "
+                         "file)", "engine")
+    sales, source = read_sales_paths(paths, sheet, mapping, today, progress)
+    return analyze_sales(sales, source, options, progress)
 
-        progress(f"reading {path.name}")
-        sales = read_sales(path, sheet=sheet, mapping=mapping, today=today)
-        progress(f"aggregating {sales.rows_read:,} rows")
-        facts = customer_facts(sales.transactions, options.as_of, options.monetary,
-                               options.current_days, options.migration_period_days,
-                               options.compare)
-        basis = sales.value_basis
-        source = {"source": sales.source, "columns": dict(sales.columns),
-                  "rows_read": sales.rows_read, "blank_rows": list(sales.blank_rows)}
+
+def input_paths(path: str | Path | Sequence[str | Path]) -> list[Path]:
+    """The sales files of a path, or of several paths (a folder: its sales files)."""
+    from .files import sales_files
+
+    paths = sales_files([path] if isinstance(path, str | Path) else list(path))
+    if not paths:
+        raise InputError("no sales file given")
+    return paths
+
+
+def read_sales_paths(paths: Sequence[Path], sheet: str | None = None,
+                     mapping: Mapping[str, object] | None = None,
+                     today: dt.date | None = None,
+                     progress: Callable[[str], None] = lambda _: None
+                     ) -> tuple[Sales, dict[str, object]]:
+    """The sales of one file, or of several read as one history, with what the analysis
+    log says of them (``analyze_facts``' ``source``)."""
+    from .files import read_history, read_sales
+
+    if len(paths) == 1:
+        progress(f"reading {paths[0].name}")
+        sales = read_sales(paths[0], sheet=sheet, mapping=mapping, today=today)
+        return sales, sales.log_fields()
+    history = read_history(paths, sheet, mapping, today, progress)
+    sales = history.sales
+    return sales, {**sales.log_fields(), "rows_read": sales.rows_read + history.repeated_lines,
+                   "files": list(history.files), "repeated_lines": history.repeated_lines,
+                   "repeats": [(r.file, r.lines, r.orders, r.replaced_by)
+                               for r in history.repeats]}
+
+
+def analyze_sales(sales: Sales, source: Mapping[str, object], options: Options,
+                  progress: Callable[[str], None] = lambda _: None) -> Analysis:
+    """The pandas engine's analysis of sales read by :func:`read_sales_paths`."""
+    from .core.analysis import analyze_facts
+    from .core.facts import customer_facts
+
+    progress(f"aggregating {len(sales.transactions):,} rows")
+    facts = customer_facts(sales.transactions, options.as_of, options.monetary,
+                           options.current_days, options.migration_period_days,
+                           options.compare)
     progress(f"analysing {len(facts.table):,} customers")
-    return analyze_facts(facts, basis, source, options)
+    return analyze_facts(facts, sales.value_basis, source, options)

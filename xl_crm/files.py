@@ -28,15 +28,19 @@ import datetime as dt
 import io
 import re
 from collections import Counter
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping, Sequence
 from itertools import islice
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import pandas as pd
 
 from .core.columns import find_header_row
 from .core.errors import InputError, show_path
 from .core.sales import Sales, sales_from_frame, sales_from_rows
+
+if TYPE_CHECKING:
+    from .core.history import History
 
 SALES_SHEETS = ("sales", "销售", "销售数据", "sales data")
 SUFFIXES = (".xlsx", ".xlsm", ".csv", ".parquet")
@@ -358,3 +362,53 @@ def _read_csv_records(path: Path, text: str, delimiter: str, mapping, today) -> 
         return sales_from_rows(rows, mapping, source=path.name, today=today)
     except InputError as err:
         raise InputError(f"{path.name}: {err}") from err
+
+
+def sales_files(inputs: Sequence[str | Path]) -> list[Path]:
+    """The sales files of ``inputs``: each file as given, and for a folder every file in
+    it (not in its subfolders) whose suffix is one of :data:`SUFFIXES`, by name; hidden
+    files and Excel's lock files (``~$Sales.xlsx``) are not sales files. A folder without
+    one is refused; a file given as such is read whatever its name (and refused there if
+    it is no sales file)."""
+    out: list[Path] = []
+    for item in inputs:
+        path = Path(item)
+        if path.is_dir():
+            found = sorted((p for p in path.iterdir() if p.is_file()
+                            and p.suffix.lower() in SUFFIXES
+                            and not p.name.startswith((".", "~$"))),
+                           key=lambda p: (p.name.casefold(), p.name))
+            if not found:
+                raise InputError(f"{show_path(path)} holds no sales file "
+                                 f"({', '.join(SUFFIXES)})")
+            out += found
+        else:
+            out.append(path)
+    return out
+
+
+def file_names(paths: Sequence[Path]) -> list[str]:
+    """How each of ``paths`` is called in messages: its name, or more of its path where
+    two files share a name (``2025/sales.csv`` and ``2026/sales.csv``)."""
+    names = [p.name for p in paths]
+    twice = {n for n in names if names.count(n) > 1}
+    out = [str(Path(p.resolve().parent.name) / p.name) if p.name in twice else p.name
+           for p in paths]
+    if len(set(out)) < len(out) and len({p.resolve() for p in paths}) == len(paths):
+        out = [str(p) if p.name in twice else p.name for p in paths]
+    return out
+
+
+def read_history(paths: Sequence[Path], sheet: str | None = None,
+                 mapping: Mapping[str, object] | None = None, today: dt.date | None = None,
+                 progress: Callable[[str], None] = lambda _: None) -> History:
+    """Several sales files read as one history (:mod:`xl_crm.core.history`): each file by
+    :func:`read_sales` (``sheet`` and ``mapping`` apply to every file), then combined."""
+    from .core.history import combine_sales
+
+    names = file_names(paths)
+    parts = []
+    for path, name in zip(paths, names):
+        progress(f"reading {name}")
+        parts.append(read_sales(path, sheet=sheet, mapping=mapping, today=today))
+    return combine_sales(parts, names)

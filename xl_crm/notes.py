@@ -10,7 +10,7 @@ import pandas as pd
 
 from . import __version__
 from .core.analysis import Analysis
-from .decisions import comparison_note, data_warnings
+from .decisions import comparison_note, data_warnings, history_note
 from .i18n import text
 
 SOURCE_WORDS = ("measured", "assumed", "given")  # CLV input sources with a label (clv.*)
@@ -37,6 +37,7 @@ def notes(analysis: Analysis, split_notes: Sequence[str] = (),
         return f" {t(key, rows=shown)}" if rows else ""
 
     blank, late = log["blank_rows"], log["rows_after_as_of"]
+    history = history_note(analysis, lang)
     how = t("note.as_of.given") if log["as_of_source"] == "given" else t("note.as_of.latest")
     scheme = o.scheme if isinstance(o.scheme, str) else t("note.scheme.user")
     tol = f"{o.lifecycle.trend_tolerance:.0%}"
@@ -45,6 +46,7 @@ def notes(analysis: Analysis, split_notes: Sequence[str] = (),
         (t("note.source"), str(log["source"])),
         (t("note.columns"), ", ".join(f"{role}: {h}" for role, h in log["columns"].items())),
         (t("note.rows_read"), f"{log['rows_read']:,}"),
+        *([(t("history.title"), history)] if history else []),
         (t("note.blank"), f"{len(blank)}{listed(blank, 'note.rows')}"),
         (t("note.late"), f"{late}" + (listed(log["rows_after_as_of_first"], "note.first_rows")
                                       if late else "")),

@@ -24,12 +24,18 @@ class OutputError(XlCrmError):
 
 
 def check_target(target: Path, overwrite: bool = False, inputs: Sequence[Path] = ()) -> Path:
-    """The resolved target, after refusing input files, folders, a missing folder (or a
-    file where the folder should be) and, unless allowed, existing files."""
+    """The resolved target, after refusing input files, a target inside an input folder
+    (every sales file there is read), folders, a missing folder (or a file where the
+    folder should be) and, unless allowed, existing files."""
     target = Path(target).expanduser().resolve()
     for source in inputs:
-        if Path(source).expanduser().resolve() == target:
+        source = Path(source).expanduser().resolve()
+        if source == target:
             raise OutputError(f"{target.name} is the input file; choose another output name")
+        if source.is_dir() and target.parent == source:
+            raise OutputError(f"{target.name} would be written into {source.name}, the folder "
+                              "of sales files, and read as sales on the next run; write it "
+                              "elsewhere")
     if target.is_dir():
         raise OutputError(f"{target} is a folder; give a file name inside it")
     if target.exists() and not overwrite:

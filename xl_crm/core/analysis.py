@@ -120,9 +120,7 @@ def analyze(sales: Sales, options: Options = Options()) -> Analysis:
     facts = customer_facts(sales.transactions, options.as_of, options.monetary,
                            options.current_days, options.migration_period_days,
                            options.compare)
-    source = {"source": sales.source, "columns": dict(sales.columns),
-              "rows_read": sales.rows_read, "blank_rows": list(sales.blank_rows)}
-    return analyze_facts(facts, sales.value_basis, source, options)
+    return analyze_facts(facts, sales.value_basis, sales.log_fields(), options)
 
 
 def analyze_facts(facts: Facts, basis: str, source: Mapping[str, object],

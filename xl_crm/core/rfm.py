@@ -54,7 +54,8 @@ class Measures:
     table: pd.DataFrame  # index: customer; see CUSTOMER_COLUMNS
     as_of: pd.Timestamp
     after_as_of: int  # rows dated after as_of, left out
-    after_as_of_rows: tuple[int, ...]  # their row numbers (first 1,000)
+    after_as_of_rows: tuple[int | str, ...]  # their rows (first 1,000; "file row n" for
+    # the lines of several files)
 
 
 @dataclass(frozen=True)
@@ -125,7 +126,7 @@ def measures_and_rows(transactions: pd.DataFrame, as_of: object | None = None,
         stamp = to_timestamp(as_of)
     limit = stamp.to_datetime64()
     inside = dates <= limit
-    late_rows = tx["row"].to_numpy()[~inside] if "row" in tx else np.array([], int)
+    late_rows = _row_names(tx, ~inside)
     if not inside.any():
         raise InputError(f"every row is dated after the analysis date {stamp.date()}")
     if not inside.all():
@@ -168,8 +169,21 @@ def measures_and_rows(transactions: pd.DataFrame, as_of: object | None = None,
     if "cost" in tx and "profit" not in tx:
         table["profit"] = money(net - table["cost"].to_numpy())
     measures = Measures(table, stamp, int((~inside).sum()),
-                        tuple(int(r) for r in late_rows[:1000]))
+                        late_rows)
     return measures, Rows(tx, codes, day, amount, as_of_day)
+
+
+def _row_names(tx: pd.DataFrame, mask: np.ndarray, limit: int = 1000) -> tuple[int | str, ...]:
+    """The sheet rows of the first ``limit`` lines of ``mask``: numbers, or ``"FILE row
+    n"`` when the lines come from several files (a ``file`` column, core.history)."""
+    if "row" not in tx or not mask.any():
+        return ()
+    where = np.flatnonzero(mask)[:limit]
+    rows = tx["row"].to_numpy()[where]
+    if "file" not in tx:
+        return tuple(int(r) for r in rows)
+    files = tx["file"].to_numpy()[where]
+    return tuple(f"{f} row {r}" for f, r in zip(files, rows))
 
 
 def _days_to_dates(days: np.ndarray) -> np.ndarray:

@@ -56,13 +56,18 @@ class Sales:
 
     transactions: pd.DataFrame
     columns: dict[str, str] = field(default_factory=dict)  # role -> header as the user wrote it
-    blank_rows: tuple[int, ...] = ()
+    blank_rows: tuple[int | str, ...] = ()  # "FILE row n" for several files (core.history)
     source: str = ""
 
     @property
     def rows_read(self) -> int:
         """Data rows used (blank rows not counted)."""
         return len(self.transactions)
+
+    def log_fields(self) -> dict[str, object]:
+        """What the analysis log says of the reading (``analyze_facts``' ``source``)."""
+        return {"source": self.source, "columns": dict(self.columns),
+                "rows_read": self.rows_read, "blank_rows": list(self.blank_rows)}
 
     @property
     def value_basis(self) -> str:

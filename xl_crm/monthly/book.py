@@ -134,8 +134,10 @@ def checked_sheets(sheets: dict[str, list[list[object]]]) -> dict[str, list[list
     return sheets
 
 
-def replace_sheets(book: BookLike, sheets: dict[str, list[list[object]]]) -> None:
-    """Write ``sheets`` under temporary names, then swap them for the old ``CRM `` sheets.
+def replace_sheets(book: BookLike, sheets: dict[str, list[list[object]]],
+                   data: Sequence[str] = ()) -> None:
+    """Write ``sheets`` under temporary names, then swap them for the old ``CRM `` sheets
+    and for the sheets named in ``data`` (the History sheet; case as in the workbook).
 
     Text cells get the number format ``@`` before the values are written (see
     :func:`xl_crm.ranges.text_blocks`). If writing fails, the temporary sheets are
@@ -161,7 +163,7 @@ def replace_sheets(book: BookLike, sheets: dict[str, list[list[object]]]) -> Non
         for sheet, _ in created:
             sheet.delete()
         raise
-    for sheet in [s for s in book.sheets if is_output(s.name)]:
+    for sheet in [s for s in book.sheets if is_output(s.name) or s.name in data]:
         sheet.delete()
     for sheet, name in created:
         sheet.name = name

@@ -12,6 +12,7 @@ from pathlib import Path
 from .. import decisions
 from ..core.analysis import Analysis, analyze
 from ..core.errors import InputError, XlCrmError
+from ..core.history import MonthChange
 from ..core.sales import sales_from_rows
 from ..i18n import text
 from ..plaintext import shown_share
@@ -36,6 +37,7 @@ from .book import (
     sales_sheet,
     sheet_rows,
 )
+from .history import HISTORY_SHEETS, history_name, history_rows, month_lines, with_history
 from .settings import SETTINGS_SHEETS, Settings, read_settings
 
 
@@ -49,6 +51,7 @@ class Outcome:
     log: list[tuple[str, object]] = field(default_factory=list)
     report: Path | None = None
     report_error: str | None = None  # why the report was not saved, one line
+    months: tuple[MonthChange, ...] = ()  # what the run did to the History sheet
 
 
 def build_sheets(analysis: Analysis, lang: str) -> dict[str, list[list[object]]]:
@@ -122,14 +125,18 @@ def run(book: BookLike, report_dir: Path | None = None,
     if is_output(source.name):
         raise InputError(f"the sales sheet {source.name!r} has the name of a result sheet; "
                          "rename it or name the sales sheet in Settings")
+    if source.name.strip().lower() in (n.lower() for n in HISTORY_SHEETS):
+        raise InputError(f"the sales sheet {source.name!r} is the History sheet; paste the "
+                         "month's sales into a sheet named Sales")
     rows, first_row = sheet_rows(source)
     sales = sales_from_rows(rows, settings.columns or None,
                             source=f"{getattr(book, 'name', 'workbook')} [{source.name}]",
                             first_row=first_row)
-    analysis = analyze(sales, settings.options())
+    history, months = with_history(book, sales, source.name)
+    analysis = analyze(history, settings.options())
     lang = settings.language
     sheets = build_sheets(analysis, lang)
-    outcome = Outcome(analysis, settings, sheets)
+    outcome = Outcome(analysis, settings, sheets, months=months)
     if report_dir is not None and settings.save_report:
         outcome.report, outcome.report_error = save_report(book, analysis, report_dir, lang)
     log = analysis.log
@@ -142,7 +149,10 @@ def run(book: BookLike, report_dir: Path | None = None,
                   "computer first)")
     outcome.log = [
         ("sales sheet", source.name),
-        ("rows read", log["rows_read"]),
+        ("rows read", sales.rows_read),
+        ("history", (f"{analysis.log['rows_read']:,} lines, {log['first_date']} to "
+                     f"{log['as_of']}, kept in the sheet {history_name(book)}")),
+        *month_lines(months),
         ("blank rows skipped", len(log["blank_rows"])),
         ("rows after the analysis date left out", log["rows_after_as_of"]),
         ("analysis date", f"{log['as_of']} ({log['as_of_source']})"),
@@ -153,7 +163,8 @@ def run(book: BookLike, report_dir: Path | None = None,
         ("seconds", round(clock() - started, 2)),
     ]
     sheets[output_names(lang)[3]] = [["item", "value"]] + [[k, v] for k, v in outcome.log]
-    replace_sheets(book, checked_sheets(sheets))
+    sheets[history_name(book)] = history_rows(history)  # swapped in with the results
+    replace_sheets(book, checked_sheets(sheets), data=[history_name(book)])
     return outcome
 
 

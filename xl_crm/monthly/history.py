@@ -1,0 +1,69 @@
+"""The button workbook's *History* sheet (*历史*): every month pressed so far, so that the
+analysis covers the customer's whole history, not the month pasted into *Sales*.
+
+Why a sheet and not a file beside the workbook: it travels with the workbook (mailed,
+copied, on OneDrive), it is there in xlwings Lite, which cannot write files beside the
+workbook, and it is written in the same all-or-nothing step as the result sheets.
+
+Rules (:func:`xl_crm.core.history.replace_months`): each calendar month found in *Sales*
+replaces that month in *History*; pressing twice gives the same history. The sheet is
+rewritten only after the analysis and every result sheet succeeded (it is swapped in with
+them by :func:`xl_crm.monthly.book.replace_sheets`), in fixed English headers the reader
+recognises; a *History* the user pasted (any recognised headers, header in row 1) is read
+too. Load the first year(s) once by pasting them into *Sales* and pressing the button.
+"""
+
+from __future__ import annotations
+
+from ..core.history import MonthChange, replace_months
+from ..core.sales import ORDER, Sales, sales_from_rows
+from ..views import excel_value
+from .book import BookLike, find_sheet, sheet_rows
+
+HISTORY_SHEETS = ("History", "历史")
+HEADERS = {"customer": "Customer ID", "name": "Customer Name", "date": "Date",
+           "order_id": "Order ID", "amount": "Net Sales", "cost": "Cost", "profit": "Profit",
+           "quantity": "Quantity", "region": "Region", "product": "Product Category",
+           "rep": "Sales Rep"}
+
+
+def history_name(book: BookLike) -> str:
+    """The History sheet's name: the existing one's, else ``History``."""
+    sheet = find_sheet(book, HISTORY_SHEETS)
+    return HISTORY_SHEETS[0] if sheet is None else sheet.name
+
+
+def with_history(book: BookLike, sales: Sales, sales_name: str = "Sales"
+                 ) -> tuple[Sales, tuple[MonthChange, ...]]:
+    """The workbook's history with the months of ``sales`` (read from sheet
+    ``sales_name``) replaced by them (a workbook without a History sheet, or an empty
+    one: ``sales`` itself, every month added)."""
+    sheet = find_sheet(book, HISTORY_SHEETS)
+    rows, first_row = sheet_rows(sheet) if sheet is not None else ([], 1)
+    if not any(any(v not in (None, "") for v in r) for r in rows[1:]):  # none or header only
+        history = None
+    else:
+        history = sales_from_rows(rows, source=f"{getattr(book, 'name', 'workbook')} "
+                                  f"[{sheet.name}]", first_row=first_row)
+    if history is None:
+        months = sales.transactions["date"].dt.to_period("M").value_counts()
+        return sales, tuple(MonthChange(str(m), 0, int(n)) for m, n in sorted(months.items()))
+    return replace_months(history, sales, (sheet.name, sales_name))
+
+
+def history_rows(sales: Sales) -> list[list[object]]:
+    """The History sheet's rows: a header of the columns the sales have, then every line
+    (ids and names as text, dates as dates, money as numbers)."""
+    tx = sales.transactions
+    roles = [r for r in ORDER if r in tx]
+    rows: list[list[object]] = [[HEADERS[r] for r in roles]]
+    columns = [tx[r].astype(object).to_numpy() if r != "date" else tx[r].to_numpy()
+               for r in roles]
+    rows += [[excel_value(v) for v in line] for line in zip(*columns)]
+    return rows
+
+
+def month_lines(changes: tuple[MonthChange, ...]) -> list[tuple[str, object]]:
+    """The log's lines of what the run did to the history."""
+    return [("history " + c.month, f"replaced: {c.before:,} lines before, {c.now:,} now"
+             if c.before else f"added: {c.now:,} lines") for c in changes]
