@@ -257,11 +257,48 @@ def test_data_too_short_for_a_method_says_so(tmp_path, sample_analysis):
     assert decisions.data_warnings(a) == [
         "Retention assumed (50%): the data covers 3 months; 24 are needed to measure it",
         "The value of the last 365 days covers only 3 months of data",
-        "Repurchase probabilities need 360 days of data; the data covers 79"]
+        "Repurchase probabilities need 360 days of data; the data covers 79",
+        "The same months a year earlier need 24 months of data; the data covers 3"]
     assert decisions.data_warnings(a, "zh")[0] == "留存率为假设值（50%）：数据仅覆盖3个月，测算需要24个月"
     summary = decisions.report_summary(a)
     assert summary.warnings == tuple(decisions.data_warnings(a))
     assert decisions.data_warnings(sample_analysis) == []
+
+
+def test_each_short_method_says_so_where_its_numbers_are(tmp_path):
+    """The warning of a method stands beside its numbers: CLV sheet, value-matrix table,
+    trend and Dwyer's matrix on the Changes sheet, the button's CRM Changes sheet."""
+    from openpyxl import load_workbook
+
+    from xl_crm.monthly import run
+    from xl_crm.report import write_report
+
+    from .fake_xlwings import Book
+
+    path = write(tmp_path, [("a", "2026-08-03", 10, "", ""), ("b", "2026-09-10", 20, "", ""),
+                            ("a", "2026-10-20", 30, "", "")])
+    a = analyze_path(path, today=TODAY)
+    w = decisions.method_warnings(a)
+    book = load_workbook(write_report(a, tmp_path / "r.xlsx"))
+
+    def texts(name):
+        return [v for row in book[name].iter_rows(values_only=True) for v in row
+                if isinstance(v, str)]
+
+    assert any(w["clv"][0] in t for t in texts("CLV"))
+    assert any(t.startswith("Customer value matrix") and w["matrix"][0] in t
+               for t in texts("Distributions"))
+    changes = texts("Changes")
+    assert any(w["trend"][0] in t for t in changes)
+    assert any(w["migration"][0] in t for t in changes)
+    assert book["Changes"]["A4"].value.startswith("Monthly trend")  # chart rows stay
+    rows = [["Customer", "Date", "Amount"], ["a", dt.datetime(2026, 8, 3), 10.0],
+            ["b", dt.datetime(2026, 9, 10), 20.0], ["a", dt.datetime(2026, 10, 20), 30.0]]
+    button = Book(fullname=str(tmp_path / "b.xlsm"))
+    button.add_sheet("Sales", rows)
+    run(button)
+    crm = [r[0] for r in button.sheets["CRM Changes"].used_range.value]
+    assert w["trend"][0] in crm and w["migration"][0] in crm
 
 
 def test_a_users_action_text_that_looks_like_a_formula_stays_text(tmp_path):

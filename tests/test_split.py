@@ -154,3 +154,45 @@ def test_split_flags_go_together_and_are_checked_before_work(tmp_path, capsys):
                  "--managers", str(bad)]) == 1
     assert "m.csv row 2: bad email address" in capsys.readouterr().err
     assert not out.exists()
+
+
+def test_the_button_sends_each_manager_only_their_customers(tmp_path, smtp):
+    from tests.fake_xlwings import Book
+    from tests.test_monthly import sales_rows, settings_rows
+    from xl_crm import macros
+
+    plain = Book(fullname=str(tmp_path / "plain.xlsm"))
+    plain.add_sheet("销售", sales_rows())
+    c = macros.run(plain).analysis.customers  # the regions of the customers
+    book = Book(fullname=str(tmp_path / "monthly.xlsm"), answers=["yes"])
+    book.add_sheet("销售", sales_rows())
+    book.add_sheet("Settings", settings_rows(split_by="region"))
+    first, second = sorted(c["region"].unique())[:2]
+    book.add_sheet("Managers", [["地区", "邮箱", "语言"], [first, "a@example.com", "zh"],
+                                [second, "b@example.com", None]])
+    macros.monthly_report(book)
+    prompt, _, buttons = book.app.alerts[0]
+    assert buttons == "yes_no" and "2 managers" in prompt
+    everyone = set(c["customer"])
+    got = {}
+    for _, rcpt, raw in smtp.mails:
+        _, data, _ = _attachment(raw)
+        got[tuple(rcpt)] = _workbook_ids(data, everyone)
+    assert got == {("a@example.com",): set(c.loc[c["region"] == first, "customer"]),
+                   ("b@example.com",): set(c.loc[c["region"] == second, "customer"])}
+    assert (tmp_path / "reports").is_dir()
+    assert "customers have no manager" in book.app.alerts[-1][0]
+
+
+def test_the_button_refuses_a_split_without_a_managers_sheet(tmp_path):
+    from tests.fake_xlwings import Book
+    from tests.test_monthly import sales_rows, settings_rows
+    from xl_crm import macros
+
+    book = Book(fullname=str(tmp_path / "monthly.xlsm"))
+    book.add_sheet("销售", sales_rows())
+    book.add_sheet("Settings", settings_rows(split_by="rep"))
+    before = book.snapshot()
+    macros.monthly_report(book)
+    assert "needs a sheet named Managers" in book.app.alerts[0][0]
+    assert book.snapshot() == before

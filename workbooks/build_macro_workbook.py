@@ -84,13 +84,19 @@ def _start(book, fmt) -> None:
     ws.set_column(1, 1, 100)
     ws.write(0, 1, "xl_crm — monthly customer value", fmt["title"])
     steps = [
-        ("1. Paste the month's sales into the Sales sheet (one row per order line; columns "
-        "found by header, English or Chinese)."),
-        "2. Check the Settings sheet (analysis date, bins, scheme, language, recipients).",
-        ("3. Press the button. Results appear in the sheets named 'CRM ...'; the formatted "
-        "report is saved in reports/ next to this workbook."),
-        "4. Needs Python with xl_crm and the xlwings add-in (see the README).",
-        ("5. The button runs the Python file named like this workbook: keep "
+        ("1. The first time: paste all the sales you have (a year or two; one row per order "
+         "line, columns found by header, English or Chinese) into the Sales sheet and press "
+         "the button once. They are kept in the History sheet, which the button writes."),
+        ("2. Every month after: replace the Sales sheet's rows by the month's sales and "
+         "press the button. That month is added to History (pressed again, or pasted again "
+         "corrected, it replaces the same month, never doubles it) and the analysis covers "
+         "the whole history. History changes only when the run succeeded."),
+        "3. Check the Settings sheet (analysis date, bins, scheme, language, recipients).",
+        ("4. Results appear in the sheets named 'CRM ...'; the formatted report is saved in "
+         "reports/ next to this workbook. One report per manager: set split_by to region or "
+         "rep and add a sheet Managers (columns Region or Rep, Email, Name, Language)."),
+        "5. Needs Python with xl_crm and the xlwings add-in (see the README).",
+        ("6. The button runs the Python file named like this workbook: keep "
          "xl_crm_monthly.py beside it. To keep a copy under another name (Save As, or a "
          "download saved as '... (2)'), give it a name of letters, digits and _ only "
          "(e.g. crm_north.xlsm) and copy xl_crm_monthly.py beside it as crm_north.py. "
@@ -98,7 +104,7 @@ def _start(book, fmt) -> None:
     ]
     for i, step in enumerate(steps, start=2):
         ws.write(i, 1, step, fmt["wrap"])
-    ws.insert_button("B9", {"macro": MACRO, "caption": "Generate report", "width": 220,
+    ws.insert_button("B10", {"macro": MACRO, "caption": "Generate report", "width": 220,
                             "height": 44})
     ws.activate()
 

@@ -125,7 +125,7 @@ def format_analysis(result: Analysis) -> str:
     """Plain-text tables of an analysis, for the terminal."""
     import pandas as pd
 
-    from .decisions import history_note
+    from .decisions import history_note, method_warnings
 
     log = result.log
     lines = [
@@ -155,6 +155,7 @@ def format_analysis(result: Analysis) -> str:
     title = ("Dwyer lifetime value per customer (inputs measured from the data; "
              "10% discount assumed)")
     lines += ["", title, clv.to_string(float_format=lambda v: f"{v:,.2f}")]
+    lines += [f"warning: {w}" for w in method_warnings(result)["clv"]]
     return "\n".join(lines)
 
 

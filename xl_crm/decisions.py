@@ -295,25 +295,37 @@ def _plain(value: object) -> object:
     return value
 
 
-def data_warnings(analysis: Analysis, lang: str = "en") -> list[str]:
-    """Where the data is too short for a method (shared/domain.md section 8), one line
-    each: assumed retention, a value window longer than the data, repurchase
-    probabilities without enough periods, no change figures."""
+def method_warnings(analysis: Analysis, lang: str = "en") -> dict[str, list[str]]:
+    """Where the data is too short for a method (shared/domain.md section 8), by the place
+    its numbers appear: ``clv`` (retention assumed), ``matrix`` (a value window longer
+    than the data), ``migration`` (Dwyer's repurchase probabilities without enough
+    periods), ``changes`` (no change figures), ``trend`` (no year-earlier months)."""
     start = pd.Timestamp(analysis.log["first_date"])
     days = (analysis.as_of - start).days + 1
     months = (analysis.as_of.year - start.year) * 12 + analysis.as_of.month - start.month + 1
     o = analysis.options
-    out = []
+    out: dict[str, list[str]] = {k: [] for k in WARNING_PLACES}
     if any(i.sources.get("retention") == "assumed" for i in analysis.clv.values()):
-        out.append(text("warn.retention", lang, months=months))
+        out["clv"].append(text("warn.retention", lang, months=months))
     if days < o.current_days:
-        out.append(text("warn.current", lang, months=months, days=o.current_days))
+        out["matrix"].append(text("warn.current", lang, months=months, days=o.current_days))
     if days < o.migration_period_days * o.migration_states:
-        out.append(text("warn.migration", lang, days=days,
-                        needed=o.migration_period_days * o.migration_states))
+        out["migration"].append(text("warn.migration", lang, days=days,
+                                     needed=o.migration_period_days * o.migration_states))
     if analysis.changes is None and o.compare != "none":
-        out.append(comparison_note(analysis, lang))
+        out["changes"].append(comparison_note(analysis, lang))
+    if months < 24 and analysis.trend is not None:
+        out["trend"].append(text("warn.trend", lang, months=months))
     return out
+
+
+WARNING_PLACES = ("clv", "matrix", "migration", "changes", "trend")
+
+
+def data_warnings(analysis: Analysis, lang: str = "en") -> list[str]:
+    """Every warning of :func:`method_warnings`, one line each (the Summary, the email,
+    the button's log and ``xl-crm analyze`` show them all)."""
+    return [w for place in method_warnings(analysis, lang).values() for w in place]
 
 
 TREND_HEADER = ("month", "net_sales", "net_sales_before", "customers", "customers_before",

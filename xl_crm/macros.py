@@ -16,6 +16,7 @@ from .decisions import report_summary
 from .delivery import mail_attachment
 from .mail import MailError, MailSettings, mail_report
 from .monthly import run
+from .monthly.job import send_to_managers
 
 TITLE = "xl_crm"
 
@@ -36,6 +37,7 @@ def monthly_report(book=None) -> None:
             book.app.alert(f"The result sheets were written, but the report was not saved: "
                            f"{reason}", title=TITLE)
         _offer_mail(book, outcome)
+        _offer_manager_mail(book, outcome)
     except XlCrmError as err:
         book.app.alert(str(err), title=TITLE)
     except Exception as err:  # noqa: BLE001 - the user gets a message box, not a traceback
@@ -69,3 +71,23 @@ def _offer_mail(book, outcome) -> None:
                                           overwrite=True)  # the button's own reports folder
     line, _ = mail_report(attachment, summary, settings.recipients, settings.cc, lang=lang)
     book.app.alert(line, title=TITLE)
+
+
+def _offer_manager_mail(book, outcome) -> None:
+    """With the split_by setting and a Managers sheet: offer to send each manager a report
+    of only their customers."""
+    if not (outcome.report and outcome.managers):
+        return
+    try:
+        MailSettings.load()
+    except MailError:
+        book.app.alert("The managers' reports were not sent: no mail settings "
+                       "(XL_CRM_SMTP_HOST ...)", title=TITLE)
+        return
+    if book.app.alert(f"Email each of the {len(outcome.managers)} managers of the Managers "
+                      f"sheet a report of only their customers "
+                      f"({outcome.settings.split_by})?", title=TITLE,
+                      buttons="yes_no") != "yes":
+        return
+    lines, _ = send_to_managers(outcome)
+    book.app.alert("\n".join(lines), title=TITLE)

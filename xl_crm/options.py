@@ -120,6 +120,15 @@ def _choice(allowed: tuple[str, ...]) -> Callable[[object], str]:
     return parse
 
 
+def _split_by(value: object) -> str:
+    """"" (no split), "region" or "rep" (also 地区, 销售代表)."""
+    word = str(value).strip().lower()
+    word = {"地区": "region", "区域": "region", "销售代表": "rep", "sales rep": "rep"}.get(word, word)
+    if word not in ("", "region", "rep"):
+        raise ValueError("must be region, rep, or empty")
+    return word
+
+
 def _number(value: object) -> float:
     try:
         number = math.nan if isinstance(value, bool) else float(
@@ -279,6 +288,9 @@ OPTIONS: dict[str, Option] = {o.name: o for o in (
            "separated by ; or , (command line: --email)", cli=False, analysis=False),
     Option("cc", (), parse_addresses, "button: copy recipients, separated by ; or , "
            "(command line: --cc)", cli=False, analysis=False),
+    Option("split_by", "", _split_by, "button: region or rep: also one report per manager "
+           "of the Managers sheet, with only their customers (empty: none; command line: "
+           "--split-by)", cli=False, analysis=False),
 )}
 SHEET_OPTIONS = tuple(o for o in OPTIONS.values() if o.sheet)
 

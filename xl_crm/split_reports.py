@@ -19,7 +19,7 @@ from .core.analysis import Analysis, Options
 from .core.errors import XlCrmError
 from .core.sales import Sales
 from .core.split import split_analyses, unassigned
-from .managers import Manager
+from .managers import HEAD_OFFICE, Manager
 
 
 @dataclass(frozen=True)
@@ -28,8 +28,13 @@ class Delivery:
 
     key: str
     lang: str
-    analysis: Analysis | None  # None: the full report (head office)
+    analysis: Analysis  # the manager's, or the company's for head office
     recipients: tuple[str, ...]
+
+    @property
+    def full(self) -> bool:
+        """Head office: the full report, already written."""
+        return self.key == HEAD_OFFICE
 
 
 def plan(company: Analysis, sales: Sales, source: dict, managers: Sequence[Manager], by: str,
@@ -43,8 +48,8 @@ def plan(company: Analysis, sales: Sales, source: dict, managers: Sequence[Manag
         groups.setdefault((m.key, m.lang or lang), []).extend(m.emails)
     out, warnings = [], []
     for (key, language), emails in groups.items():
-        if key == "*":
-            out.append(Delivery(key, language, None, tuple(emails)))
+        if key == HEAD_OFFICE:
+            out.append(Delivery(key, language, company, tuple(emails)))
         elif key in analyses:
             out.append(Delivery(key, language, analyses[key], tuple(emails)))
         elif not any(w.startswith(f"{by} {key!r}") for w in warnings):
@@ -81,25 +86,18 @@ def send_split(deliveries: Sequence[Delivery], report: Path, by: str, *, tiers,
     for d in deliveries:
         langs = {x.lang for x in deliveries if x.key == d.key}
         try:
-            if d.analysis is None:
-                path, analysis = report, None
+            if d.full:
+                path = report
             else:
                 path = workbook_name(report, by, d.key, d.lang, langs)
                 if path in used:  # two values of one slug ("North" and "north!")
                     path = path.with_name(f"{path.stem}-{len(used)}{path.suffix}")
                 used.add(path)
-                analysis = d.analysis
-                write_report(analysis, path, ReportOptions(lang=d.lang, tiers=tiers),
+                write_report(d.analysis, path, ReportOptions(lang=d.lang, tiers=tiers),
                              overwrite=overwrite, inputs=inputs)
-            if analysis is None:
-                from .report import read_summary
-
-                attachment, summary = path, read_summary(path)
-            else:
-                attachment, summary = mail_attachment(analysis, path,
-                                                      report_summary(analysis, d.lang),
-                                                      d.lang, inputs=inputs,
-                                                      overwrite=overwrite)
+            attachment, summary = mail_attachment(d.analysis, path,
+                                                  report_summary(d.analysis, d.lang), d.lang,
+                                                  inputs=inputs, overwrite=overwrite)
             line, complete = mail_report(attachment, summary, d.recipients, (), (), d.lang,
                                          dry_run, overwrite=overwrite)
         except XlCrmError as err:
@@ -114,4 +112,4 @@ def send_split(deliveries: Sequence[Delivery], report: Path, by: str, *, tiers,
 
 
 def _who(by: str, key: str) -> str:
-    return "head office" if key == "*" else f"{by} {key}"
+    return "head office" if key == HEAD_OFFICE else f"{by} {key}"

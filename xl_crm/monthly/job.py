@@ -13,8 +13,9 @@ from .. import decisions
 from ..core.analysis import Analysis, analyze
 from ..core.errors import InputError, XlCrmError
 from ..core.history import MonthChange
-from ..core.sales import sales_from_rows
+from ..core.sales import Sales, sales_from_rows
 from ..i18n import text
+from ..managers import MANAGER_SHEETS, Manager, parse_managers
 from ..plaintext import shown_share
 from ..report import ReportOptions, write_report
 from ..views import (
@@ -52,6 +53,9 @@ class Outcome:
     report: Path | None = None
     report_error: str | None = None  # why the report was not saved, one line
     months: tuple[MonthChange, ...] = ()  # what the run did to the History sheet
+    sales: Sales | None = None  # the history analysed (for the managers' reports)
+    source: dict = field(default_factory=dict)
+    managers: list[Manager] = field(default_factory=list)  # of the Managers sheet
 
 
 def build_sheets(analysis: Analysis, lang: str) -> dict[str, list[list[object]]]:
@@ -87,8 +91,12 @@ def _rectangular(rows: list[list[object]]) -> list[list[object]]:
 def _changes_rows(analysis: Analysis, lang: str) -> list[list[object]]:
     """The CRM Changes sheet: what is compared, the headline figures with their change,
     the four migration matrices (customer counts) and the movers."""
+    warnings = decisions.method_warnings(analysis, lang)
     rows: list[list[object]] = [[decisions.comparison_note(analysis, lang)],
-                                [decisions.data_window(analysis, lang)], [],
+                                [decisions.data_window(analysis, lang)],
+                                # the comparison note says why there are no changes
+                                *([w] for k in ("trend", "migration") for w in warnings[k]),
+                                [],
                                 [text(f"fig.{k}", lang) for k in decisions.FIGURE_COLUMNS]]
     rows += [[f.label, f.current, f.previous, f.change,
               None if f.change_share is None else shown_share(f.change_share)]
@@ -132,11 +140,13 @@ def run(book: BookLike, report_dir: Path | None = None,
     sales = sales_from_rows(rows, settings.columns or None,
                             source=f"{getattr(book, 'name', 'workbook')} [{source.name}]",
                             first_row=first_row)
+    managers = book_managers(book, settings.split_by)  # a bad Managers sheet: before work
     history, months = with_history(book, sales, source.name)
     analysis = analyze(history, settings.options())
     lang = settings.language
     sheets = build_sheets(analysis, lang)
-    outcome = Outcome(analysis, settings, sheets, months=months)
+    outcome = Outcome(analysis, settings, sheets, months=months, sales=history,
+                      source=history.log_fields(), managers=managers)
     if report_dir is not None and settings.save_report:
         outcome.report, outcome.report_error = save_report(book, analysis, report_dir, lang)
     log = analysis.log
@@ -166,6 +176,35 @@ def run(book: BookLike, report_dir: Path | None = None,
     sheets[history_name(book)] = history_rows(history)  # swapped in with the results
     replace_sheets(book, checked_sheets(sheets), data=[history_name(book)])
     return outcome
+
+
+def book_managers(book: BookLike, split_by: str) -> list[Manager]:
+    """The Managers sheet's rows (:mod:`xl_crm.managers`) when the split_by setting is
+    set; a split without a Managers sheet, or a bad row, is refused naming it."""
+    if not split_by:
+        return []
+    sheet = find_sheet(book, MANAGER_SHEETS)
+    if sheet is None:
+        raise InputError(f"the setting split_by = {split_by} needs a sheet named Managers "
+                         f"(columns {split_by}, email, name, language)")
+    rows, _ = sheet_rows(sheet)
+    return parse_managers(rows, split_by, sheet.name)
+
+
+def send_to_managers(outcome: Outcome, dry_run: bool = False) -> tuple[list[str], bool]:
+    """Each manager of the Managers sheet gets a report of only their customers, beside
+    the saved report (:mod:`xl_crm.split_reports`): (lines saying what happened, True
+    when every one went out)."""
+    from ..split_reports import plan, send_split
+
+    if outcome.report is None or not outcome.managers:
+        return [], True
+    by, lang = outcome.settings.split_by, outcome.settings.language
+    deliveries, lines = plan(outcome.analysis, outcome.sales, outcome.source,
+                             outcome.managers, by, outcome.settings.options(), lang)
+    ok = send_split(deliveries, outcome.report, by, tiers=("abc",), dry_run=dry_run,
+                    overwrite=True, inputs=(), say=lines.append, complain=lines.append)
+    return lines, ok
 
 
 def report_name(book: BookLike, as_of: object) -> str:

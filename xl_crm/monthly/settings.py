@@ -38,6 +38,7 @@ class Settings:
     save_report: bool = OPTIONS["save_report"].default
     recipients: tuple[str, ...] = OPTIONS["recipients"].default
     cc: tuple[str, ...] = OPTIONS["cc"].default
+    split_by: str = OPTIONS["split_by"].default
 
     @property
     def thresholds(self) -> dict[str, tuple[float, ...]]:

@@ -24,7 +24,7 @@ from openpyxl.workbook.properties import CalcProperties
 from .. import __version__
 from ..core.analysis import Analysis
 from ..core.errors import InputError
-from ..decisions import report_summary
+from ..decisions import method_warnings, report_summary
 from ..i18n import check_lang, method_name, money_header, text
 from ..keyfigures import FigureRow, ReportSummary, TierRow
 from ..notes import notes, split_note
@@ -195,7 +195,8 @@ def _fill_workbook(book: Workbook, analysis: Analysis, options: ReportOptions) -
     group = analysis.options.clv_group
     kind = "region" if group == "region" else group_kind(group, analysis.options.scheme)
     groups = {g: (method_name(g, kind, lang), inputs) for g, inputs in analysis.clv.items()}
-    close_with_values(ws, formula_values(write_clv_sheet(ws, groups, lang), groups))
+    warnings = method_warnings(analysis, lang)["clv"]
+    close_with_values(ws, formula_values(write_clv_sheet(ws, groups, lang, warnings), groups))
 
     ws = _sheet(book, text("sheet.strategy", lang), names, footer)
     _strategy_sheet(ws, analysis, lang, tables)

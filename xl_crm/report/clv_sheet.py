@@ -11,6 +11,8 @@ sheet shows its numbers before anything recalculates (Protected View, previews, 
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
 from openpyxl.utils import get_column_letter
 from openpyxl.worksheet.pagebreak import Break
 
@@ -37,8 +39,10 @@ def block_height() -> int:
     return 3 + len(SCALARS) + len(PER_YEAR) + 1 + len(ROWS) + 1
 
 
-def write_clv_sheet(ws, groups: dict[str, tuple[str, DwyerInputs]], lang: str) -> dict:
+def write_clv_sheet(ws, groups: dict[str, tuple[str, DwyerInputs]], lang: str,
+                    warnings: Sequence[str] = ()) -> dict:
     """Write one block per group (title label -> inputs); returns the cell map for tests.
+    ``warnings`` (data too short for the method) follow each block's help line.
 
     The map is ``{group: {row label: row number}}`` with ``"years"`` and input rows too.
     """
@@ -48,7 +52,7 @@ def write_clv_sheet(ws, groups: dict[str, tuple[str, DwyerInputs]], lang: str) -
     cells: dict[str, dict[str, int]] = {}
     row = 1
     for group, (title, inputs) in groups.items():
-        cells[group] = _block(ws, s, row, title, inputs, lang)
+        cells[group] = _block(ws, s, row, title, inputs, lang, warnings)
         row += block_height()
         ws.row_breaks.append(Break(id=row - 1))  # one block per printed page
     return cells
@@ -67,12 +71,14 @@ def formula_values(cells: dict, groups: dict[str, tuple[str, DwyerInputs]]) -> d
     return values
 
 
-def _block(ws, s: Styler, top: int, title: str, inputs: DwyerInputs, lang: str) -> dict:
+def _block(ws, s: Styler, top: int, title: str, inputs: DwyerInputs, lang: str,
+           warnings: Sequence[str] = ()) -> dict:
     t = inputs.years
     cols = [get_column_letter(2 + i) for i in range(t)]
     year_headers = [text("clv.year", lang, n=i + 1) for i in range(t)]
     ws.append([s.cell(f"{title} — {text('clv.title', lang)}", font=s.title)])
-    ws.append([s.cell(text("clv.help", lang), font=s.small)])
+    ws.append([s.cell("  ".join([text("clv.help", lang), *(f"⚠ {w}" for w in warnings)]),
+                      font=s.small)])
     ws.append(s.header_row([text("clv.inputs", lang)] + year_headers + [text("clv.source", lang)]))
     at: dict[str, int] = {"years": t}
     row = top + 3

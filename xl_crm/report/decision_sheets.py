@@ -127,7 +127,9 @@ def write_changes_sheet(ws, analysis: Analysis, lang: str) -> None:
     s = Styler(ws, lang)
     set_widths(ws, [30, 14, 14, 14, 14, 14, 14, 14, 14, 14, 14, 14])
     ws.append([s.cell(text("sheet.changes", lang), font=s.title)])
-    ws.append([s.cell(views.comparison_note(analysis, lang), font=s.small)])
+    warnings = views.method_warnings(analysis, lang)
+    ws.append([s.cell("  ·  ".join([views.comparison_note(analysis, lang),
+                                    *(f"⚠ {w}" for w in warnings["trend"])]), font=s.small)])
     ws.append([])
     ws.append([s.cell(text("trend.title", lang), font=s.bold)])  # row TREND_ROW - 1
     for cells in _trend_rows(s, analysis, lang):
@@ -157,6 +159,8 @@ def write_changes_sheet(ws, analysis: Analysis, lang: str) -> None:
             ws.append([s.cell(r[0]), s.cell(r[1]), s.cell(r[2]), s.cell(r[3]), s.cell(r[4]),
                        s.cell(r[5], INTEGER)])
         ws.append([])
+    for w in warnings["migration"]:
+        ws.append([s.cell(f"⚠ {w}", font=s.small)])
     _dwyer_matrix(ws, s, analysis, lang)
 
 

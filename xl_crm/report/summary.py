@@ -11,6 +11,7 @@ from openpyxl.utils import get_column_letter
 from ..core.analysis import Analysis
 from ..core.rfm import heat_map
 from ..core.tiers import pareto_bands
+from ..decisions import method_warnings
 from ..i18n import text
 from ..views import GROUP_KINDS, group_header, group_table
 from .decision_sheets import write_summary_top
@@ -46,9 +47,13 @@ def write_distributions(ws, analysis: Analysis, lang: str) -> None:
     start = row
     anchors = {}
     formats = (None, INTEGER, PERCENT, INTEGER, PERCENT, INTEGER)  # money without cents
+    short = method_warnings(analysis, lang)["matrix"]  # the value matrix's window
     for key in GROUP_KINDS:
         table = group_table(analysis, key, lang)
-        ws.append([s.cell(text(f"summary.{key}", lang), font=s.bold)])
+        title = text(f"summary.{key}", lang)
+        if key == "quadrant" and short:
+            title = "  ".join([title, *(f"⚠ {w}" for w in short)])
+        ws.append([s.cell(title, font=s.bold)])
         ws.append(s.header_row(group_header(lang, analysis.options.currency)))
         anchors[key] = (row + 2, row + 1 + len(table))
         for values in table:
