@@ -24,6 +24,10 @@ Rows:
   per-customer facts, without the methods run on them), against the same reference.
 - ``CRM_RFM`` / ``CRM_ABC``: the worksheet functions given 2-D lists, as xlwings hands
   them over (dates as ``datetime``, numbers as ``float``).
+- ``BG/NBD + Gamma-Gamma fit``: :func:`xl_crm.core.predict.fit_bgnbd` and
+  :func:`~xl_crm.core.predict.fit_gamma_gamma` on the facts of ``--predict-customers``
+  customers (reference: lifetimes' fitters on the same inputs, when installed); the row
+  below adds P(alive), expected purchases and predicted CLV per customer.
 - ``report``: :func:`xl_crm.report.write_report` for the analysis of about
   ``--report-customers`` customers (all sheets, formats, tables, charts). Reference:
   openpyxl (write-only) dumping the same cells of the customer and tier sheets, which hold
@@ -276,6 +280,38 @@ def timed(fn: Callable[[], object], repeat: int) -> tuple[float, float]:
     return best, peak
 
 
+def predict_rows(customers: int, repeat: int) -> None:
+    """The BG/NBD and Gamma-Gamma fits (xl_crm.core.predict) on the facts of about
+    ``customers`` generated customers; reference: lifetimes' BetaGeoFitter and
+    GammaGammaFitter on the same inputs, when lifetimes is installed."""
+    from xl_crm.core.facts import customer_facts
+    from xl_crm.core.predict import fit_bgnbd, fit_gamma_gamma, predict, rfm_inputs
+
+    sales = sales_from_frame(generate_transactions(n_customers=customers), today=TODAY)
+    facts = customer_facts(sales.transactions)
+    inputs = rfm_inputs(facts.table, facts.as_of)
+    buyer = inputs["buyer"]
+    x, t, age, m = (inputs[k][buyer] for k in ("frequency", "recency", "age", "mean_value"))
+    fit, _ = timed(lambda: (fit_bgnbd(x, t, age), fit_gamma_gamma(x, m)), repeat)
+    whole, peak = timed(lambda: predict(facts.table, facts.as_of), repeat)
+    ref_name, ref = "lifetimes (not installed)", None
+    try:
+        from lifetimes import BetaGeoFitter, GammaGammaFitter
+    except ImportError:
+        pass
+    else:
+        def reference() -> None:
+            BetaGeoFitter().fit(x, t, age)
+            GammaGammaFitter().fit(x[x > 0], m[x > 0])
+
+        ref_name, ref = "lifetimes fit", timed(reference, 1)[0]
+    shown = f"{ref:.2f} | {fit / ref:.2f}" if ref else " | "
+    print(f"| BG/NBD + Gamma-Gamma fit | {len(x):,} customers | {fit:.2f} | | {ref_name} | "
+          f"{shown} |", flush=True)
+    print(f"| prediction per customer (fits, P(alive), 12 months, CLV) | {len(x):,} customers "
+          f"| {whole:.2f} | {peak:,.0f} | | | |", flush=True)
+
+
 def main(argv: list[str] | None = None) -> int:
     """Run the benchmarks and print the table."""
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
@@ -285,6 +321,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--report-customers", type=int, default=100_000)
     parser.add_argument("--duck-sizes", type=int, nargs="*",
                         default=[100_000, 1_000_000, 10_000_000])
+    parser.add_argument("--predict-customers", type=int, nargs="*", default=[100_000])
     args = parser.parse_args(argv)
 
     print(f"Machine: {platform.machine()}, {os.cpu_count()} cores, Python "
@@ -311,6 +348,8 @@ def main(argv: list[str] | None = None) -> int:
                   flush=True)
     for size in args.duck_sizes:
         duck_rows(size, args.repeat)
+    for customers in args.predict_customers:
+        predict_rows(customers, args.repeat)
     if args.report_customers:
         secs, peak = report_in_child(args.report_customers)
         result = analyze(sales_from_frame(

@@ -185,15 +185,19 @@ def test_a_weekly_comparison(tmp_path):
      "actions rule row 3: the rule 'x' appears twice"),
     ([["rule", "priority", "action_en", "action_zh", "reason_en"], ["x", "1", "a", "b", "c"]],
      ("actions: the action table needs the columns rule, abc, pyramid, stage, segment, "
-      "quadrant, was, frequency, priority, action_en, action_zh, reason_en, reason_zh; "
+      "quadrant, was, frequency, alive, priority, action_en, action_zh, reason_en, "
+      "reason_zh; "
       "missing reason_zh")),
+    ([["rule", "alive", "priority", "action_en", "action_zh", "reason_en", "reason_zh"],
+      ["x", "maybe", "1", "a", "b", "c", "d"]],
+     "actions alive row 2: 'maybe' is not high, low or empty"),
     ([["rule", "priority", "action_en", "action_zh", "reason_en", "reason_zh"],
       ["(none)", "1", "a", "b", "c", "d"]],
      "actions rule row 2: (none) is reserved (customers no rule matches); use another name"),
     ([["rule", "priority", "action_en", "action_zh", "reason_en", "reason_zh"],
       ["x", "1", "a", "b", "Lost {name}", "d"]],
      ("actions reason_en row 2: 'Lost {name}' names {name}; a text may name {days}, "
-     "{frequency}, {tier}, {stage}")),
+     "{frequency}, {tier}, {stage}, {alive}")),
     ([["rule", "priority", "action_en", "action_zh", "reason_en", "reason_zh"],
       ["x", "1", "a", "b", "c", "50% {off"]],
      ("actions reason_zh row 2: '50% {off': expected '}' before end of string (write {{ for "

@@ -110,7 +110,7 @@ def test_summary_puts_decisions_first_on_one_page(report, sample_analysis):
     assert figures["VIPs at risk"][0] == 14
     assert ws.cell(8, 4).number_format == "+#,##0;-#,##0;0"
     at = next(i for i, r in enumerate(values) if r[0] == "Action list: whom to contact")
-    assert values[at][1] == "578 customers to contact (priority 1: this week, 2: this month)"
+    assert values[at][1] == "579 customers to contact (priority 1: this week, 2: this month)"
     assert values[at + 1][:3] == ["Name", "Priority", "Sales rep"]
     assert [r[0] for r in values[at + 2:at + 12]] == list(
         c.set_index("customer").loc[[r[1] for r in action_list(a, "en", 10)], "name"])
@@ -128,7 +128,7 @@ def test_actions_and_changes_sheets(report, sample_analysis):
     actions = rows(book["Actions"])
     assert actions[0] == action_header("en")
     assert actions[1:] == action_list(a, "en")
-    assert len(actions) - 1 == action_count(a) == 578
+    assert len(actions) - 1 == action_count(a) == 579
     assert book["Actions"].freeze_panes == "D2"
     # a printed page: priority ... action; the reason and the rest follow on screen
     assert book["Actions"].print_area == f"'Actions'!$A$1:$I${len(actions)}"

@@ -61,7 +61,8 @@ def test_every_argument_has_a_wizard_description_and_passes_cell_errors_as_text(
     ranges = {"CRM_RFM": {"customers", "dates", "amounts"}, "CRM_RFM_SCORE": {"values"},
               "CRM_SEGMENT": {"r", "f", "m"}, "CRM_ABC": {"customers", "values"},
               "CRM_PYRAMID": {"customers", "values"}, "CRM_DWYER": set(), "CRM_CLV": set(),
-              "CRM_LIFECYCLE": {"customers", "dates", "amounts"}, "CRM_STRATEGY": {"label"}}
+              "CRM_LIFECYCLE": {"customers", "dates", "amounts"}, "CRM_STRATEGY": {"label"},
+              "CRM_PREDICT": {"customers", "dates", "amounts"}}
     assert set(classic["args"]) == set(ranges)
     for name, args in classic["args"].items():
         for arg in args:

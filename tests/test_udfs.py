@@ -162,13 +162,15 @@ def test_crm_lifecycle():
 
 def test_every_interface_function_is_exported_with_a_docstring():
     names = ["CRM_RFM", "CRM_RFM_SCORE", "CRM_SEGMENT", "CRM_ABC", "CRM_PYRAMID", "CRM_DWYER",
-             "CRM_CLV", "CRM_LIFECYCLE", "CRM_STRATEGY"]
+             "CRM_CLV", "CRM_LIFECYCLE", "CRM_STRATEGY", "CRM_PREDICT"]
     assert sorted(udfs.__all__) == sorted(names)
     for name in names:
         fn = getattr(udfs, name)
         assert inspect.getdoc(fn).splitlines()[0].endswith(".")
     params = {n: list(inspect.signature(getattr(udfs, n)).parameters) for n in names}
     assert params["CRM_RFM"] == ["customers", "dates", "amounts", "as_of", "bins", "scheme"]
+    assert params["CRM_PREDICT"] == ["customers", "dates", "amounts", "as_of", "horizon_days",
+                                     "annual_discount", "margin"]
     assert params["CRM_DWYER"] == ["customers", "retention", "orders", "order_value",
                                    "cost_rate", "acquisition_cost", "marketing_cost",
                                    "interest", "risk", "years", "referral",

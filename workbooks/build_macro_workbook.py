@@ -177,9 +177,11 @@ def _functions(book, fmt, n: int) -> None:
         ("customer pyramid", f"=CRM_PYRAMID({rng['customer']}, {rng['amount']})"),
         ("lifecycle stages",
          f"=CRM_LIFECYCLE({rng['customer']}, {rng['date']}, {rng['amount']})"),
+        ("predicted value (BG/NBD, Gamma-Gamma)",
+         f"=CRM_PREDICT({rng['customer']}, {rng['date']}, {rng['amount']})"),
     ]
     column = 9  # J
-    for (label, formula), width in zip(big, (10, 5, 4, 4)):
+    for (label, formula), width in zip(big, (10, 5, 4, 4, 8)):
         ws.write_string(1, column, f"{label}: {formula}", fmt["bold"])
         ws.write_dynamic_array_formula(2, column, 2, column, formula)
         column += width + 1

@@ -17,6 +17,8 @@ import pandas as pd
 from .core.actions import LIST_PRIORITIES, NEW, load_actions
 from .core.analysis import Analysis
 from .core.changes import MIGRATIONS, MOVER_COLUMNS, clv_figures, headline
+from .core.predict import HORIZON_DAYS, MONTH_DAYS
+from .core.tiers import ABC_TIERS
 from .i18n import method_name, money_header, text
 from .keyfigures import FigureRow, ReportSummary, TierRow
 from .views import excel_value, group_kind
@@ -152,8 +154,10 @@ def action_list(analysis: Analysis, lang: str = "en",
     for rec in rows.itertuples(index=False):
         rule = rules[rec.action]
         tier, stage = names["abc"][rec.abc_tier], names["lifecycle"][rec.stage]
+        alive = getattr(rec, "p_alive", float("nan"))
         reason = rule.reason(lang).format(days=_days(rec.recency), frequency=rec.frequency,
-                                          tier=tier, stage=stage)
+                                          tier=tier, stage=stage,
+                                          alive="–" if math.isnan(alive) else f"{alive:.0%}")
         out.append([int(rec.priority), rec.customer, rec.name, rec.rep,
                     excel_value(rec.recency), tier, stage, float(rec.value_at_risk),
                     rule.action(lang), reason, rec.region, excel_value(rec.last_purchase),
@@ -326,6 +330,75 @@ def data_warnings(analysis: Analysis, lang: str = "en") -> list[str]:
     """Every warning of :func:`method_warnings`, one line each (the Summary, the email,
     the button's log and ``xl-crm analyze`` show them all)."""
     return [w for place in method_warnings(analysis, lang).values() for w in place]
+
+
+PREDICTED_HEADER = ("group", "customers", "alive", "purchases", "value", "per_customer",
+                    "dwyer_year")  # labels predict.*
+
+
+def predicted_table(analysis: Analysis, lang: str = "en") -> list[list[object]]:
+    """The Predicted value section (BG/NBD and Gamma-Gamma, core.predict) by ABC tier and
+    in total: customers, mean P(still buying) of the buyers, expected purchases and
+    predicted value of the next months (currency, summed), predicted value per customer,
+    and Dwyer's first-year lifetime value per customer of the tier beside it. A header row
+    first; only the header when the models are not usable."""
+    header = [money_header(text(f"predict.{k}", lang, months=_months(analysis)),
+                           analysis.options.currency)
+              if k in ("value", "per_customer", "dwyer_year")
+              else text(f"predict.{k}", lang, months=_months(analysis))
+              for k in PREDICTED_HEADER]
+    p = analysis.prediction
+    if p is None or not p.usable:
+        return [header]
+    c = analysis.customers
+    rows = [header]
+    for tier in (*ABC_TIERS, None):
+        part = c if tier is None else c[c["abc_tier"] == tier]
+        if part.empty:
+            continue
+        dwyer = analysis.clv.get(tier) if analysis.options.clv_group == "abc" else None
+        first_year = None if dwyer is None else float(
+            dwyer.table().loc["Lifetime value per customer"].iloc[0])
+        value = float(part["predicted_clv"].sum()) if p.valued else None
+        rows.append([text("predict.total", lang) if tier is None else
+                     _name(tier, "abc", lang), len(part),
+                     _mean(part["p_alive"]), float(part["expected_purchases"].sum()),
+                     value, None if value is None else value / len(part), first_year])
+    return rows
+
+
+def predicted_notes(analysis: Analysis, lang: str = "en") -> list[str]:
+    """The lines under the Predicted value table: why it differs from Dwyer's (two
+    sentences), the fitted parameters, or why there is no prediction."""
+    p = analysis.prediction
+    if p is None:
+        return []
+    months = _months(analysis)
+    lines = [text("predict.explain", lang, months=months, years=analysis.options.clv_years)]
+    if not p.usable or not p.valued:
+        lines.append(text("predict.missing", lang, reason=p.message))
+    if p.usable:
+        b = p.bgnbd
+        lines.append(text("predict.once", lang))
+        lines.append(text("predict.bgnbd", lang, r=f"{b.r:.3f}", alpha=f"{b.alpha:.2f}",
+                          a=f"{b.a:.3f}", b=f"{b.b:.3f}", customers=f"{b.customers:,}"))
+    if p.valued:
+        g = p.gamma
+        lines.append(text("predict.gamma", lang, p=f"{g.p:.3f}", q=f"{g.q:.3f}",
+                          v=f"{g.v:,.2f}", customers=f"{g.customers:,}",
+                          margin=f"{p.margin:.1%}", rate=f"{p.annual_rate:.0%}"))
+    return lines
+
+
+def _months(analysis: Analysis) -> int:
+    p = analysis.prediction
+    return p.months if p is not None else round(HORIZON_DAYS / MONTH_DAYS)
+
+
+def _mean(values: pd.Series) -> float | None:
+    v = values.to_numpy(dtype=float)
+    v = v[~np.isnan(v)]
+    return float(v.mean()) if len(v) else None
 
 
 TREND_HEADER = ("month", "net_sales", "net_sales_before", "customers", "customers_before",

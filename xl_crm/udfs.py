@@ -35,6 +35,7 @@ from .core.constants import (
 from .core.errors import InputError, show
 from .core.facts import customer_facts
 from .core.lifecycle import assign_stages
+from .core.predict import PREDICTED_COLUMNS, predict, rfm_inputs
 from .core.rfm import customer_measures, score_rfm, shared_tie_scores
 from .core.sales import Sales, sales_from_columns, same_height
 from .core.segments import assign_segments
@@ -62,6 +63,7 @@ __all__ = [
     "CRM_CLV",
     "CRM_DWYER",
     "CRM_LIFECYCLE",
+    "CRM_PREDICT",
     "CRM_PYRAMID",
     "CRM_RFM",
     "CRM_RFM_SCORE",
@@ -410,6 +412,49 @@ def CRM_LIFECYCLE(customers, dates, amounts, as_of=None):
     stages = assign_stages(facts.table, facts.as_of)
     out = facts.table[["first_purchase", "last_purchase"]].join(stages["stage"])
     return table(out.reset_index(), ["Customer", "First purchase", "Last purchase", "Stage"])
+
+
+@worksheet_function({**SALES, "as_of": RFM_OPTIONS["as_of"],
+                     "horizon_days": Arg("Days ahead to predict (default 365)."),
+                     "annual_discount": Arg("Yearly discount rate, a fraction (default 0.1)."),
+                     "margin": Arg("Share of sales that is profit, a fraction (default 1: "
+                                   "value = sales).")})
+def CRM_PREDICT(customers, dates, amounts, as_of=None, horizon_days=365, annual_discount=0.1,
+                margin=1):
+    """Predicted value per customer, from BG/NBD and Gamma-Gamma.
+
+    One row per customer: Customer, Repeat purchases, Recency (days), Age (days),
+    P(alive), Expected purchases, Expected order value, Predicted CLV.
+
+    Purchases are counted per purchase day; recency = days from the first to the last
+    purchase, age = days from the first purchase to as_of. When a model cannot be fitted
+    (fewer than 2 repeat buyers, no convergence) its columns stay empty and their header
+    says why.
+    """
+    facts = _measures(_sales(customers, dates, amounts), as_of, facts=True)
+    days = scalar(horizon_days, "horizon_days", 365.0)
+    rate = scalar(annual_discount, "annual_discount", 0.1)
+    share = scalar(margin, "margin", 1.0)
+    if days <= 0:
+        raise InputError(f"must be more than 0 days, not {days:g}", "horizon_days")
+    if rate < 0:
+        raise InputError(f"must be 0 or more, not {rate:g}", "annual_discount")
+    predicted, model = predict(facts.table, facts.as_of, share, days, rate)
+    inputs = rfm_inputs(facts.table, facts.as_of)
+    buyer = inputs["buyer"]
+    out = pd.DataFrame({
+        "customer": facts.table.index,
+        "frequency": np.where(buyer, inputs["frequency"], np.nan),
+        "recency": np.where(buyer, inputs["recency"], np.nan),
+        "age": np.where(buyer, inputs["age"], np.nan),
+        **{k: predicted[k] for k in PREDICTED_COLUMNS}})
+    header = ["Customer", "Repeat purchases", "Recency (days)", "Age (days)", "P(alive)",
+              "Expected purchases", "Expected order value", "Predicted CLV"]
+    if not model.usable:
+        header[4] = f"P(alive): {model.bgnbd.message}"
+    elif not model.valued:
+        header[6] = f"Expected order value: {model.gamma.message}"
+    return table(out, header)
 
 
 @worksheet_function({

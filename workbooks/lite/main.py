@@ -15,6 +15,7 @@ from xl_crm.udfs import (  # noqa: F401 - imported to register them
     CRM_CLV,
     CRM_DWYER,
     CRM_LIFECYCLE,
+    CRM_PREDICT,
     CRM_PYRAMID,
     CRM_RFM,
     CRM_RFM_SCORE,

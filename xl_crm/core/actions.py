@@ -12,15 +12,21 @@ reason. Columns:
   ``segment`` (the scheme's labels), ``quadrant`` (value matrix), ``was`` (the lifecycle
   stage at the previous period end, or ``new``: no purchase before it; a row with a
   ``was`` condition matches nobody when no previous period was analysed),
-  ``frequency`` (``high``: more purchases than the mean of all customers, ``low``);
+  ``frequency`` (``high``: more purchases than the mean of all customers, ``low``),
+  ``alive`` (``low``: the probability of still being active, BG/NBD, below 0.5;
+  ``high``: 0.5 or more; a customer without one matches neither; the column may be left
+  out of a user's table);
 - ``priority``: a whole number from 1 to 9;
 - ``action_en``, ``action_zh``, ``reason_en``, ``reason_zh``: the texts. A reason may
   name ``{days}`` (days since the last purchase), ``{frequency}`` (purchases),
-  ``{tier}`` (ABC tier) and ``{stage}`` (lifecycle stage), shown in its language.
+  ``{tier}`` (ABC tier), ``{stage}`` (lifecycle stage) and ``{alive}`` (the probability
+  of still being active, as a percentage), shown in its language.
 
 Stage comes before segment in the shipped table, so a customer 342 days without a
 purchase is never told to "keep these recent customers loyal", whatever its RFM class.
-The shipped order, decided where shared/domain.md leaves it open: tier A and VIP first;
+The shipped order, decided where shared/domain.md leaves it open: tier A and VIP first
+(among them, after Decline and Lost, ``a-fading``: a tier A customer whose probability of
+still buying fell below 0.5 is called this week before the lifecycle rules see it);
 new A/B customers and growing B customers next; C customers in Decline or Lost get no
 individual spend, then lapsed frequent buyers of any other tier are reactivated, then
 Small (pyramid) customers in Decline or Lost get no individual spend. Without a previous
@@ -57,9 +63,10 @@ LABEL_CONDITIONS = {"abc": "abc_tier", "pyramid": "pyramid_tier", "stage": "stag
 KNOWN = {"abc": ABC_TIERS, "pyramid": PYRAMID_TIERS, "stage": STAGES, "quadrant": QUADRANTS,
          "was": (*STAGES, NEW)}  # segment labels depend on the scheme
 TEXTS = ("action_en", "action_zh", "reason_en", "reason_zh")
-COLUMNS = ("rule", *LABEL_CONDITIONS, "frequency", "priority", *TEXTS)
+COLUMNS = ("rule", *LABEL_CONDITIONS, "frequency", "alive", "priority", *TEXTS)
 LIST_PRIORITIES = (1, 2)  # the action list: do this week / this month
-REASON_FIELDS = frozenset({"days", "frequency", "tier", "stage"})
+REASON_FIELDS = frozenset({"days", "frequency", "tier", "stage", "alive"})
+ALIVE_CUT = 0.5  # alive = low below it (shared/domain.md section 7, issue 20)
 NO_RULE = "(none)"  # the action of a customer no rule matches (reserved)
 
 
@@ -72,6 +79,7 @@ class ActionRule:
     frequency: str  # "", "high" or "low"
     priority: int
     texts: dict[str, str]
+    alive: str = ""  # "", "high" or "low"
 
     def action(self, lang: str) -> str:
         """The action in ``lang`` (en, zh)."""
@@ -143,6 +151,10 @@ def _rule(rec: dict[str, str], row: int, seen: set[str]) -> ActionRule:
     if frequency not in ("", "*", "high", "low"):
         raise InputError(f"{show(rec['frequency'])} is not high, low or empty",
                          "actions frequency", row)
+    alive = rec.get("alive", "").lower()
+    if alive not in ("", "*", "high", "low"):
+        raise InputError(f"{show(rec['alive'])} is not high, low or empty", "actions alive",
+                         row)
     try:
         priority = int(float(rec["priority"]))
     except ValueError:
@@ -155,7 +167,7 @@ def _rule(rec: dict[str, str], row: int, seen: set[str]) -> ActionRule:
             raise InputError("is empty", f"actions {col}", row)
         _check_template(rec[col], col, row)
     return ActionRule(name, tuple(conditions), frequency.strip("*"), priority,
-                      {c: rec[c] for c in TEXTS})
+                      {c: rec[c] for c in TEXTS}, alive.strip("*"))
 
 
 def _check_template(text: str, col: str, row: int) -> None:
@@ -169,7 +181,7 @@ def _check_template(text: str, col: str, row: int) -> None:
     unknown = sorted(fields - REASON_FIELDS)
     if unknown:
         raise InputError(f"{show(text)} names {', '.join('{' + f + '}' for f in unknown)}; "
-                         f"a text may name {{days}}, {{frequency}}, {{tier}}, {{stage}}",
+                         "a text may name {days}, {frequency}, {tier}, {stage}, {alive}",
                          f"actions {col}", row)
 
 
@@ -192,6 +204,9 @@ def assign_actions(customers: pd.DataFrame, was: pd.Series | None = None,
     n = len(customers)
     freq = customers["frequency"].to_numpy(dtype=float)
     high = freq > (freq.mean() if n else 0.0)
+    p_alive = customers["p_alive"].to_numpy(dtype=float) if "p_alive" in customers \
+        else np.full(n, np.nan)
+    alive_low, alive_high = p_alive < ALIVE_CUT, p_alive >= ALIVE_CUT  # NaN: neither
     columns = {c: customers[col] for c, col in LABEL_CONDITIONS.items() if col in customers}
     if was is not None:
         columns["was"] = pd.Series(np.asarray(was, dtype=object))
@@ -208,6 +223,8 @@ def assign_actions(customers: pd.DataFrame, was: pd.Series | None = None,
             hit &= ~inside if negated else inside
         if rule.frequency:
             hit &= high if rule.frequency == "high" else ~high
+        if rule.alive:
+            hit &= alive_low if rule.alive == "low" else alive_high
         out[hit] = i
         free &= ~hit
     priority = np.array([r.priority for r in rules] + [9], dtype="int8")[out]

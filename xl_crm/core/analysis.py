@@ -9,7 +9,10 @@ frequency (purchases), monetary, net_sales, purchases, returns (currency), cost,
 (currency, when the data has them), value (profit when known, else net sales), R, F, M,
 RFM, score, segment, abc_tier, abc_rank, abc_share, abc_cumulative_share (fractions),
 pyramid_tier, stage, current_value, potential_value (currency), quadrant, value_at_risk
-(currency), priority (1-9), action (the rule of the action table, :mod:`.actions`)``.
+(currency), p_alive (a probability), expected_purchases (purchase days in the next 12
+months), expected_value, predicted_clv (currency; :mod:`.predict`, NaN where its models
+do not converge and for customers without a purchase), priority (1-9), action (the rule
+of the action table, :mod:`.actions`)``. ``prediction`` holds the fitted models.
 The labels ``segment``, ``abc_tier``, ``pyramid_tier``, ``stage`` and ``quadrant`` are
 pandas categoricals whose categories are every label the method can give, in its order
 (A, B, C; VIP ... Small; the scheme's segments, then Unclassified); ``RFM`` is one with
@@ -50,6 +53,7 @@ from .errors import InputError
 from .facts import Facts, customer_facts, previous_date
 from .lifecycle import STAGES, LifecycleRules, assign_stages
 from .matrix import QUADRANTS, assign_quadrants
+from .predict import Prediction, predict
 from .rfm import MEASURES, score_rfm
 from .sales import Sales
 from .segments import assign_segments, level_means, on_scores
@@ -107,6 +111,7 @@ class Analysis:
     log: dict[str, object]
     changes: Changes | None = None
     trend: pd.DataFrame | None = None  # monthly net sales, customers, orders (.trend)
+    prediction: Prediction | None = None  # BG/NBD and Gamma-Gamma (.predict)
 
     @property
     def total_value(self) -> float:
@@ -134,6 +139,9 @@ def analyze_facts(facts: Facts, basis: str, source: Mapping[str, object],
     check_options(options)
     as_of, t = facts.as_of, facts.table
     out, rfm, order, matrix_cuts = _customer_table(facts, basis, options)
+    predicted, prediction = _predict(t, order, out, as_of, basis)
+    for col, values in predicted.items():
+        out[col] = values
     measures = t[list(MEASURES)]
     clv = _clv(t[[c for c in CLV_FACTS if c in t]].iloc[order], out, facts, options)
     changes = None
@@ -175,8 +183,20 @@ def analyze_facts(facts: Facts, basis: str, source: Mapping[str, object],
         "segment_means": level_means(rfm.table, measures, options.scheme),
         **_comparison(facts, options),
     }
+    log["prediction_note"] = prediction.message
     return Analysis(out, as_of, options, basis, rfm.thresholds, summaries, matrix_cuts, clv,
-                    _migration(t, facts, options), log, changes, facts.monthly)
+                    _migration(t, facts, options), log, changes, facts.monthly, prediction)
+
+
+def _predict(t: pd.DataFrame, order: np.ndarray, customers: pd.DataFrame,
+             as_of: pd.Timestamp, basis: str) -> tuple[dict[str, np.ndarray], Prediction]:
+    """BG/NBD and Gamma-Gamma per customer (:mod:`.predict`) on the facts rows in the
+    customer table's order; the margin is the data's value share of net sales (1 on the
+    net sales basis)."""
+    net = float(customers["net_sales"].sum())
+    margin = float(customers["value"].sum()) / net if basis == "profit" and net > 0 else 1.0
+    rows = t[list(PREDICT_INPUTS)].iloc[order]
+    return predict(rows, as_of, margin, annual_rate=DEFAULT_INTEREST)
 
 
 def _comparison(facts: Facts, options: Options) -> dict[str, object]:
@@ -265,6 +285,8 @@ def check_options(options: Options) -> None:
             raise InputError(f"{name} must be a whole number of at least 1, not {value!r}")
 
 
+PREDICT_INPUTS = ("first_purchase", "last_purchase", "purchase_days", "purchases",
+                  "first_day_purchases")
 CLV_FACTS = ("py_active", "ly_active", "ly_purchases", "ly_net", "ly_cost")
 CUSTOMER_COLUMNS = ("name", "region", "rep", "first_purchase", "last_purchase", "recency",
                     "frequency", "monetary", "net_sales", "purchases", "returns", "cost",

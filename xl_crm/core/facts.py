@@ -5,31 +5,33 @@ inputs, migration) read only this table, so it can be computed by pandas from
 transactions (:func:`customer_facts`) or by any SQL engine from a file of any size
 (:mod:`xl_crm.duck`), with the same columns and the same meaning:
 
-=================== ===========================================================
-column              meaning (days, currency; rows up to ``as_of`` only)
-=================== ===========================================================
-first_purchase      first day with amount > 0 (NaT when none)
-last_purchase       last day with amount > 0 (NaT when none)
-first_seen          first day with any row
-recency             days from last_purchase to as_of (NaN when none)
-frequency           purchases: distinct order ids of rows with amount > 0 (a blank
-                    order id is an order of its own), or such rows
-net_sales           sum of amounts, returns included
-purchases, returns  sums of positive / negative amounts
-cost, profit        sums (when the data has cost or profit; profit = net - cost)
-monetary            net_sales, or net_sales / frequency (``monetary="mean"``)
-name, region, rep   the value on the customer's latest row (by date) that has one;
-                    among rows of that date, the last in the input ("" when none)
-purchase_days       distinct days with a purchase
-median_gap          median days between consecutive purchase days (NaN below 2)
-earlier, recent     net sales in the earlier / recent half of [start, as_of]
-current_value       row value (profit, else net sales) of the last ``current_days``
+===================== ===========================================================
+column                meaning (days, currency; rows up to ``as_of`` only)
+===================== ===========================================================
+first_purchase        first day with amount > 0 (NaT when none)
+last_purchase         last day with amount > 0 (NaT when none)
+first_seen            first day with any row
+recency               days from last_purchase to as_of (NaN when none)
+frequency             purchases: distinct order ids of rows with amount > 0 (a blank
+                      order id is an order of its own), or such rows
+net_sales             sum of amounts, returns included
+purchases, returns    sums of positive / negative amounts
+cost, profit          sums (when the data has cost or profit; profit = net - cost)
+monetary              net_sales, or net_sales / frequency (``monetary="mean"``)
+name, region, rep     the value on the customer's latest row (by date) that has one;
+                      among rows of that date, the last in the input ("" when none)
+purchase_days         distinct days with a purchase
+median_gap            median days between consecutive purchase days (NaN below 2)
+first_day_purchases   sum of the positive amounts of the first purchase day (0 when none):
+                      (purchases - it) / (purchase_days - 1) is the mean repeat purchase
+earlier, recent       net sales in the earlier / recent half of [start, as_of]
+current_value         row value (profit, else net sales) of the last ``current_days``
 ly_active, py_active  bought in the last year (as_of-365, as_of] / the year before
-ly_purchases        purchases in the last year
-ly_net, ly_cost     net sales and cost (or 1 - profit share) of the last year
-last_before_cut     last purchase day on or before ``as_of - period_days`` (day number)
-lp_buyer, lp_value  bought in the last period; row value of the last period
-=================== ===========================================================
+ly_purchases          purchases in the last year
+ly_net, ly_cost       net sales and cost (or 1 - profit share) of the last year
+last_before_cut       last purchase day on or before ``as_of - period_days`` (day number)
+lp_buyer, lp_value    bought in the last period; row value of the last period
+===================== ===========================================================
 
 Money sums are rounded to 6 decimals (see :mod:`xl_crm.core.rfm`). With ``compare``
 ("month", "week"), :attr:`Facts.previous` holds the same facts at the previous period
@@ -55,6 +57,7 @@ from .trend import monthly_trend
 FACT_COLUMNS: tuple[str, ...] = (
     "first_purchase", "last_purchase", "first_seen", "recency", "frequency", "monetary",
     "net_sales", "purchases", "returns", "cost", "profit", "purchase_days", "median_gap",
+    "first_day_purchases",
     "earlier", "recent", "current_value", "ly_active", "py_active", "ly_purchases",
     "ly_net", "ly_cost", "last_before_cut", "lp_buyer", "lp_value", *LABEL_FACTS,
 )
@@ -118,6 +121,9 @@ def customer_facts(transactions: pd.DataFrame, as_of: object | None = None,
     days, gaps = usual_gaps(codes, day, buys, n)
     table["purchase_days"] = days
     table["median_gap"] = gaps
+    first = table["first_purchase"].to_numpy("datetime64[D]").astype("int64")  # NaT: min
+    table["first_day_purchases"] = money(sum_per_customer(codes, amount, n,
+                                                          buys & (day == first[codes])))
     table["earlier"], table["recent"] = earlier, recent
     table["current_value"] = money(sum_per_customer(codes, value, n, day > end - current_days))
 

@@ -130,20 +130,23 @@ order_counts AS (
   FROM orders GROUP BY customer
 ),
 purchase_days AS (
-  SELECT DISTINCT customer, date FROM tx WHERE {buy}
+  SELECT customer, date, sum(amount) AS bought FROM tx WHERE {buy} GROUP BY customer, date
 ),
 gaps AS (
-  SELECT customer, date - lag(date) OVER (PARTITION BY customer ORDER BY date) AS gap
+  SELECT customer, date, bought,
+         date - lag(date) OVER (PARTITION BY customer ORDER BY date) AS gap
   FROM purchase_days
 ),
 gap_stats AS (
-  SELECT customer, count(*) AS purchase_days, median(gap) AS median_gap
+  SELECT customer, count(*) AS purchase_days, median(gap) AS median_gap,
+         arg_min(bought, date) AS first_day_purchases
   FROM gaps GROUP BY customer
 )
 SELECT per_customer.*, coalesce(order_counts.frequency, 0) AS frequency,
        coalesce(order_counts.ly_purchases, 0) AS ly_purchases,
        coalesce(gap_stats.purchase_days, 0) AS purchase_days,
-       gap_stats.median_gap AS median_gap
+       gap_stats.median_gap AS median_gap,
+       {sql_money.format('gap_stats.first_day_purchases')} AS first_day_purchases
 FROM per_customer
   LEFT JOIN order_counts USING (customer)
   LEFT JOIN gap_stats USING (customer)

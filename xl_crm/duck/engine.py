@@ -403,6 +403,7 @@ def _to_facts(columns: Mapping[str, np.ndarray], as_of: pd.Timestamp,
         out["profit"] = money(net - out["cost"])
     out["purchase_days"] = columns["purchase_days"].astype("int64")
     out["median_gap"] = floats("median_gap")
+    out["first_day_purchases"] = floats("first_day_purchases")
     for col in ("earlier", "recent", "current_value"):
         out[col] = floats(col)
     out["ly_active"] = columns["ly_active"].astype(bool)

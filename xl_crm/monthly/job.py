@@ -63,8 +63,8 @@ def build_sheets(analysis: Analysis, lang: str) -> dict[str, list[list[object]]]
     frame = customer_frame(analysis, lang)
     columns = ["customer", "name", "region", "rep", "last_purchase", "recency", "frequency",
                "monetary", "value", "R", "F", "M", "RFM", "segment", "abc_tier",
-               "pyramid_tier", "stage", "quadrant", "value_at_risk", "priority",
-               "recommendation"]
+               "pyramid_tier", "stage", "quadrant", "value_at_risk", "p_alive",
+               "predicted_clv", "priority", "recommendation"]
     customers = [[text(f"col.{c}", lang) for c in columns]]
     customers += [[excel_value(v) for v in row] for row in frame[columns].itertuples(index=False)]
     tiers: list[list[object]] = []

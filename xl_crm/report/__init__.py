@@ -37,7 +37,7 @@ from ..views import (
     strategy_rows,
 )
 from .cached import close_with_values
-from .clv_sheet import formula_values, write_clv_sheet
+from .clv_sheet import formula_values, write_clv_sheet, write_predicted
 from .decision_sheets import write_actions_sheet, write_changes_sheet
 from .layout import (
     CELL_TEXT_LIMIT,
@@ -75,7 +75,9 @@ COLUMNS = (
     ("stage", None, 11), ("value", MONEY, 12), ("value_at_risk", MONEY, 12),
     ("last_purchase", DATE, 11), ("recency", INTEGER, 8), ("priority", INTEGER, 7),
     ("recommendation", "text", 44),
-    ("segment", None, 20), ("first_purchase", DATE, 12), ("frequency", INTEGER, 10),
+    ("segment", None, 20), ("p_alive", PERCENT, 10), ("expected_purchases", "0.0", 11),
+    ("expected_value", MONEY, 12), ("predicted_clv", MONEY, 13),
+    ("first_purchase", DATE, 12), ("frequency", INTEGER, 10),
     ("monetary", MONEY, 13), ("net_sales", MONEY, 13), ("cost", MONEY, 13),
     ("profit", MONEY, 13), ("R", INTEGER, 5), ("F", INTEGER, 5), ("M", INTEGER, 5),
     ("RFM", None, 6), ("score", INTEGER, 7), ("abc_rank", INTEGER, 8),
@@ -88,12 +90,17 @@ PRINTED = 13  # columns of COLUMNS a printed page shows (customer ... recommenda
 def customer_columns(analysis: Analysis) -> tuple[tuple[str, str | None, int], ...]:
     """The customer sheets' columns without the ones that repeat another: Monetary is Net
     sales when it is the total, Profit is Value when value is profit; Sales rep only when
-    the data names one."""
+    the data names one; the predicted columns only when their models converged."""
     same = {"monetary"} if analysis.options.monetary == "total" else set()
     if analysis.value_basis == "profit":
         same.add("profit")
     if not (analysis.customers["rep"] != "").any():
         same.add("rep")
+    prediction = analysis.prediction
+    if prediction is None or not prediction.usable:  # the CLV sheet says why
+        same |= {"p_alive", "expected_purchases", "expected_value", "predicted_clv"}
+    elif not prediction.valued:
+        same |= {"expected_value", "predicted_clv"}
     return tuple(c for c in COLUMNS if c[0] not in same)
 
 
@@ -196,7 +203,9 @@ def _fill_workbook(book: Workbook, analysis: Analysis, options: ReportOptions) -
     kind = "region" if group == "region" else group_kind(group, analysis.options.scheme)
     groups = {g: (method_name(g, kind, lang), inputs) for g, inputs in analysis.clv.items()}
     warnings = method_warnings(analysis, lang)["clv"]
-    close_with_values(ws, formula_values(write_clv_sheet(ws, groups, lang, warnings), groups))
+    cells = write_clv_sheet(ws, groups, lang, warnings)
+    write_predicted(ws, analysis, lang)
+    close_with_values(ws, formula_values(cells, groups))
 
     ws = _sheet(book, text("sheet.strategy", lang), names, footer)
     _strategy_sheet(ws, analysis, lang, tables)

@@ -148,3 +148,20 @@ def _source(inputs: DwyerInputs, key: str, lang: str) -> str:
     rest = source[len(word):].strip()
     label = text(f"clv.{word}", lang)
     return f"{label} {rest}".strip() if lang == "en" else label
+
+
+def write_predicted(ws, analysis, lang: str) -> None:
+    """The Predicted value section below Dwyer's tables: per ABC tier the BG/NBD and
+    Gamma-Gamma figures beside Dwyer's first year, then why they differ and the fitted
+    parameters (or why there is no prediction)."""
+    from ..decisions import predicted_notes, predicted_table
+
+    s = Styler(ws, lang)
+    table = predicted_table(analysis, lang)
+    ws.append([s.cell(text("predict.title", lang), font=s.title)])
+    ws.append(s.header_row(table[0]))
+    formats = (None, INTEGER, PERCENT, "0.0", MONEY, MONEY, MONEY)
+    for row in table[1:]:
+        ws.append([s.cell(v, f) for v, f in zip(row, formats)])
+    for line in predicted_notes(analysis, lang):
+        ws.append([s.cell(line, font=s.small)])

@@ -1,0 +1,404 @@
+"""Predictive CLV per customer (shared/domain.md section 9): BG/NBD for whether a customer
+is still active and how often they will buy, Gamma-Gamma for what they will spend.
+
+Inputs per customer, days as the unit of time: ``frequency`` x = repeat purchase days
+(distinct purchase days - 1), ``recency`` t_x = days from the first to the last purchase,
+``age`` T = days from the first purchase to the analysis date; ``mean_value`` = the mean
+sales of the repeat purchase days (currency).
+
+- **BG/NBD** (Fader, Hardie & Lee 2005, "Counting your customers the easy way"): while
+  alive a customer buys at rate lambda ~ Gamma(r, alpha); after each purchase they drop out
+  with probability p ~ Beta(a, b). Fitted by maximum likelihood in log space (the two
+  terms of the likelihood added with ``logaddexp``, never as ratios that overflow).
+  P(alive | x, t_x, T) and E[purchases in (T, T + t]] are closed form; the expectation
+  uses the Gaussian hypergeometric 2F1, and, where 2F1 does not give a finite value
+  (z near 1, a near 1), the same expectation as a Gauss-Jacobi integral over the
+  posterior of p (:func:`_expected_by_quadrature`), which always converges.
+- **Gamma-Gamma** (Fader, Hardie & Lee 2005, "RFM and CLV"; Fader & Hardie 2013): on
+  customers with x > 0 and a positive mean, the order value has shape p and a scale that
+  is Gamma(q, v); E[value | x, m] = p (v + x m) / (p x + q - 1). Customers without a
+  repeat purchase get the population mean p v / (q - 1).
+- **Predicted CLV** over the horizon (365 days in the analysis): expected purchases of
+  each month (30.4375 days) x expected order value x margin, discounted monthly at the
+  annual rate, summed.
+
+A fit that does not converge, fewer than 2 repeat buyers, or no positive mean values
+gives a model with ``converged=False`` and a one-line ``message``; callers report it and
+go on without the predictions.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+import numpy as np
+import pandas as pd
+
+MONTH_DAYS = 365.25 / 12
+MIN_REPEAT_BUYERS = 2
+QUADRATURE_NODES = 64
+
+
+def _arrays(*values: Sequence[float]) -> list[np.ndarray]:
+    out = [np.asarray(v, dtype=float) for v in values]
+    shape = np.broadcast_shapes(*(a.shape for a in out))
+    return [np.broadcast_to(a, shape) for a in out]
+
+
+def check_rfm(frequency, recency, age) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """x, t_x, T as float arrays, refused (ValueError naming the first bad entry) unless
+    x is a whole number >= 0, 0 <= t_x <= T, t_x = 0 when x = 0, all finite (T = 0: a
+    customer whose first purchase is on the analysis date)."""
+    x, t, age_ = _arrays(frequency, recency, age)
+    bad = ~(np.isfinite(x) & np.isfinite(t) & np.isfinite(age_)) | (x < 0) | (x != np.round(x)) \
+        | (t < 0) | (t > age_ + 1e-9) | ((x == 0) & (t != 0))
+    if bad.any():
+        i = int(np.flatnonzero(bad.ravel())[0])
+        raise ValueError(f"customer {i + 1}: frequency {x.ravel()[i]:g}, recency "
+                         f"{t.ravel()[i]:g}, age {age_.ravel()[i]:g} are not repeat purchases, "
+                         "days first to last purchase and days since the first purchase")
+    return x, t, age_
+
+
+@dataclass(frozen=True)
+class BGNBD:
+    """A fitted BG/NBD model; ``alpha`` in days (per day rate scale)."""
+
+    r: float
+    alpha: float
+    a: float
+    b: float
+    log_likelihood: float
+    customers: int
+    converged: bool = True
+    message: str = ""
+
+    def p_alive(self, frequency, recency, age) -> np.ndarray:
+        """P(still active | x, t_x, T): 1 for a customer without a repeat purchase."""
+        x, t, age_ = check_rfm(frequency, recency, age)
+        return 1.0 / (1.0 + np.exp(self._log_odds_dead(x, t, age_)))
+
+    def _log_odds_dead(self, x, t, age_) -> np.ndarray:
+        r, alpha, a, b = self.r, self.alpha, self.a, self.b
+        with np.errstate(divide="ignore", invalid="ignore"):
+            odds = (np.log(a) - np.log(np.maximum(b + x - 1, 1e-300))
+                    + (r + x) * (np.log(alpha + age_) - np.log(alpha + t)))
+        return np.where(x > 0, odds, -np.inf)
+
+    def expected_purchases(self, days, frequency, recency, age) -> np.ndarray:
+        """E[purchases in the next ``days`` | x, t_x, T] (counts of purchase days)."""
+        x, t, age_ = check_rfm(frequency, recency, age)
+        days = np.broadcast_to(np.asarray(days, dtype=float), x.shape)
+        alive = 1.0 / (1.0 + np.exp(self._log_odds_dead(x, t, age_)))
+        closed = alive * self._alive_purchases_2f1(days, x, age_)
+        bad = ~np.isfinite(closed) | (closed < 0)
+        if bad.any():
+            closed = np.array(closed, dtype=float)
+            closed[bad] = alive[bad] * _expected_by_quadrature(self, days[bad], x[bad],
+                                                               age_[bad])
+        return np.where(days > 0, closed, 0.0)
+
+    def _alive_purchases_2f1(self, days, x, age_) -> np.ndarray:
+        """E[purchases | alive]: (a+b+x-1)/(a-1) [1 - ((alpha+T)/(alpha+T+t))^(r+x)
+        2F1(r+x, b+x; a+b+x-1; t/(alpha+T+t))]."""
+        from scipy.special import hyp2f1
+
+        r, alpha, a, b = self.r, self.alpha, self.a, self.b
+        z = days / (alpha + age_ + days)
+        with np.errstate(all="ignore"):
+            f = hyp2f1(r + x, b + x, a + b + x - 1, z)
+            tail = np.exp((r + x) * (np.log(alpha + age_) - np.log(alpha + age_ + days)))
+            out = (a + b + x - 1) / (a - 1) * (1 - tail * f)
+        if abs(a - 1) < 1e-6:
+            return np.full_like(out, np.nan)  # 0/0: the integral below instead
+        return out
+
+
+def _expected_by_quadrature(model: BGNBD, days, x, age_) -> np.ndarray:
+    """E[purchases | alive] as E_p[(1 - ((alpha+T)/(alpha+T+p t))^(r+x)) / p] with p ~
+    Beta(a, b+x), the posterior of the dropout probability of a living customer, by
+    Gauss-Jacobi quadrature (the Beta density is its weight; the integrand is smooth on
+    [0, 1], tending to (r+x) t/(alpha+T) as p -> 0)."""
+    from scipy.special import betaln, roots_jacobi
+
+    r, alpha, a, b = model.r, model.alpha, model.a, model.b
+    out = np.empty(len(x))
+    for xv in np.unique(x):
+        rows = x == xv
+        beta = b + xv
+        # Jacobi weight (1-u)^A (1+u)^B on [-1, 1] with p = (1+u)/2: A = beta-1, B = a-1
+        u, w = roots_jacobi(QUADRATURE_NODES, beta - 1, a - 1)
+        p = (1 + u) / 2
+        w = w / 2 ** (a + beta - 1) / np.exp(betaln(a, beta))
+        base = alpha + age_[rows][:, None]
+        t = days[rows][:, None]
+        inner = -np.expm1((r + xv) * (np.log(base) - np.log(base + p * t))) / p
+        out[rows] = inner @ w
+    return out
+
+
+def bgnbd_log_likelihood(r: float, alpha: float, a: float, b: float, frequency, recency,
+                         age) -> np.ndarray:
+    """Each customer's log-likelihood under BG/NBD (FHL 2005, eq. 6), in log space."""
+    from scipy.special import betaln, gammaln
+
+    x, t, age_ = (np.asarray(v, dtype=float) for v in (frequency, recency, age))
+    common = gammaln(r + x) - gammaln(r) + r * np.log(alpha)
+    first = betaln(a, b + x) - (r + x) * np.log(alpha + age_)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        second = np.where(x > 0, betaln(a + 1, np.maximum(b + x - 1, 1e-300))
+                          - (r + x) * np.log(alpha + t), -np.inf)
+    return common - betaln(a, b) + np.logaddexp(first, second)
+
+
+def _loss_and_gradient(theta: np.ndarray, x, t, age_, counts, scale: float, n: int
+                       ) -> tuple[float, np.ndarray]:
+    """The mean negative log-likelihood of BG/NBD and its gradient in ``theta`` = the
+    logarithms of (r, alpha / scale, a, b): the two terms of each likelihood as weights
+    wA + wB = 1 (log space), digamma for the Gamma and Beta functions."""
+    from scipy.special import betaln, digamma, gammaln
+
+    r, alpha, a, b = np.exp(theta)
+    alpha *= scale
+    rx, la_T = r + x, np.log(alpha + age_)
+    repeat = x > 0
+    bx1 = np.where(repeat, b + x - 1, 1.0)
+    la_t = np.log(alpha + t)
+    first = betaln(a, b + x) - rx * la_T
+    second = np.where(repeat, betaln(a + 1, bx1) - rx * la_t, -np.inf)
+    both = np.logaddexp(first, second)
+    ll = gammaln(rx) - gammaln(r) + r * np.log(alpha) - betaln(a, b) + both
+    total = float(counts @ ll)
+    if not np.isfinite(total):
+        return 1e300, np.zeros(4)
+    w_a = np.exp(first - both)
+    w_b = 1.0 - w_a
+    psi_abx = digamma(a + b + x)
+    d_r = digamma(rx) - digamma(r) + np.log(alpha) - w_a * la_T - w_b * la_t
+    d_alpha = r / alpha - w_a * rx / (alpha + age_) - w_b * rx / (alpha + t)
+    d_a = -(digamma(a) - digamma(a + b)) + w_a * (digamma(a) - psi_abx) \
+        + w_b * (digamma(a + 1) - psi_abx)
+    d_b = -(digamma(b) - digamma(a + b)) + w_a * (digamma(b + x) - psi_abx) \
+        + w_b * np.where(repeat, digamma(bx1) - psi_abx, 0.0)
+    grad = np.array([counts @ d_r * r, counts @ d_alpha * alpha, counts @ d_a * a,
+                     counts @ d_b * b])
+    return -total / n, -grad / n
+
+
+def fit_bgnbd(frequency, recency, age) -> BGNBD:
+    """BG/NBD fitted by maximum likelihood: L-BFGS-B on the parameters' logarithms with
+    the analytic gradient, customers with equal (x, t_x, T) counted together; from a
+    second start when the first does not converge."""
+    from scipy.optimize import minimize
+
+    x, t, age_ = check_rfm(frequency, recency, age)
+    x, t, age_ = x.ravel(), t.ravel(), age_.ravel()
+    n = len(x)
+    repeat = int((x > 0).sum())
+    if repeat < MIN_REPEAT_BUYERS:
+        return BGNBD(np.nan, np.nan, np.nan, np.nan, np.nan, n, False,
+                     f"{repeat} repeat buyers; BG/NBD needs at least {MIN_REPEAT_BUYERS}")
+    keys, counts = np.unique(np.column_stack([x, t, age_]), axis=0, return_counts=True)
+    ux, ut, uT = keys.T
+    counts = counts.astype(float)
+    scale = float(np.mean(age_)) or 1.0  # alpha is fitted relative to the typical age
+    low, high = -12.0, 8.0
+    best = None
+    for start in ((0.0, 0.0, 0.0, 0.0), (np.log(0.5), np.log(0.1), np.log(0.5), np.log(2.0))):
+        res = minimize(_loss_and_gradient, np.array(start), jac=True, method="L-BFGS-B",
+                       args=(ux, ut, uT, counts, scale, n), bounds=[(low, high)] * 4,
+                       options={"maxiter": 1000})
+        if best is None or res.fun < best.fun:
+            best = res
+        if res.success:
+            break
+    r, alpha, a, b = np.exp(best.x)
+    low_hit, high_hit = best.x <= low + 1e-6, best.x >= high - 1e-6
+    converged = bool(best.success) and np.isfinite(best.fun) and \
+        not (low_hit.any() or high_hit.any())
+    if converged:
+        message = ""
+    elif not best.success:
+        message = f"the BG/NBD fit did not converge ({best.message})"
+    elif low_hit[2] or high_hit[3]:  # a -> 0 or b -> inf: p -> 0
+        message = ("the BG/NBD fit ran to a limit: the data shows almost no customer "
+                   "stopping (more history, or lapsed customers, are needed)")
+    else:
+        message = "the BG/NBD fit ran to a limit of its purchase-rate parameters"
+    return BGNBD(float(r), float(alpha * scale), float(a), float(b), float(-best.fun * n), n,
+                 converged, message)
+
+
+@dataclass(frozen=True)
+class GammaGamma:
+    """A fitted Gamma-Gamma model of the mean order value (currency)."""
+
+    p: float
+    q: float
+    v: float
+    log_likelihood: float
+    customers: int
+    converged: bool = True
+    message: str = ""
+
+    @property
+    def population_mean(self) -> float:
+        """E[order value] of a customer with no repeat purchase: p v / (q - 1)."""
+        return self.p * self.v / (self.q - 1) if self.q > 1 else np.nan
+
+    def expected_value(self, frequency, mean_value) -> np.ndarray:
+        """E[order value | x, m]: p (v + x m) / (p x + q - 1), the population mean when x = 0
+        or m <= 0."""
+        x, m = _arrays(frequency, mean_value)
+        p, q, v = self.p, self.q, self.v
+        with np.errstate(divide="ignore", invalid="ignore"):
+            own = p * (v + x * m) / (p * x + q - 1)
+        return np.where((x > 0) & (m > 0), own, self.population_mean)
+
+
+def gamma_gamma_log_likelihood(p: float, q: float, v: float, frequency, mean_value
+                               ) -> np.ndarray:
+    """Each repeat buyer's log-likelihood of its mean order value (Fader & Hardie 2013)."""
+    from scipy.special import gammaln
+
+    x, m = (np.asarray(a, dtype=float) for a in (frequency, mean_value))
+    return (gammaln(p * x + q) - gammaln(p * x) - gammaln(q) + q * np.log(v)
+            + (p * x - 1) * np.log(m) + p * x * np.log(x) - (p * x + q) * np.log(x * m + v))
+
+
+def fit_gamma_gamma(frequency, mean_value) -> GammaGamma:
+    """Gamma-Gamma fitted by maximum likelihood on the customers with x > 0 and a positive
+    mean value (others are left out of the fit)."""
+    from scipy.optimize import minimize
+
+    x, m = (a.ravel() for a in _arrays(frequency, mean_value))
+    use = (x > 0) & np.isfinite(m) & (m > 0)
+    n = int(use.sum())
+    if n < MIN_REPEAT_BUYERS:
+        return GammaGamma(np.nan, np.nan, np.nan, np.nan, n, False,
+                          f"{n} repeat buyers with a positive mean value; Gamma-Gamma needs "
+                          f"at least {MIN_REPEAT_BUYERS}")
+    x, m = x[use], m[use]
+    scale = float(np.mean(m))
+
+    def loss(theta: np.ndarray) -> float:
+        p, q, v = np.exp(theta)
+        value = -float(np.sum(gamma_gamma_log_likelihood(p, q, v * scale, x, m))) / n
+        return value if np.isfinite(value) else 1e300
+
+    res = minimize(loss, np.zeros(3), method="L-BFGS-B", bounds=[(-12, 12)] * 3,
+                   options={"maxiter": 500})
+    p, q, v = np.exp(res.x)
+    converged = bool(res.success and not np.any(np.abs(res.x) >= 12 - 1e-6) and q > 1)
+    message = "" if converged else ("the Gamma-Gamma fit did not converge" if not res.success
+                                    else "the Gamma-Gamma fit gives no finite mean (q <= 1)"
+                                    if q <= 1 else "the Gamma-Gamma fit ran to a limit")
+    return GammaGamma(float(p), float(q), float(v * scale), float(-res.fun * n), n, converged,
+                      message)
+
+
+def discounted_purchases(model: BGNBD, frequency, recency, age, days: float = 365,
+                         annual_rate: float = 0.10) -> np.ndarray:
+    """Expected purchases of each month of the next ``days`` (months of 30.4375 days, the
+    last one cut at ``days``), each discounted monthly at ``annual_rate``, summed."""
+    monthly = (1 + annual_rate) ** (1 / 12) - 1
+    steps = max(int(np.ceil(days / MONTH_DAYS - 1e-9)), 0)
+    total = np.zeros(np.broadcast_shapes(np.shape(frequency), np.shape(recency),
+                                         np.shape(age)))
+    before = np.zeros_like(total)
+    for k in range(1, steps + 1):
+        now = model.expected_purchases(min(k * MONTH_DAYS, days), frequency, recency, age)
+        total += (now - before) / (1 + monthly) ** k
+        before = now
+    return total
+
+
+def predicted_clv(model: BGNBD, value: np.ndarray, frequency, recency, age,
+                  days: float = 365, margin: float = 1.0, annual_rate: float = 0.10
+                  ) -> np.ndarray:
+    """Predicted CLV over the next ``days`` (currency): each month's expected purchases
+    x the expected order value ``value`` x ``margin``, discounted monthly at
+    ``annual_rate`` (:func:`discounted_purchases`)."""
+    return discounted_purchases(model, frequency, recency, age, days, annual_rate) \
+        * np.asarray(value, dtype=float) * margin
+
+
+PREDICTED_COLUMNS = ("p_alive", "expected_purchases", "expected_value", "predicted_clv")
+HORIZON_DAYS = 365  # the analysis predicts the next 12 months
+
+
+@dataclass(frozen=True)
+class Prediction:
+    """The fitted models of an analysis and what they mean for it: ``message`` says why a
+    part is missing ("" when both models converged)."""
+
+    bgnbd: BGNBD
+    gamma: GammaGamma
+    days: float  # the horizon
+    margin: float  # the share of sales that is value (1 without costs)
+    annual_rate: float
+    message: str = ""
+
+    @property
+    def months(self) -> int:
+        """The horizon in whole months (365 days: 12)."""
+        return round(self.days / MONTH_DAYS)
+
+    @property
+    def usable(self) -> bool:
+        """BG/NBD converged: P(alive) and expected purchases are given."""
+        return self.bgnbd.converged
+
+    @property
+    def valued(self) -> bool:
+        """Both converged: expected value and predicted CLV are given too."""
+        return self.bgnbd.converged and self.gamma.converged
+
+
+def rfm_inputs(facts: pd.DataFrame, as_of: object) -> dict[str, np.ndarray]:
+    """BG/NBD and Gamma-Gamma inputs from facts rows (days): ``frequency`` (purchase days
+    - 1), ``recency`` (first to last purchase), ``age`` (first purchase to ``as_of``),
+    ``mean_value`` (the mean sales of the repeat purchase days; NaN without one) and
+    ``buyer`` (has a purchase; the others get NaN everywhere)."""
+    first = facts["first_purchase"].to_numpy("datetime64[D]")
+    last = facts["last_purchase"].to_numpy("datetime64[D]")
+    buyer = ~np.isnat(first)
+    end = np.datetime64(pd.Timestamp(as_of).date(), "D")
+    x = np.where(buyer, facts["purchase_days"].to_numpy(float) - 1, 0.0)
+    recency = np.where(buyer, (last - first).astype("timedelta64[D]").astype(float), 0.0)
+    age = np.where(buyer, (end - first).astype("timedelta64[D]").astype(float), 0.0)
+    repeat_sales = facts["purchases"].to_numpy(float) - facts["first_day_purchases"].to_numpy(float)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        mean_value = np.where(x > 0, repeat_sales / x, np.nan)
+    return {"frequency": x, "recency": recency, "age": age, "mean_value": mean_value,
+            "buyer": buyer}
+
+
+def predict(facts: pd.DataFrame, as_of: object, margin: float = 1.0,
+            days: float = HORIZON_DAYS, annual_rate: float = 0.10
+            ) -> tuple[dict[str, np.ndarray], Prediction]:
+    """Per customer (rows of ``facts``) P(alive), expected purchases over the next ``days``,
+    expected order value and predicted CLV (NaN where a model is missing, and for
+    customers without a purchase), and the :class:`Prediction`."""
+    inputs = rfm_inputs(facts, as_of)
+    buyer = inputs["buyer"]
+    x, t, age = (inputs[k][buyer] for k in ("frequency", "recency", "age"))
+    bgnbd = fit_bgnbd(x, t, age)
+    gamma = fit_gamma_gamma(x, inputs["mean_value"][buyer])
+    message = "; ".join(m for m in (bgnbd.message, gamma.message) if m)
+    n = len(buyer)
+    out = {k: np.full(n, np.nan) for k in PREDICTED_COLUMNS}
+    if bgnbd.converged:
+        # purchases depend on (x, t_x, T) only: computed once per distinct triple
+        keys, back = np.unique(np.column_stack([x, t, age]), axis=0, return_inverse=True)
+        back = back.ravel()
+        ux, ut, uT = keys.T
+        out["p_alive"][buyer] = bgnbd.p_alive(ux, ut, uT)[back]
+        out["expected_purchases"][buyer] = bgnbd.expected_purchases(days, ux, ut, uT)[back]
+        if gamma.converged:
+            value = gamma.expected_value(x, inputs["mean_value"][buyer])
+            out["expected_value"][buyer] = value
+            per_value = discounted_purchases(bgnbd, ux, ut, uT, days, annual_rate)[back]
+            out["predicted_clv"][buyer] = per_value * value * margin
+    return out, Prediction(bgnbd, gamma, days, margin, annual_rate, message)
