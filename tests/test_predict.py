@@ -264,6 +264,9 @@ def test_the_report_shows_the_predicted_section_and_columns(sample_report):
     assert any(v.startswith("BG/NBD (Fader, Hardie & Lee 2005) on 2,997 buyers") for v in clv)
     header = next(book["Customers"].iter_rows(values_only=True))
     assert "P(still buying)" in header and "Predicted value 12 months" in header
+    notes = {r[0]: r[1] for r in book["Notes"].iter_rows(values_only=True) if r and r[0]}
+    assert notes["Predicted value per customer (BG/NBD and Gamma-Gamma)"].startswith(
+        "P(still buying) is 100% for a customer with a single purchase day")
 
 
 def _purchases(n: int = 150):

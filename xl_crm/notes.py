@@ -10,7 +10,7 @@ import pandas as pd
 
 from . import __version__
 from .core.analysis import Analysis
-from .decisions import comparison_note, data_warnings, history_note
+from .decisions import comparison_note, data_warnings, history_note, predicted_notes
 from .i18n import text
 
 SOURCE_WORDS = ("measured", "assumed", "given")  # CLV input sources with a label (clv.*)
@@ -85,6 +85,9 @@ def notes(analysis: Analysis, split_notes: Sequence[str] = (),
                        for r in analysis.migration.itertuples() if not pd.isna(r.probability))
     items.append((t("note.migration"), t("note.migration.value",
                                          days=o.migration_period_days, states=states)))
+    predicted = predicted_notes(analysis, lang)[1:]  # after the comparison with Dwyer
+    if predicted:
+        items.append((t("predict.title"), " ".join(predicted)))
     items += [(t("note.split"), note) for note in split_notes]
     items += [(t("warn.title"), w) for w in data_warnings(analysis, lang)]
     return items

@@ -152,35 +152,45 @@ def bgnbd_log_likelihood(r: float, alpha: float, a: float, b: float, frequency, 
     return common - betaln(a, b) + np.logaddexp(first, second)
 
 
-def _loss_and_gradient(theta: np.ndarray, x, t, age_, counts, scale: float, n: int
-                       ) -> tuple[float, np.ndarray]:
+def _loss_and_gradient(theta: np.ndarray, x, t, age_, counts, scale: float, n: int,
+                       xv: np.ndarray, xi: np.ndarray) -> tuple[float, np.ndarray]:
     """The mean negative log-likelihood of BG/NBD and its gradient in ``theta`` = the
     logarithms of (r, alpha / scale, a, b): the two terms of each likelihood as weights
-    wA + wB = 1 (log space), digamma for the Gamma and Beta functions."""
+    wA + wB = 1 (log space), digamma for the Gamma and Beta functions. The special
+    functions depend on x only: computed once per distinct x (``xv``; ``xi`` maps each
+    row to it)."""
     from scipy.special import betaln, digamma, gammaln
 
     r, alpha, a, b = np.exp(theta)
     alpha *= scale
-    rx, la_T = r + x, np.log(alpha + age_)
-    repeat = x > 0
-    bx1 = np.where(repeat, b + x - 1, 1.0)
-    la_t = np.log(alpha + t)
-    first = betaln(a, b + x) - rx * la_T
-    second = np.where(repeat, betaln(a + 1, bx1) - rx * la_t, -np.inf)
+    repeat_v = xv > 0
+    bx1_v = np.where(repeat_v, b + xv - 1, 1.0)
+    # per distinct x
+    g_rx = (gammaln(r + xv) - gammaln(r))[xi]
+    b_first = betaln(a, b + xv)[xi]
+    b_second = np.where(repeat_v, betaln(a + 1, bx1_v), -np.inf)[xi]
+    psi_rx = digamma(r + xv)[xi]
+    psi_abx = digamma(a + b + xv)
+    d_a_first = (digamma(a) - psi_abx)[xi]
+    d_a_second = (digamma(a + 1) - psi_abx)[xi]
+    d_b_first = (digamma(b + xv) - psi_abx)[xi]
+    d_b_second = np.where(repeat_v, digamma(bx1_v) - psi_abx, 0.0)[xi]
+    # per row
+    rx = r + x
+    la_T, la_t = np.log(alpha + age_), np.log(alpha + t)
+    first = b_first - rx * la_T
+    second = b_second - rx * la_t
     both = np.logaddexp(first, second)
-    ll = gammaln(rx) - gammaln(r) + r * np.log(alpha) - betaln(a, b) + both
+    ll = g_rx + r * np.log(alpha) - betaln(a, b) + both
     total = float(counts @ ll)
     if not np.isfinite(total):
         return 1e300, np.zeros(4)
     w_a = np.exp(first - both)
     w_b = 1.0 - w_a
-    psi_abx = digamma(a + b + x)
-    d_r = digamma(rx) - digamma(r) + np.log(alpha) - w_a * la_T - w_b * la_t
+    d_r = psi_rx - digamma(r) + np.log(alpha) - w_a * la_T - w_b * la_t
     d_alpha = r / alpha - w_a * rx / (alpha + age_) - w_b * rx / (alpha + t)
-    d_a = -(digamma(a) - digamma(a + b)) + w_a * (digamma(a) - psi_abx) \
-        + w_b * (digamma(a + 1) - psi_abx)
-    d_b = -(digamma(b) - digamma(a + b)) + w_a * (digamma(b + x) - psi_abx) \
-        + w_b * np.where(repeat, digamma(bx1) - psi_abx, 0.0)
+    d_a = -(digamma(a) - digamma(a + b)) + w_a * d_a_first + w_b * d_a_second
+    d_b = -(digamma(b) - digamma(a + b)) + w_a * d_b_first + w_b * d_b_second
     grad = np.array([counts @ d_r * r, counts @ d_alpha * alpha, counts @ d_a * a,
                      counts @ d_b * b])
     return -total / n, -grad / n
@@ -202,12 +212,14 @@ def fit_bgnbd(frequency, recency, age) -> BGNBD:
     keys, counts = np.unique(np.column_stack([x, t, age_]), axis=0, return_counts=True)
     ux, ut, uT = keys.T
     counts = counts.astype(float)
+    xv, xi = np.unique(ux, return_inverse=True)
     scale = float(np.mean(age_)) or 1.0  # alpha is fitted relative to the typical age
     low, high = -12.0, 8.0
     best = None
     for start in ((0.0, 0.0, 0.0, 0.0), (np.log(0.5), np.log(0.1), np.log(0.5), np.log(2.0))):
         res = minimize(_loss_and_gradient, np.array(start), jac=True, method="L-BFGS-B",
-                       args=(ux, ut, uT, counts, scale, n), bounds=[(low, high)] * 4,
+                       args=(ux, ut, uT, counts, scale, n, xv, xi.ravel()),
+                       bounds=[(low, high)] * 4,
                        options={"maxiter": 1000})
         if best is None or res.fun < best.fun:
             best = res
@@ -281,13 +293,25 @@ def fit_gamma_gamma(frequency, mean_value) -> GammaGamma:
                           f"at least {MIN_REPEAT_BUYERS}")
     x, m = x[use], m[use]
     scale = float(np.mean(m))
+    log_m, log_x = np.log(m), np.log(x)
 
-    def loss(theta: np.ndarray) -> float:
+    def loss(theta: np.ndarray) -> tuple[float, np.ndarray]:
+        from scipy.special import digamma
+
         p, q, v = np.exp(theta)
-        value = -float(np.sum(gamma_gamma_log_likelihood(p, q, v * scale, x, m))) / n
-        return value if np.isfinite(value) else 1e300
+        v *= scale
+        value = -float(np.sum(gamma_gamma_log_likelihood(p, q, v, x, m))) / n
+        if not np.isfinite(value):
+            return 1e300, np.zeros(3)
+        px = p * x
+        psi = digamma(px + q)
+        log_xmv = np.log(x * m + v)
+        d_p = np.sum(x * (psi - digamma(px) + log_m + log_x - log_xmv))
+        d_q = np.sum(psi - digamma(q) + np.log(v) - log_xmv)
+        d_v = np.sum(q / v - (px + q) / (x * m + v))
+        return value, -np.array([d_p * p, d_q * q, d_v * v]) / n
 
-    res = minimize(loss, np.zeros(3), method="L-BFGS-B", bounds=[(-12, 12)] * 3,
+    res = minimize(loss, np.zeros(3), jac=True, method="L-BFGS-B", bounds=[(-12, 12)] * 3,
                    options={"maxiter": 500})
     p, q, v = np.exp(res.x)
     converged = bool(res.success and not np.any(np.abs(res.x) >= 12 - 1e-6) and q > 1)
