@@ -110,9 +110,9 @@ _NO_VALUE = re.compile(rb"(?:</(?:\w+:)?f>|<(?:\w+:)?f\b[^>]*/>)\s*"
 
 
 def _read_workbook(path: Path, sheet: str | None, mapping, today) -> Sales:
-    from openpyxl import load_workbook
-    from openpyxl.utils.cell import coordinate_from_string
-    from openpyxl.utils.datetime import CALENDAR_MAC_1904
+    """A workbook's sales sheet: python-calamine's values when nothing in the sheet needs
+    more (:mod:`xl_crm.xlsx_fast`), else openpyxl's, under the same rules."""
+    from .xlsx_fast import fast_rows
 
     with path.open("rb") as file:
         signature = file.read(8)
@@ -122,6 +122,27 @@ def _read_workbook(path: Path, sheet: str | None, mapping, today) -> Sales:
     if not signature.startswith(b"PK"):
         raise InputError(f"{path.name} is not an .xlsx workbook (another kind of file "
                          "renamed?): save it from Excel as .xlsx")
+    fast = fast_rows(path, lambda names: pick_sheet(names, sheet), mapping)
+    if fast is not None:
+        rows, name, mac = fast
+    else:
+        rows, name, mac = _openpyxl_rows(path, sheet)
+    try:
+        if mac:
+            _dates_from_1904_serials(rows, mapping)
+        return sales_from_rows(rows, mapping, source=f"{path.name} [{name}]", today=today)
+    except InputError as err:
+        raise InputError(f"{path.name} [{name}]: {err}") from err
+
+
+def _openpyxl_rows(path: Path, sheet: str | None) -> tuple[list[list[object]], str, bool]:
+    """The sheet's rows read by openpyxl (read-only, stored values), its name and whether
+    the workbook uses the 1904 date system; a formula without a stored value is refused
+    naming its cell."""
+    from openpyxl import load_workbook
+    from openpyxl.utils.cell import coordinate_from_string
+    from openpyxl.utils.datetime import CALENDAR_MAC_1904
+
     try:
         book = load_workbook(path, read_only=True, data_only=True)
     except Exception as err:  # openpyxl raises several types for damaged files
@@ -140,12 +161,7 @@ def _read_workbook(path: Path, sheet: str | None, mapping, today) -> Sales:
                          "does not calculate): open and save it in Excel or LibreOffice first")
     while rows and all(v is None for v in rows[-1]):
         rows.pop()
-    try:
-        if mac:
-            _dates_from_1904_serials(rows, mapping)
-        return sales_from_rows(rows, mapping, source=f"{path.name} [{name}]", today=today)
-    except InputError as err:
-        raise InputError(f"{path.name} [{name}]: {err}") from err
+    return rows, name, mac
 
 
 def _formula_without_value(book, sheet) -> str | None:

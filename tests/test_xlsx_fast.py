@@ -1,0 +1,155 @@
+"""The fast workbook reader (python-calamine, xl_crm.xlsx_fast) gives exactly what the
+openpyxl reader gives, and leaves to openpyxl every sheet it cannot read the same way."""
+
+from __future__ import annotations
+
+import datetime as dt
+from pathlib import Path
+
+import pandas as pd
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+from openpyxl import Workbook
+
+from tests.conftest import SAMPLE
+from xl_crm import xlsx_fast
+from xl_crm.core.errors import InputError
+from xl_crm.files import read_sales
+
+TODAY = dt.date(2026, 11, 22)
+
+
+def _both(path: Path, monkeypatch, **kw):
+    """(fast, openpyxl) readings of ``path``: Sales, or the InputError text."""
+    def read():
+        try:
+            return read_sales(path, today=TODAY, **kw)
+        except InputError as err:
+            return str(err)
+
+    fast = read()
+    with monkeypatch.context() as m:
+        m.setattr(xlsx_fast, "available", lambda: False)
+        slow = read()
+    return fast, slow
+
+
+def _same(fast, slow) -> None:
+    if isinstance(slow, str):
+        assert fast == slow
+        return
+    pd.testing.assert_frame_equal(fast.transactions, slow.transactions)
+    assert (fast.columns, fast.blank_rows, fast.source) == \
+        (slow.columns, slow.blank_rows, slow.source)
+
+
+def _book(path: Path, rows, title: str = "Sales", at: str = "A1") -> Path:
+    wb = Workbook()
+    ws = wb.active
+    ws.title = title
+    col = ord(at[0]) - 65
+    top = int(at[1:])
+    for i, row in enumerate(rows):
+        for j, v in enumerate(row):
+            if v is not None:
+                ws.cell(top + i, col + j + 1, v)
+    wb.save(path)
+    return path
+
+
+def test_the_sample_reads_the_same_and_fast(monkeypatch):
+    assert xlsx_fast.available()
+    assert xlsx_fast.fast_rows(SAMPLE, lambda names: names[0], None) is not None
+    _same(*_both(SAMPLE, monkeypatch))
+
+
+cells = st.one_of(
+    st.none(), st.text(st.characters(blacklist_categories=("Cc", "Cs")), max_size=6),
+    st.integers(-10**6, 10**6),
+    st.floats(-1e9, 1e9, allow_nan=False), st.booleans(),
+    st.datetimes(dt.datetime(1900, 3, 1), dt.datetime(2026, 11, 1)),
+    st.sampled_from(["2025-03-01", "3/4/2025", "00123", "1,234.5", "=A1", " x ", "#N/A"]))
+
+
+@settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(st.lists(st.tuples(cells, cells, cells, cells), min_size=1, max_size=8),
+       st.sampled_from(["A1", "C3"]))
+def test_any_sheet_reads_the_same_either_way(tmp_path_factory, monkeypatch, rows, at):
+    path = tmp_path_factory.mktemp("fast") / "s.xlsx"
+    _book(path, [("Customer", "Date", "Amount", "Order"), *rows], at=at)
+    _same(*_both(path, monkeypatch))
+
+
+def test_an_error_cell_goes_to_openpyxl_and_is_named(tmp_path, monkeypatch):
+    path = tmp_path / "e.xlsx"
+    wb = Workbook()
+    ws = wb.active
+    ws.title = "Sales"
+    ws.append(["Customer", "Date", "Amount"])
+    ws.append(["a", dt.datetime(2025, 1, 2), 5])
+    ws.append(["b", dt.datetime(2025, 1, 3), 7])
+    ws["C3"].value, ws["C3"].data_type = "#N/A", "e"
+    wb.save(path)
+    assert xlsx_fast.fast_rows(path, lambda names: names[0], None) is None
+    fast, slow = _both(path, monkeypatch)
+    assert isinstance(slow, str) and "#N/A" in slow
+    assert fast == slow
+
+
+def test_a_formula_without_a_value_goes_to_openpyxl(tmp_path, monkeypatch):
+    path = _book(tmp_path / "f.xlsx", [("Customer", "Date", "Amount"),
+                                       ("a", dt.datetime(2025, 1, 2), "=2*3")])
+    assert xlsx_fast.fast_rows(path, lambda names: names[0], None) is None
+    fast, slow = _both(path, monkeypatch)
+    assert "holds a formula without a computed value" in fast and fast == slow
+
+
+def test_a_huge_integer_id_is_left_to_openpyxl(tmp_path, monkeypatch):
+    """calamine reads every number as a float; an id of 2**53 or more goes to the openpyxl
+    reader, whose rules (text_ids) decide it."""
+    path = _book(tmp_path / "i.xlsx", [("Customer", "Date", "Amount"),
+                                       (1234567890123456789, dt.datetime(2025, 1, 2), 5)])
+    assert xlsx_fast.fast_rows(path, lambda names: names[0], None) is None
+    _same(*_both(path, monkeypatch))
+
+
+def test_dates_before_march_1900_go_to_openpyxl(tmp_path, monkeypatch):
+    path = _book(tmp_path / "d.xlsx", [("Customer", "Date", "Amount"),
+                                       ("a", dt.datetime(1900, 2, 27), 5)])
+    assert xlsx_fast.fast_rows(path, lambda names: names[0], None) is None
+    _same(*_both(path, monkeypatch))
+
+
+def test_the_1904_date_system_reads_the_same(tmp_path, monkeypatch):
+    from openpyxl.utils.datetime import CALENDAR_MAC_1904
+
+    wb = Workbook()
+    wb.epoch = CALENDAR_MAC_1904
+    ws = wb.active
+    ws.title = "Sales"
+    ws.append(["Customer", "Date", "Amount"])
+    ws.append(["a", dt.datetime(2025, 1, 2), 5])
+    ws.append(["b", 44000, 3])  # a plain number in the date column: a 1904 serial
+    path = tmp_path / "m.xlsx"
+    wb.save(path)
+    fast = xlsx_fast.fast_rows(path, lambda names: names[0], None)
+    assert fast is not None and fast[2] is True
+    a, b = _both(path, monkeypatch)
+    _same(a, b)
+    assert [d.date() for d in a.transactions["date"]] == [dt.date(2025, 1, 2),
+                                                          dt.date(2024, 6, 19)]
+
+
+def test_a_missing_sheet_is_named_the_same_way(tmp_path, monkeypatch):
+    path = _book(tmp_path / "s.xlsx", [("Customer", "Date", "Amount")])
+    fast, slow = _both(path, monkeypatch, sheet="Nope")
+    assert fast == slow == "no sheet named 'Nope'; the sheets are ['Sales']"
+
+
+def test_a_negative_serial_goes_to_openpyxl(tmp_path, monkeypatch):
+    """A date before 1900 is a negative serial, which calamine reads as a time of day."""
+    path = _book(tmp_path / "n.xlsx", [("Customer", "Date", "Amount"),
+                                       ("a", dt.datetime(202, 3, 1), 5)])
+    assert xlsx_fast.fast_rows(path, lambda names: names[0], None) is None
+    fast, slow = _both(path, monkeypatch)
+    assert fast == slow and "is before 1900-01-01" in fast
