@@ -28,6 +28,9 @@ Rows:
   :func:`~xl_crm.core.predict.fit_gamma_gamma` on the facts of ``--predict-customers``
   customers (reference: lifetimes' fitters on the same inputs, when installed); the row
   below adds P(alive), expected purchases and predicted CLV per customer.
+- ``xl-crm analyze ..., auto``: the command line on a CSV and a Parquet file with
+  ``--engine auto`` against the better of ``pandas`` and ``duckdb``, each timed as a
+  whole process (start and imports included), the way a user runs it.
 - ``report``: :func:`xl_crm.report.write_report` for the analysis of about
   ``--report-customers`` customers (all sheets, formats, tables, charts). Reference:
   openpyxl (write-only) dumping the same cells of the customer and tier sheets, which hold
@@ -228,6 +231,30 @@ def duck_rows(size: int, repeat: int) -> None:
     shutil.rmtree(folder)
 
 
+def auto_rows(size: int, repeat: int) -> None:
+    """``xl-crm analyze FILE`` with each engine and with auto, the whole process timed
+    (start, imports, reading, analysis): where auto's file-size threshold comes from."""
+    folder = Path(tempfile.mkdtemp(prefix="xl_crm_auto_"))
+    rows, paths = write_files(size, folder)
+    for kind, path in paths.items():
+        times = {}
+        for engine in ("pandas", "duckdb", "auto"):
+            best = float("inf")
+            for _ in range(repeat):
+                start = time.perf_counter()
+                subprocess.run([sys.executable, "-m", "xl_crm.cli", "analyze", str(path),
+                                "--engine", engine], capture_output=True, check=True)
+                best = min(best, time.perf_counter() - start)
+            times[engine] = best
+        better = min(times["pandas"], times["duckdb"])
+        size_mb = path.stat().st_size / 1e6
+        print(f"| xl-crm analyze, {kind} {size_mb:,.1f} MB, auto | {rows:,} | "
+              f"{times['auto']:.2f} | | better of pandas {times['pandas']:.2f} / duckdb "
+              f"{times['duckdb']:.2f} | {better:.2f} | {times['auto'] / better:.2f} |",
+              flush=True)
+    shutil.rmtree(folder)
+
+
 def _seconds(fn: Callable[[], object]) -> float:
     gc.collect()
     start = time.perf_counter()
@@ -322,6 +349,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--duck-sizes", type=int, nargs="*",
                         default=[100_000, 1_000_000, 10_000_000])
     parser.add_argument("--predict-customers", type=int, nargs="*", default=[100_000])
+    parser.add_argument("--auto-sizes", type=int, nargs="*",
+                        default=[10_000, 1_000_000, 10_000_000])
     args = parser.parse_args(argv)
 
     print(f"Machine: {platform.machine()}, {os.cpu_count()} cores, Python "
@@ -350,6 +379,8 @@ def main(argv: list[str] | None = None) -> int:
         duck_rows(size, args.repeat)
     for customers in args.predict_customers:
         predict_rows(customers, args.repeat)
+    for size in args.auto_sizes:
+        auto_rows(size, args.repeat)
     if args.report_customers:
         secs, peak = report_in_child(args.report_customers)
         result = analyze(sales_from_frame(

@@ -674,3 +674,37 @@ def test_awkward_parquet_columns_give_the_same_outcome_in_both_engines(tmp_path)
         path = _parquet(tmp_path / "x.parquet", **columns)
         assert outcome(path, "pandas") == want, case
         assert outcome(path, "duckdb") == want, case
+
+
+def test_auto_picks_duckdb_for_a_large_text_file_and_pandas_otherwise(csv_file, tmp_path,
+                                                                      monkeypatch):
+    from xl_crm import engines
+
+    small = analyze_path(csv_file, today=TODAY)
+    assert small.log["source"] == csv_file.name  # the pandas engine's source
+    monkeypatch.setitem(engines.AUTO_DUCKDB_BYTES, ".csv", 10)
+    assert engines.pick_engine([csv_file]) == "duckdb"
+    large = analyze_path(csv_file, today=TODAY)
+    assert large.log["source"] == f"{csv_file.name} (DuckDB)"
+    assert_same_facts(small.customers.set_index("customer"),
+                      large.customers.set_index("customer"))
+    assert engines.pick_engine([csv_file, csv_file]) == "pandas"  # several files
+    assert engines.pick_engine([tmp_path / "missing.csv"]) == "pandas"  # named there
+    assert engines.pick_engine([csv_file], "pandas") == "pandas"
+    monkeypatch.setattr("importlib.util.find_spec", lambda name: None)
+    assert engines.pick_engine([csv_file]) == "pandas"  # duckdb not installed
+
+
+def test_auto_reads_with_pandas_what_duckdb_refuses(tmp_path, monkeypatch):
+    from xl_crm import engines
+
+    path = tmp_path / "c.csv"
+    path.write_text('Customer,Date,Amount\na,2025-01-05,"$1,200.50"\nb,2025-01-06,(30.00)\n'
+                    'b,2025-01-07,40\n')
+    monkeypatch.setitem(engines.AUTO_DUCKDB_BYTES, ".csv", 10)
+    with pytest.raises(InputError):
+        analyze_path(path, engine="duckdb", today=TODAY)
+    result = analyze_path(path, today=TODAY)
+    assert result.log["source"] == "c.csv"  # read by the pandas engine
+    assert dict(zip(result.customers["customer"], result.customers["net_sales"])) == \
+        {"a": 1200.5, "b": 10.0}

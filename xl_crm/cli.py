@@ -25,7 +25,7 @@ from typing import TYPE_CHECKING
 from . import __version__
 from .core.constants import LANGS
 from .core.errors import InputError, XlCrmError
-from .engines import ENGINES
+from .engines import ENGINE_CHOICES
 from .options import OPTIONS
 from .output import OutputError, check_target
 
@@ -176,7 +176,7 @@ def progress(message: str) -> None:
 def _analysis(args: argparse.Namespace) -> Analysis:
     from .engines import analyze_path
 
-    return analyze_path(args.input, _options(args), getattr(args, "engine", "pandas"),
+    return analyze_path(args.input, _options(args), getattr(args, "engine", "auto"),
                         sheet=args.sheet, progress=progress,
                         mapping=parse_columns(getattr(args, "columns", None) or []))
 
@@ -250,7 +250,7 @@ def _managers(args: argparse.Namespace) -> list | None:
     if args.split_by is None or args.managers is None:
         raise InputError("--split-by and --managers go together (--split-by region "
                          "--managers managers.csv)")
-    if args.engine != "pandas":
+    if args.engine == "duckdb":
         raise InputError("--split-by reads with the pandas engine (leave out --engine)",
                          "--engine")
     from .managers import read_managers
@@ -324,8 +324,9 @@ def cmd_demo(args: argparse.Namespace) -> int:
 def _add_analysis_options(p: argparse.ArgumentParser, columns: bool = True) -> None:
     """``--engine`` and the analysis options of :data:`xl_crm.options.OPTIONS` (flag,
     help and default from the table; values are checked when the command runs)."""
-    p.add_argument("--engine", choices=ENGINES, default="pandas",
-                   help="pandas (default, every format) or duckdb (large CSV/Parquet files)")
+    p.add_argument("--engine", choices=ENGINE_CHOICES, default="auto",
+                   help="auto (default: duckdb for large CSV/Parquet files, else pandas), "
+                   "pandas (every format) or duckdb (CSV/Parquet of any size)")
     for option in ANALYSIS_FLAGS:
         if option.name == "columns":
             if columns:

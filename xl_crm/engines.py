@@ -20,10 +20,34 @@ if TYPE_CHECKING:
     from .core.sales import Sales
 
 ENGINES = ("pandas", "duckdb")
+ENGINE_CHOICES = ("auto", *ENGINES)
+# auto: a CSV or Parquet file of at least this size goes to DuckDB (when installed); the
+# measured crossing point of the two engines, process start included (benchmarks/README)
+AUTO_DUCKDB_BYTES = {".csv": 3_000_000, ".parquet": 4_000_000}
+
+
+def pick_engine(paths: Sequence[Path], engine: str = "auto") -> str:
+    """The engine that runs: ``engine`` itself, or for ``auto`` DuckDB when the input is
+    one CSV or Parquet file of :data:`AUTO_DUCKDB_BYTES` or more and duckdb is installed,
+    else pandas (workbooks, several files, small files)."""
+    if engine != "auto":
+        return engine
+    if len(paths) != 1:
+        return "pandas"
+    limit = AUTO_DUCKDB_BYTES.get(paths[0].suffix.lower())
+    try:
+        big = limit is not None and paths[0].stat().st_size >= limit
+    except OSError:
+        return "pandas"  # the reader names what is wrong with the file
+    if not big:
+        return "pandas"
+    from importlib.util import find_spec
+
+    return "duckdb" if find_spec("duckdb") is not None else "pandas"
 
 
 def analyze_path(path: str | Path | Sequence[str | Path], options: Options | None = None,
-                 engine: str = "pandas", sheet: str | None = None,
+                 engine: str = "auto", sheet: str | None = None,
                  today: dt.date | None = None,
                  progress: Callable[[str], None] = lambda _: None,
                  mapping: Mapping[str, object] | None = None) -> Analysis:
@@ -35,23 +59,37 @@ def analyze_path(path: str | Path | Sequence[str | Path], options: Options | Non
     ``mapping`` ({role: header}, as :func:`xl_crm.core.columns.detect_columns` takes it)
     names columns whose headers are not recognised; both engines apply it alike. Several
     files are read by the pandas engine (``engine="duckdb"`` takes one CSV or Parquet file).
+    ``engine="auto"`` (the default) picks one (:func:`pick_engine`); both give the same
+    analysis (tests/test_engines.py).
     """
     from .core.analysis import Options, analyze_facts, check_options
 
     options = options or Options()
-    if engine not in ENGINES:
-        raise InputError(f"engine must be pandas or duckdb, not {engine!r}", "engine")
+    if engine not in ENGINE_CHOICES:
+        raise InputError(f"engine must be auto, pandas or duckdb, not {engine!r}", "engine")
     check_options(options)
     paths = input_paths(path)
-    if engine == "duckdb" and len(paths) == 1:
+    chosen = pick_engine(paths, engine)
+    if chosen == "duckdb" and len(paths) == 1:
         from .duck import read_facts  # imports duckdb only when used
 
         progress(f"reading and aggregating {paths[0].name} with DuckDB")
-        facts, basis, source = read_facts(paths[0], options.as_of, options.monetary,
-                                          options.current_days, options.migration_period_days,
-                                          mapping=mapping, today=today, compare=options.compare)
-        progress(f"analysing {len(facts.table):,} customers")
-        return analyze_facts(facts, basis, source, options)
+        try:
+            facts, basis, source = read_facts(
+                paths[0], options.as_of, options.monetary, options.current_days,
+                options.migration_period_days, mapping=mapping, today=today,
+                compare=options.compare)
+        except InputError:
+            if engine != "auto":
+                raise
+            # auto: a file DuckDB refuses goes to the pandas engine, which reads more cell
+            # forms (currency signs, parentheses) or names the problem in its own words
+            progress(f"reading {paths[0].name} with pandas instead")
+        else:
+            progress(f"analysing {len(facts.table):,} customers")
+            return analyze_facts(facts, basis, source, options)
+        chosen = "pandas"
+    engine = chosen
     if engine == "duckdb":
         raise InputError(f"--engine duckdb reads one file, not {len(paths)}; several files "
                          "are read by --engine pandas (or combine them into one Parquet "

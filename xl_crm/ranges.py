@@ -20,7 +20,7 @@ import pandas as pd
 
 from .core.errors import InputError
 from .core.values import parse_amounts, parse_dates
-from .views import excel_value
+from .views import series_values
 
 # Cell errors as classic xlwings hands them to a worksheet function (COM error codes, int)
 # and as xlwings Lite does (text).
@@ -69,6 +69,15 @@ def check_errors(rows: Sequence[Sequence[object]], name: str) -> None:
             refuse_error(v, name, i)
 
 
+def _refuse_errors(values: Sequence[object], name: str) -> None:
+    """:func:`check_errors` of a flat column (position i is range row i), with a cheap
+    test first: only an int (a COM error code) or a text holding "#" can be one."""
+    for i, v in enumerate(values, start=1):
+        kind = type(v)
+        if (kind is int and v in CELL_ERRORS) or (kind is str and "#" in v):
+            refuse_error(v, name, i)
+
+
 def one_cell(value: object, name: str) -> object:
     """A one-cell argument's value (a range of one cell too); a cell error or a range of
     several cells is refused."""
@@ -84,16 +93,22 @@ def one_cell(value: object, name: str) -> object:
 def column(arg: object, name: str) -> list[object]:
     """A one-column (or one-row) range as a flat list; a wider block is an error, and so
     is a cell error (:func:`check_errors`)."""
+    if isinstance(arg, list) and arg and all(type(r) is list and len(r) == 1 for r in arg):
+        flat = [r[0] for r in arg]  # a column, as xlwings hands it over: no copy of rows
+        _refuse_errors(flat, name)
+        return flat
     rows = cells(arg)
     if not rows:
         raise InputError("is an empty range", name)
     width = max(len(r) for r in rows)
     if width == 1:
-        check_errors(rows, name)
-        return [r[0] if r else None for r in rows]
+        flat = [r[0] if r else None for r in rows]
+        _refuse_errors(flat, name)
+        return flat
     if len(rows) == 1:
-        check_errors([[v] for v in rows[0]], name)
-        return list(rows[0])
+        flat = list(rows[0])
+        _refuse_errors(flat, name)
+        return flat
     raise InputError(f"must be one column or one row, not {len(rows)} x {width} cells", name)
 
 
@@ -174,9 +189,10 @@ def flag(value: object, name: str, default: bool) -> bool:
 
 
 def table(frame: pd.DataFrame, header: Sequence[str]) -> list[list[object]]:
-    """A frame as a spilling 2-D list with a header row."""
-    body = [[excel_value(v) for v in row] for row in frame.itertuples(index=False, name=None)]
-    return [list(header)] + body
+    """A frame as a spilling 2-D list with a header row (converted column by column,
+    :func:`xl_crm.views.series_values`)."""
+    columns = [series_values(frame.iloc[:, i]) for i in range(frame.shape[1])]
+    return [list(header)] + [list(row) for row in zip(*columns)]
 
 
 # C0 controls other than tab, line feed and carriage return (which cells hold), and DEL

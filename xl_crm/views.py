@@ -67,6 +67,22 @@ def excel_value(v: object) -> object:
     return v
 
 
+def series_values(series: pd.Series, each=excel_value) -> list[object]:
+    """A column as cell values, converted column-wise (one numpy pass for dates, floats,
+    integers and booleans): dates as datetime, NaN and NaT as empty; other values one by
+    one through ``each`` (:func:`excel_value`)."""
+    dtype = series.dtype
+    if pd.api.types.is_datetime64_dtype(dtype):  # naive; NaT becomes None
+        return series.to_numpy(dtype="datetime64[us]").astype(object).tolist()
+    if pd.api.types.is_float_dtype(dtype):
+        arr = series.to_numpy(dtype=float)
+        return np.where(np.isnan(arr), None, arr).tolist() if np.isnan(arr).any() \
+            else arr.tolist()
+    if pd.api.types.is_integer_dtype(dtype) or pd.api.types.is_bool_dtype(dtype):
+        return series.to_numpy().tolist()
+    return [each(v) for v in series.tolist()]
+
+
 def _recommendation(label: str, kind: str, lang: str):
     """The catalogue's recommendation for a label (the fallback's when it has none)."""
     try:

@@ -85,23 +85,41 @@ def recommend(label: str, lang: str = "en", kind: str | None = None,
     if kind is None and ":" in text and text.split(":", 1)[0].strip().lower() in KINDS:
         kind, text = (part.strip() for part in text.split(":", 1))
         kind = kind.lower()
-    cat = catalogue(table)
-    key = text.casefold()
-    hits = cat[(cat["label"].str.casefold() == key) | (cat["name"].str.casefold() == key)]
-    if kind is not None:
-        hits = hits[hits["kind"] == kind]
-    if hits.empty:
+    # the shipped catalogue's lookups are built once (10,000 CRM_STRATEGY cells: one scan)
+    names, texts = _shipped_index() if table is None else _build_index(catalogue(table))
+    hits = [h for h in names.get(text.casefold(), ()) if kind is None or h[0] == kind]
+    if not hits:
         raise InputError(f"{show(label)} is not a tier, segment, stage or quadrant in the "
                          "strategy catalogue (e.g. A, VIP, Champions, Important value, "
                          "Growth, Value)", "label")
-    first = min(hits.itertuples(), key=lambda r: KINDS.index(r.kind))
-    row = cat[(cat["kind"] == first.kind) & (cat["label"] == first.label) & (cat["lang"] == lang)]
-    if row.empty:
-        raise InputError(f"{show(first.label)} has no text in language {lang}", "label")
-    rec = row.iloc[0]
-    return Recommendation(rec["kind"], rec["label"], lang, rec["name"], rec["goal"],
-                          tuple(a.strip() for a in rec["actions"].split("|") if a.strip()),
-                          rec["resources"])
+    first = min(hits, key=lambda h: KINDS.index(h[0]))  # the first row of the first kind
+    found = texts.get((*first, lang))
+    if found is None:
+        raise InputError(f"{show(first[1])} has no text in language {lang}", "label")
+    return found
+
+
+@cache
+def _shipped_index():
+    return _build_index(catalogue(None))
+
+
+def _build_index(cat: pd.DataFrame) -> tuple[dict[str, list[tuple[str, str]]],
+                                             dict[tuple[str, str, str], Recommendation]]:
+    """The catalogue as lookups: casefolded label or name -> (kind, label) in row order,
+    and (kind, label, lang) -> its recommendation (the first such row)."""
+    names: dict[str, list[tuple[str, str]]] = {}
+    texts: dict[tuple[str, str, str], Recommendation] = {}
+    for rec in cat.itertuples(index=False):
+        pair = (rec.kind, rec.label)
+        for word in {str(rec.label).casefold(), str(rec.name).casefold()}:
+            listed = names.setdefault(word, [])
+            if pair not in listed:
+                listed.append(pair)
+        texts.setdefault((rec.kind, rec.label, rec.lang), Recommendation(
+            rec.kind, rec.label, rec.lang, rec.name, rec.goal,
+            tuple(a.strip() for a in rec.actions.split("|") if a.strip()), rec.resources))
+    return names, texts
 
 
 def display_name(label: str, kind: str, lang: str = "en",

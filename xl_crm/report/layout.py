@@ -21,7 +21,7 @@ from openpyxl.worksheet.table import Table, TableColumn, TableStyleInfo
 
 from ..i18n import text
 from ..plaintext import width as display_width
-from ..views import excel_value
+from ..views import excel_value, series_values
 
 MONEY = "#,##0.00"
 PERCENT = "0.0%"
@@ -194,15 +194,9 @@ def set_widths(ws, widths: Sequence[float]) -> None:
 
 
 def column_values(series: pd.Series) -> list[object]:
-    """A column as Python values ready for cells (dates as datetime, NaN as empty)."""
-    if pd.api.types.is_datetime64_any_dtype(series.dtype):
-        return [None if pd.isna(v) else v.to_pydatetime() for v in series]
-    if pd.api.types.is_float_dtype(series.dtype):
-        arr = series.to_numpy(dtype=float)
-        return [None if math.isnan(v) else v for v in arr.tolist()]
-    if pd.api.types.is_integer_dtype(series.dtype):
-        return series.to_numpy().tolist()
-    return [cell_value(v) for v in series.tolist()]
+    """A column as Python values ready for cells (dates as datetime, NaN as empty, text
+    through :func:`cell_value`)."""
+    return series_values(series, cell_value)
 
 
 def write_table(ws, styler: Styler, headers: Sequence[str], columns: Sequence[list[object]],
