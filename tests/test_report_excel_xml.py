@@ -15,6 +15,7 @@ import pytest
 from openpyxl import Workbook, load_workbook
 from openpyxl.packaging.custom import StringProperty
 
+from tests.conftest import SAMPLE
 from xl_crm.core.errors import InputError
 from xl_crm.report import (
     DATA_SHEET,
@@ -127,6 +128,36 @@ def test_fill_formula_values_touches_only_the_named_empty_formulas():
         fill_formula_values(xml, {"A1": 1.0})
     with pytest.raises(ValueError, match="finite"):
         fill_formula_values(xml, {"B1": float("nan")})
+    # openpyxl writing through lxml writes the empty value as <v></v>
+    lxml_style = '<row r="1"><c r="B1"><f>A1*2</f><v></v></c></row>'
+    assert fill_formula_values(lxml_style, {"B1": 6.0}) == \
+        '<row r="1"><c r="B1"><f>A1*2</f><v>6.0</v></c></row>'
+
+
+@pytest.mark.parametrize("lxml", ["True", "False"])
+def test_the_report_is_written_with_and_without_lxml(tmp_path, lxml):
+    """openpyxl writes through lxml when it is installed (a dependency) and OPENPYXL_LXML
+    allows it; the CLV sheet's cached values are stored either way."""
+    import os
+    import subprocess
+    import sys
+
+    code = ("import openpyxl.xml, sys\n"
+            "from xl_crm.engines import analyze_path\n"
+            "from xl_crm.report import write_report\n"
+            "a = analyze_path(sys.argv[1])\n"
+            "write_report(a, sys.argv[2])\n"
+            "print(openpyxl.xml.LXML)\n")
+    out = tmp_path / "r.xlsx"
+    run = subprocess.run([sys.executable, "-c", code, str(SAMPLE), str(out)], check=False,
+                         text=True,
+                         capture_output=True, env={**os.environ, "OPENPYXL_LXML": lxml})
+    assert run.returncode == 0, run.stderr
+    assert run.stdout.strip() == lxml
+    clv = load_workbook(out, data_only=True)["CLV"]
+    labels = [r[0] for r in clv.iter_rows(max_col=1, values_only=True)]
+    row = labels.index("Lifetime value per customer") + 1
+    assert isinstance(clv.cell(row, 2).value, float)  # a cached formula value, not empty
 
 
 def test_key_figures_beyond_255_characters_round_trip(report_path, sample_analysis):

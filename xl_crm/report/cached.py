@@ -1,7 +1,7 @@
 """Computed values for the report's formulas, stored the way Excel stores them.
 
-openpyxl writes a formula cell as ``<c r="B17"><f>$B$4</f><v /></c>``: the formula without
-its result. Excel shows such a cell as 0 (or empty) until it recalculates, and it does not
+openpyxl writes a formula cell as ``<c r="B17"><f>$B$4</f><v /></c>`` (``<v></v>`` when it
+writes through lxml): the formula without its result. Excel shows such a cell as 0 (or empty) until it recalculates, and it does not
 recalculate in Protected View (every emailed attachment opens there), in Outlook's
 previewer or on phones; readers that do not calculate (pandas, python-calamine, openpyxl
 ``data_only=True``) see nothing. The core already knows every value, so after openpyxl
@@ -19,7 +19,8 @@ import re
 from collections.abc import Mapping
 from pathlib import Path
 
-_FORMULA_CELL = re.compile(r'<c r="([A-Z]+[0-9]+)"([^>]*)><f>([^<]*)</f><v\s*/>(?:</v>)?</c>')
+# an empty value is <v /> (openpyxl's own XML writer) or <v></v> (with lxml)
+_FORMULA_CELL = re.compile(r'<c r="([A-Z]+[0-9]+)"([^>]*)><f>([^<]*)</f>(?:<v\s*/>|<v>\s*</v>)</c>')
 
 
 def _number(value: float) -> str:
