@@ -352,3 +352,17 @@ def test_the_history_sheet_is_not_the_sales_sheet(tmp_path):
     book.sheets["Sales"].name = "History"
     with pytest.raises(InputError, match="is the History sheet"):
         run(book)
+
+
+def test_a_bad_line_in_the_history_sheet_names_the_sheet_and_row(tmp_path):
+    from xl_crm.monthly import run
+
+    book = _button_book(tmp_path, [["Customer", "Date", "Amount"],
+                                   ["a", dt.datetime(2026, 2, 5), 1.0]])
+    book.add_sheet("History", [["Customer ID", "Date", "Net Sales"],
+                               ["a", dt.datetime(2026, 1, 5), "ten"]])
+    before = book.snapshot()
+    with pytest.raises(InputError) as err:
+        run(book)
+    assert str(err.value) == "sheet History: Net Sales (column C) row 2: 'ten' is not a number"
+    assert book.snapshot() == before

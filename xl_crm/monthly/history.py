@@ -15,6 +15,7 @@ too. Load the first year(s) once by pasting them into *Sales* and pressing the b
 
 from __future__ import annotations
 
+from ..core.errors import InputError
 from ..core.history import MonthChange, replace_months
 from ..core.sales import ORDER, Sales, sales_from_rows
 from ..views import series_values
@@ -43,8 +44,11 @@ def with_history(book: BookLike, sales: Sales, sales_name: str = "Sales"
     if not any(any(v not in (None, "") for v in r) for r in rows[1:]):  # none or header only
         history = None
     else:
-        history = sales_from_rows(rows, source=f"{getattr(book, 'name', 'workbook')} "
-                                  f"[{sheet.name}]", first_row=first_row)
+        try:
+            history = sales_from_rows(rows, source=f"{getattr(book, 'name', 'workbook')} "
+                                      f"[{sheet.name}]", first_row=first_row)
+        except InputError as err:  # say which sheet: the user looks at Sales first
+            raise InputError(f"sheet {sheet.name}: {err}") from None
     if history is None:
         months = sales.transactions["date"].dt.to_period("M").value_counts()
         return sales, tuple(MonthChange(str(m), 0, int(n)) for m, n in sorted(months.items()))
