@@ -105,8 +105,9 @@ def pick_sheet(names: list[str], sheet: str | None) -> str:
 
 OLE_SIGNATURE = b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1"  # encrypted OOXML and old .xls files
 # a formula element followed by no value, or an empty one, before its cell ends
-_NO_VALUE = re.compile(rb"(?:</(?:\w+:)?f>|<(?:\w+:)?f\b[^>]*/>)\s*"
-                       rb"(?:<(?:\w+:)?v\s*/>|<(?:\w+:)?v>\s*</(?:\w+:)?v>)?\s*</(?:\w+:)?c>")
+NO_VALUE_XML = (rb"(?:</(?:\w+:)?f>|<(?:\w+:)?f\b[^>]*/>)\s*"
+                rb"(?:<(?:\w+:)?v\s*/>|<(?:\w+:)?v>\s*</(?:\w+:)?v>)?\s*</(?:\w+:)?c>")
+_NO_VALUE = re.compile(NO_VALUE_XML)
 
 
 def _read_workbook(path: Path, sheet: str | None, mapping, today) -> Sales:

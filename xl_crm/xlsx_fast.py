@@ -25,11 +25,10 @@ from xml.etree import ElementTree
 
 from .core.columns import detect_columns, find_header_row
 from .core.errors import InputError
+from .files import NO_VALUE_XML
 
 # a formula followed by no value or an empty one before its cell ends, or an error cell
-_CAREFUL = re.compile(rb"(?:</(?:\w+:)?f>|<(?:\w+:)?f\b[^>]*/>)\s*"
-                      rb"(?:<(?:\w+:)?v\s*/>|<(?:\w+:)?v>\s*</(?:\w+:)?v>)?\s*</(?:\w+:)?c>"
-                      rb"|<(?:\w+:)?c\b[^>]*\bt=\"e\"")
+_CAREFUL = re.compile(NO_VALUE_XML + rb"|<(?:\w+:)?c\b[^>]*\bt=\"e\"")
 _MAIN = "{http://schemas.openxmlformats.org/spreadsheetml/2006/main}"
 _REL = "{http://schemas.openxmlformats.org/officeDocument/2006/relationships}"
 _PKG_REL = "{http://schemas.openxmlformats.org/package/2006/relationships}"

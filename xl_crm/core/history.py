@@ -30,7 +30,7 @@ import pandas as pd
 from pandas.api.types import union_categoricals
 
 from .errors import InputError
-from .sales import Sales
+from .sales import TEXT_ROLES, Sales
 
 VALUE_COLUMNS = ("cost", "profit")
 LISTED_FILES = 12  # files named in the source line before "..."
@@ -70,15 +70,7 @@ def combine_sales(parts: Sequence[Sales], names: Sequence[str]) -> History:
         raise InputError(f"{twice} is given twice; each export once")
     same_value_columns(parts, names)
     _refuse_overlap_without_ids(parts, names)
-    frames = []
-    for i, part in enumerate(parts):
-        tx = part.transactions.copy(deep=False)
-        tx["file"] = pd.Categorical.from_codes(np.full(len(tx), i, np.int16), categories=names)
-        frames.append(tx)
-    for role in ("customer", "order_id", "name", "region", "product", "rep", "file"):
-        union_categories(frames, role)
-    tx = pd.concat(frames, ignore_index=True, sort=False)
-    tx, repeats = _last_file_wins(tx, names)
+    tx, repeats = _last_file_wins(_stacked([p.transactions for p in parts], names), names)
     columns: dict[str, str] = {}
     for part in parts:
         for role, header in part.columns.items():
@@ -128,6 +120,19 @@ def _refuse_overlap_without_ids(parts: Sequence[Sales], names: Sequence[str]) ->
             raise InputError(f"{names[i]} and {names[j]} overlap from {_day(start)} to "
                              f"{_day(end)}, and {which} {why} to tell a repeated line from a "
                              "new one: leave one of them out, or export with order ids")
+
+
+def _stacked(frames: Sequence[pd.DataFrame], names: Sequence[str]) -> pd.DataFrame:
+    """The transactions of several sources one below the other, each line tagged with its
+    source in ``file`` (a categorical of ``names``), text columns on shared categories."""
+    tagged = []
+    for i, tx in enumerate(frames):
+        tx = tx.copy(deep=False)
+        tx["file"] = pd.Categorical.from_codes(np.full(len(tx), i, np.int16), categories=names)
+        tagged.append(tx)
+    for role in TEXT_ROLES:
+        union_categories(tagged, role)
+    return pd.concat(tagged, ignore_index=True, sort=False)
 
 
 def _day(value: np.datetime64) -> str:
@@ -202,14 +207,7 @@ def replace_months(history: Sales, new: Sales, names: tuple[str, str] = ("Histor
     counts_now = months.value_counts()
     changes = tuple(MonthChange(str(m), int(counts_before.get(m, 0)), int(n))
                     for m, n in sorted(counts_now.items()))
-    frames = []
-    for i, tx in enumerate((old[~replaced], fresh)):
-        tx = tx.copy(deep=False)
-        tx["file"] = pd.Categorical.from_codes(np.full(len(tx), i, np.int16), categories=names)
-        frames.append(tx)
-    for role in ("customer", "order_id", "name", "region", "product", "rep"):
-        union_categories(frames, role)
-    tx = pd.concat(frames, ignore_index=True, sort=False)
+    tx = _stacked([old[~replaced], fresh], names)
     columns = {**history.columns, **new.columns}
     blank = tuple(f"{names[1]} row {r}" for r in new.blank_rows)
     return Sales(tx, columns, blank, f"{history.source} + {new.source}"), changes
