@@ -6,7 +6,7 @@ DuckDB streams the file and spills to disk, so inputs may be larger than memory.
 aggregation is one plain SQL query over a ``tx`` relation (``customer, date, amount,
 order_key, value, cost, profit, name, region``) with standard aggregates, ``FILTER``
 clauses, ``median`` and one ``lag`` window: the same text runs on Spark SQL or Trino once
-``tx`` is defined there (see :func:`~xl_crm.duck.dialect.facts_sql` and the README).
+``tx`` is defined there (see :func:`xl_crm.facts_query.facts_sql` and the README).
 
 Rules of this engine, beyond the pandas engine's:
 - the header is the file's first row (no title rows above it);
@@ -35,7 +35,7 @@ the file: encoding, CSV dialect, re-reading refused files, row numbers), :mod:`.
 (counting and refusing bad cells) and :mod:`.engine` (:func:`read_facts`).
 """
 
-from .dialect import facts_sql
+from ..facts_query import facts_sql
 from .engine import read_facts
 
 __all__ = ["facts_sql", "read_facts"]

@@ -22,8 +22,7 @@ from ..core.columns import column_letter, detect_columns
 from ..core.constants import LABEL_FACTS, MONEY_DECIMALS, YEAR_DAYS
 from ..core.errors import InputError, show_path
 from ..core.facts import Facts, previous_date
-from ..core.grouping import money
-from ..core.trend import TREND_MONTHS, first_trend_day, month_numbers, trend_frame
+from ..facts_query import DAY_COLUMNS, facts_frame, facts_sql, trend_from_rows, trend_query
 from .cells import (
     TEXT_ROLES,
     all_blank,
@@ -37,7 +36,7 @@ from .cells import (
     text_expr,
 )
 from .checks import CHECK_ORDER, count_checks, day_order, refuse
-from .dialect import facts_sql, ident, quoted, trend_sql, trimmed, tx_columns
+from .dialect import ident, quoted, trimmed, tx_columns
 from .source import (
     Layout,
     described_scan,
@@ -52,8 +51,6 @@ from .source import (
 
 T = TypeVar("T")
 
-
-DAY_COLUMNS = ("first_purchase", "last_purchase", "first_seen", "last_before_cut")
 
 
 def _connect(threads: int | None = None):
@@ -274,10 +271,10 @@ def _read_checked(con, path: Path, scan: str, described, as_of, monetary,
             refuse(con, numbered, cols, exprs, "customer", blank, where["customer"], limit,
                     day_first, record)
         columns = _fetch_facts(con, query, found, False)
-    facts = _to_facts(columns, stamp, monetary)
+    facts = facts_frame(columns, stamp, monetary)
     source = {"source": f"{path.name} (DuckDB)", "columns": dict(label),
               "rows_read": int(rows_read), "blank_rows": blank_rows}
-    monthly = _trend(con, stamp, start)
+    monthly = trend_from_rows(con.execute(trend_query(stamp)).fetchall(), stamp, start)
     before = previous_date(stamp, start, compare)
     previous = None
     if before is not None:  # the same table up to the previous period end
@@ -285,25 +282,10 @@ def _read_checked(con, path: Path, scan: str, described, as_of, monetary,
                     f"WHERE NOT blank AND date <= DATE '{before.date()}'")
         earlier = _fetch_facts(con, facts_sql(found, before, start, current_days, period_days),
                                found, False)
-        previous = Facts(_to_facts(earlier, before, monetary), before, 0, (), start,
+        previous = Facts(facts_frame(earlier, before, monetary), before, 0, (), start,
                          current_days, period_days)
     return (Facts(facts, stamp, int(late), tuple(late_rows), start, current_days,
                   period_days, previous, monthly), basis, source)
-
-
-def _trend(con, as_of: pd.Timestamp, start: pd.Timestamp) -> pd.DataFrame:
-    """The monthly trend of ``tx`` up to ``as_of`` (:func:`trend_sql`), as the pandas
-    engine's :func:`xl_crm.core.trend.monthly_trend` gives it."""
-    end = int(np.datetime64(as_of.date(), "D").astype("int64"))
-    first = first_trend_day(end)
-    last = int(month_numbers(np.array([end]))[0])
-    rows = con.execute(trend_sql(pd.Timestamp(np.datetime64(first, "D")))).fetchall()
-    net, customers, orders = (np.zeros(TREND_MONTHS) for _ in range(3))
-    for month, amount, buyers, count in rows:
-        slot = month - (last - TREND_MONTHS + 1)
-        net[slot], customers[slot], orders[slot] = amount or 0.0, buyers, count
-    day = int(np.datetime64(start.date(), "D").astype("int64"))
-    return trend_frame(last, day, net, customers, orders)
 
 
 def _fetch_facts(con, query: str, found: Mapping[str, int],
@@ -374,57 +356,3 @@ def _fix_update(where: str, fixes: list[str], day_first: bool | None) -> str:
     sets = ", ".join(f"{r} = CASE WHEN {r}_raw IS NULL THEN {r} ELSE "
                      f"{full_expr(r, r + '_raw', 'VARCHAR', day_first)} END" for r in fixes)
     return f"UPDATE typed SET {sets} WHERE {where}"
-
-
-def _to_facts(columns: Mapping[str, np.ndarray], as_of: pd.Timestamp,
-              monetary: str) -> pd.DataFrame:
-    """The query result (numpy arrays by column, masked where NULL; dates as day numbers
-    since 1970) in the pandas engine's layout and types."""
-    def floats(col: str) -> np.ndarray:  # NULL as NaN; the fetched arrays are ours to keep
-        data = columns[col]
-        data = data if data.dtype == np.float64 else data.astype(float)
-        return data.filled(np.nan) if isinstance(data, np.ma.MaskedArray) else data
-
-    out: dict[str, np.ndarray] = {}
-    for col in ("first_purchase", "last_purchase", "first_seen"):
-        out[col] = _dates(floats(col))
-    end = np.datetime64(as_of.date(), "D").astype("int64")
-    out["recency"] = end - floats("last_purchase")  # NaN without a purchase
-    out["frequency"] = columns["frequency"].astype("int64")
-    net = floats("net_sales")
-    freq = out["frequency"]
-    out["monetary"] = money(np.where(freq > 0, net / np.maximum(freq, 1), net)) \
-        if monetary == "mean" else net.copy()  # not one array in two columns
-    out["net_sales"] = net
-    for col in ("purchases", "returns", "cost", "profit"):
-        if col in columns:
-            out[col] = floats(col)
-    if "cost" in columns and "profit" not in columns:
-        out["profit"] = money(net - out["cost"])
-    out["purchase_days"] = columns["purchase_days"].astype("int64")
-    out["median_gap"] = floats("median_gap")
-    out["first_day_purchases"] = floats("first_day_purchases")
-    for col in ("earlier", "recent", "current_value"):
-        out[col] = floats(col)
-    out["ly_active"] = columns["ly_active"].astype(bool)
-    out["py_active"] = columns["py_active"].astype(bool)
-    out["ly_purchases"] = columns["ly_purchases"].astype("int64")
-    out["ly_net"] = floats("ly_net")
-    if "ly_cost" in columns:
-        out["ly_cost"] = floats("ly_cost")
-    out["last_before_cut"] = floats("last_before_cut")
-    out["lp_buyer"] = columns["lp_buyer"].astype(bool)
-    out["lp_value"] = floats("lp_value")
-    for col in LABEL_FACTS:
-        out[col] = np.asarray(columns[col], dtype=object)
-    index = pd.Index(np.asarray(columns["customer"], dtype=object), dtype=object,
-                     name="customer")
-    return pd.DataFrame(out, index=index, copy=False)
-
-
-def _dates(days: np.ndarray) -> np.ndarray:
-    """Day numbers since 1970 (NaN: none) as datetime64[ns] (NaT: none)."""
-    out = np.full(len(days), np.datetime64("NaT"), dtype="datetime64[ns]")
-    known = ~np.isnan(days)
-    out[known] = days[known].astype("int64").astype("datetime64[D]")
-    return out
