@@ -231,27 +231,46 @@ def duck_rows(size: int, repeat: int) -> None:
     shutil.rmtree(folder)
 
 
+def cli_seconds(path: Path, engines: tuple[str, ...], repeat: int) -> dict[str, float]:
+    """Best whole-process seconds of ``xl-crm analyze PATH --engine E`` per engine."""
+    times = {}
+    for engine in engines:
+        best = float("inf")
+        for _ in range(repeat):
+            start = time.perf_counter()
+            subprocess.run([sys.executable, "-m", "xl_crm.cli", "analyze", str(path),
+                            "--engine", engine], capture_output=True, check=True)
+            best = min(best, time.perf_counter() - start)
+        times[engine] = best
+    return times
+
+
 def auto_rows(size: int, repeat: int) -> None:
     """``xl-crm analyze FILE`` with each engine and with auto, the whole process timed
     (start, imports, reading, analysis): where auto's file-size threshold comes from."""
     folder = Path(tempfile.mkdtemp(prefix="xl_crm_auto_"))
     rows, paths = write_files(size, folder)
     for kind, path in paths.items():
-        times = {}
-        for engine in ("pandas", "duckdb", "auto"):
-            best = float("inf")
-            for _ in range(repeat):
-                start = time.perf_counter()
-                subprocess.run([sys.executable, "-m", "xl_crm.cli", "analyze", str(path),
-                                "--engine", engine], capture_output=True, check=True)
-                best = min(best, time.perf_counter() - start)
-            times[engine] = best
+        times = cli_seconds(path, ("pandas", "duckdb", "auto"), repeat)
         better = min(times["pandas"], times["duckdb"])
         size_mb = path.stat().st_size / 1e6
         print(f"| xl-crm analyze, {kind} {size_mb:,.1f} MB, auto | {rows:,} | "
               f"{times['auto']:.2f} | | better of pandas {times['pandas']:.2f} / duckdb "
               f"{times['duckdb']:.2f} | {better:.2f} | {times['auto'] / better:.2f} |",
               flush=True)
+    shutil.rmtree(folder)
+
+
+def spark_rows(size: int, repeat: int) -> None:
+    """``xl-crm analyze FILE`` with the Spark engine (local[*], a new JVM each run) against
+    DuckDB and pandas, whole processes on the same CSV and Parquet files."""
+    folder = Path(tempfile.mkdtemp(prefix="xl_crm_spark_"))
+    rows, paths = write_files(size, folder)
+    for kind, path in paths.items():
+        times = cli_seconds(path, ("spark", "duckdb", "pandas"), repeat)
+        print(f"| xl-crm analyze --engine spark, {kind} | {rows:,} | {times['spark']:.2f} | "
+              f"| duckdb {times['duckdb']:.2f} / pandas {times['pandas']:.2f} | "
+              f"{times['duckdb']:.2f} | {times['spark'] / times['duckdb']:.2f} |", flush=True)
     shutil.rmtree(folder)
 
 
@@ -351,6 +370,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--predict-customers", type=int, nargs="*", default=[100_000])
     parser.add_argument("--auto-sizes", type=int, nargs="*",
                         default=[10_000, 1_000_000, 10_000_000])
+    parser.add_argument("--spark-sizes", type=int, nargs="*", default=[],
+                        help="Spark engine against DuckDB and pandas (e.g. 1000000 10000000)")
     args = parser.parse_args(argv)
 
     print(f"Machine: {platform.machine()}, {os.cpu_count()} cores, Python "
@@ -381,6 +402,8 @@ def main(argv: list[str] | None = None) -> int:
         predict_rows(customers, args.repeat)
     for size in args.auto_sizes:
         auto_rows(size, args.repeat)
+    for size in args.spark_sizes:
+        spark_rows(size, args.repeat)
     if args.report_customers:
         secs, peak = report_in_child(args.report_customers)
         result = analyze(sales_from_frame(

@@ -40,7 +40,8 @@ DEMO_OUTPUT = Path("out")
 USER_TEMP: Path | None = None  # the user's temporary folder (the run uses a private one)
 REPORT_SUFFIX = ".xlsx"
 INPUT_HELP = ("sales data file, or several files or a folder of monthly exports, analysed as "
-              "one history (orders in several files counted once)")
+              "one history (orders in several files counted once); with --engine spark "
+              "one path Spark reads (a folder of Parquet, s3a://..., hdfs://...)")
 # the analysis options that are flags of report, analyze and demo (--sheet and --lang are
 # added where a command takes them)
 ANALYSIS_FLAGS = tuple(o for o in OPTIONS.values() if o.cli and (o.analysis or o.name == "columns"))
@@ -176,9 +177,37 @@ def progress(message: str) -> None:
 def _analysis(args: argparse.Namespace) -> Analysis:
     from .engines import analyze_path
 
-    return analyze_path(args.input, _options(args), getattr(args, "engine", "auto"),
+    engine = getattr(args, "engine", "auto")
+    table, conf = getattr(args, "table", None), getattr(args, "conf", None) or []
+    urls = [str(p) for p in args.input if not isinstance(p, Path)]
+    if engine != "spark":
+        if urls:
+            raise InputError(f"{urls[0]}: a URL is read by --engine spark")
+        if table is not None or conf:
+            raise InputError(f"{'--table' if table is not None else '--conf'} goes with "
+                             "--engine spark")
+    if not args.input and table is None:
+        raise InputError("give INPUT, a sales file (or with --engine spark, --table NAME)")
+    spark_conf = None
+    if conf:
+        from .spark.session import parse_conf
+
+        spark_conf = parse_conf(conf)
+    return analyze_path(args.input or None, _options(args), engine,
                         sheet=args.sheet, progress=progress,
-                        mapping=parse_columns(getattr(args, "columns", None) or []))
+                        mapping=parse_columns(getattr(args, "columns", None) or []),
+                        table=table, spark_conf=spark_conf)
+
+
+def input_arg(text: str) -> Path | str:
+    """An INPUT argument: a path on this computer, or a URL (``s3a://...``) kept as text
+    (a Path would fold its ``//``)."""
+    return text if "://" in text and not text.startswith("file:") else Path(text)
+
+
+def local_inputs(args: argparse.Namespace) -> list[Path]:
+    """The INPUT paths on this computer, which no output may replace."""
+    return [p for p in args.input if isinstance(p, Path)]
 
 
 def cmd_analyze(args: argparse.Namespace) -> int:
@@ -198,7 +227,7 @@ def report_target(args: argparse.Namespace) -> Path | None:
         shown = f" (not {output.suffix})" if output.suffix else ""
         raise OutputError(f"{output.name}: the report is an Excel workbook; its name must "
                           f"end in {REPORT_SUFFIX}{shown}")
-    check_target(output, args.overwrite, args.input)
+    check_target(output, args.overwrite, local_inputs(args))
     return output
 
 
@@ -222,7 +251,7 @@ def cmd_report(args: argparse.Namespace) -> int:
     output = output or Path(f"customer-value-{result.as_of:%Y-%m}.xlsx")
     progress(f"writing {output}")
     written = write_report(result, output, ReportOptions(lang=args.lang, tiers=args.tiers),
-                           overwrite=args.overwrite, inputs=args.input)
+                           overwrite=args.overwrite, inputs=local_inputs(args))
     print(f"report written: {written}")
     status = 0
     if managers:
@@ -233,7 +262,8 @@ def cmd_report(args: argparse.Namespace) -> int:
     try:
         attachment, summary = mail_attachment(result, written,
                                               report_summary(result, args.lang), args.lang,
-                                              inputs=args.input, overwrite=args.overwrite)
+                                              inputs=local_inputs(args),
+                                              overwrite=args.overwrite)
     except XlCrmError as err:
         print(f"xl-crm: {one_line(f'{failed}: {err}')}", file=sys.stderr)
         return 1
@@ -250,7 +280,7 @@ def _managers(args: argparse.Namespace) -> list | None:
     if args.split_by is None or args.managers is None:
         raise InputError("--split-by and --managers go together (--split-by region "
                          "--managers managers.csv)")
-    if args.engine == "duckdb":
+    if args.engine in ("duckdb", "spark"):
         raise InputError("--split-by reads with the pandas engine (leave out --engine)",
                          "--engine")
     from .managers import read_managers
@@ -269,7 +299,7 @@ def _split(args: argparse.Namespace, result: Analysis, sales, source, managers, 
     for w in warnings:
         print(f"xl-crm: {one_line(w)}", file=sys.stderr)
     ok = send_split(deliveries, written, args.split_by, tiers=args.tiers,
-                    dry_run=args.dry_run, overwrite=args.overwrite, inputs=args.input,
+                    dry_run=args.dry_run, overwrite=args.overwrite, inputs=local_inputs(args),
                     say=print, complain=lambda m: print(f"xl-crm: {one_line(m)}",
                                                         file=sys.stderr))
     return 0 if ok else 1
@@ -326,7 +356,8 @@ def _add_analysis_options(p: argparse.ArgumentParser, columns: bool = True) -> N
     help and default from the table; values are checked when the command runs)."""
     p.add_argument("--engine", choices=ENGINE_CHOICES, default="auto",
                    help="auto (default: duckdb for large CSV/Parquet files, else pandas), "
-                   "pandas (every format) or duckdb (CSV/Parquet of any size)")
+                   "pandas (every format), duckdb (CSV/Parquet of any size) or spark "
+                   "(Apache Spark: master from XL_CRM_SPARK_MASTER, default local[*])")
     for option in ANALYSIS_FLAGS:
         if option.name == "columns":
             if columns:
@@ -338,6 +369,15 @@ def _add_analysis_options(p: argparse.ArgumentParser, columns: bool = True) -> N
         p.add_argument(option.cli_flag, dest=option.name, metavar="VALUE",
                        help=option.help if not shown or "default" in option.help
                        else f"{option.help} (default {shown})")
+
+
+def _add_spark_options(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--table", metavar="NAME",
+                   help="with --engine spark: read this table of Spark's catalogue "
+                   "(e.g. db.sales) instead of INPUT")
+    p.add_argument("--conf", action="append", metavar="KEY=VALUE",
+                   help="with --engine spark: Spark configuration for the session, "
+                   "repeatable (also XL_CRM_SPARK_CONF, pairs separated by ';')")
 
 
 def _add_report_options(p: argparse.ArgumentParser) -> None:
@@ -384,7 +424,7 @@ def build_parser() -> argparse.ArgumentParser:
                        description="Analyse a sales file (.xlsx, .xlsm, .csv, .parquet) and "
                        "write the management report workbook. Example: xl-crm report "
                        "sales.xlsx -o report.xlsx --as-of 2026-10-31 --email boss@example.com")
-    p.add_argument("input", type=Path, nargs="+", help=INPUT_HELP)
+    p.add_argument("input", type=input_arg, nargs="*", help=INPUT_HELP)
     p.add_argument("-o", "--output", type=Path,
                    help="report file, ending in .xlsx (default: customer-value-YYYY-MM.xlsx "
                    "here)")
@@ -392,6 +432,7 @@ def build_parser() -> argparse.ArgumentParser:
                    help="replace an existing report (and, with --dry-run, its .eml)")
     _add_sheet(p)
     _add_analysis_options(p)
+    _add_spark_options(p)
     _add_report_options(p)
     _add_mail_options(p, "--email")
     p.add_argument("--split-by", choices=("region", "rep"),
@@ -423,9 +464,10 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("analyze", help="print the analysis of a sales file",
                        description="Print the analysis of a sales file (.xlsx, .xlsm, .csv, "
                        ".parquet). Example: xl-crm analyze sales.xlsx --as-of 2026-10-31")
-    p.add_argument("input", type=Path, nargs="+", help=INPUT_HELP)
+    p.add_argument("input", type=input_arg, nargs="*", help=INPUT_HELP)
     _add_sheet(p)
     _add_analysis_options(p)
+    _add_spark_options(p)
     p.set_defaults(func=cmd_analyze)
     return parser
 

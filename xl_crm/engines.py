@@ -1,6 +1,7 @@
 """Analysing a sales file with the chosen engine: ``pandas`` (default: every format, every
-check of :mod:`xl_crm.core.sales`) or ``duckdb`` (CSV/Parquet of any size, see
-:mod:`xl_crm.duck`). Both end in :func:`xl_crm.core.analysis.analyze_facts`.
+check of :mod:`xl_crm.core.sales`), ``duckdb`` (CSV/Parquet of any size, see
+:mod:`xl_crm.duck`) or ``spark`` (anything Spark reads, see :mod:`xl_crm.spark`). All end
+in :func:`xl_crm.core.analysis.analyze_facts`.
 
 pandas, DuckDB and the core are imported when a file is analysed, so that the command
 line answers ``--help`` quickly and is already handling Ctrl-C while they load.
@@ -19,7 +20,7 @@ if TYPE_CHECKING:
     from .core.analysis import Analysis, Options
     from .core.sales import Sales
 
-ENGINES = ("pandas", "duckdb")
+ENGINES = ("pandas", "duckdb", "spark")
 ENGINE_CHOICES = ("auto", *ENGINES)
 # auto: a CSV or Parquet file of at least this size goes to DuckDB (when installed); the
 # measured crossing point of the two engines, process start included (benchmarks/README)
@@ -46,11 +47,14 @@ def pick_engine(paths: Sequence[Path], engine: str = "auto") -> str:
     return "duckdb" if find_spec("duckdb") is not None else "pandas"
 
 
-def analyze_path(path: str | Path | Sequence[str | Path], options: Options | None = None,
+def analyze_path(path: str | Path | Sequence[str | Path] | None,
+                 options: Options | None = None,
                  engine: str = "auto", sheet: str | None = None,
                  today: dt.date | None = None,
                  progress: Callable[[str], None] = lambda _: None,
-                 mapping: Mapping[str, object] | None = None) -> Analysis:
+                 mapping: Mapping[str, object] | None = None,
+                 table: str | None = None,
+                 spark_conf: Mapping[str, str] | None = None) -> Analysis:
     """Read and analyse a sales file, or several files or a folder of them as one history
     (:func:`xl_crm.files.sales_files`, :mod:`xl_crm.core.history`: repeated orders
     counted once, overlaps without order ids refused); ``progress`` is told what is
@@ -59,15 +63,25 @@ def analyze_path(path: str | Path | Sequence[str | Path], options: Options | Non
     ``mapping`` ({role: header}, as :func:`xl_crm.core.columns.detect_columns` takes it)
     names columns whose headers are not recognised; both engines apply it alike. Several
     files are read by the pandas engine (``engine="duckdb"`` takes one CSV or Parquet file).
-    ``engine="auto"`` (the default) picks one (:func:`pick_engine`); both give the same
-    analysis (tests/test_engines.py).
+    ``engine="auto"`` (the default) picks pandas or DuckDB (:func:`pick_engine`); every
+    engine gives the same analysis (tests/test_engines.py, tests/test_spark.py).
+    ``engine="spark"`` takes one path Spark reads (a URL such as ``s3a://...`` too) or
+    ``table``, a table of Spark's catalogue, and ``spark_conf`` for a new Spark session.
     """
     from .core.analysis import Options, analyze_facts, check_options
 
     options = options or Options()
     if engine not in ENGINE_CHOICES:
-        raise InputError(f"engine must be auto, pandas or duckdb, not {engine!r}", "engine")
+        raise InputError(f"engine must be auto, pandas, duckdb or spark, not {engine!r}",
+                         "engine")
     check_options(options)
+    if engine == "spark":
+        return _analyze_spark(path, table, options, mapping, today, progress, spark_conf)
+    if table is not None:
+        raise InputError("a table is read by the Spark engine (--engine spark --table NAME)",
+                         "table")
+    if path is None:
+        raise InputError("no sales file given")
     paths = input_paths(path)
     chosen = pick_engine(paths, engine)
     if chosen == "duckdb" and len(paths) == 1:
@@ -96,6 +110,31 @@ def analyze_path(path: str | Path | Sequence[str | Path], options: Options | Non
                          "file)", "engine")
     sales, source = read_sales_paths(paths, sheet, mapping, today, progress)
     return analyze_sales(sales, source, options, progress)
+
+
+def _analyze_spark(path, table: str | None, options: Options,
+                   mapping: Mapping[str, object] | None, today: dt.date | None,
+                   progress: Callable[[str], None],
+                   spark_conf: Mapping[str, str] | None) -> Analysis:
+    """The Spark engine's analysis of one path (or a folder, or a URL) or ``table``."""
+    from .core.analysis import analyze_facts
+    from .spark import read_facts
+
+    if isinstance(path, list | tuple):
+        if len(path) > 1:
+            raise InputError(f"--engine spark reads one path (a folder of files is one "
+                             f"path), not {len(path)}", "engine")
+        path = path[0] if path else None
+    if (path is None) == (table is None):
+        raise InputError("the Spark engine reads either a path or a table (--table NAME)",
+                         "engine")
+    progress(f"reading and aggregating {table or path} with Spark")
+    facts, basis, source = read_facts(path, options.as_of, options.monetary,
+                                      options.current_days, options.migration_period_days,
+                                      mapping=mapping, today=today, compare=options.compare,
+                                      table=table, conf=spark_conf)
+    progress(f"analysing {len(facts.table):,} customers")
+    return analyze_facts(facts, basis, source, options)
 
 
 def input_paths(path: str | Path | Sequence[str | Path]) -> list[Path]:

@@ -126,6 +126,14 @@ FROM per_customer
 """
 
 
+def rank_value(found: Mapping[str, int]) -> str:
+    """The facts query's customer value as SQL over its result (profit, else net sales
+    minus cost, else net sales): the engines fetch customers in rank order, ``ORDER BY``
+    it descending, then by customer id (:func:`xl_crm.core.tiers.rank_order`)."""
+    return ("profit" if "profit" in found else f"round(net_sales - cost, {MONEY_DECIMALS})"
+            if "cost" in found else "net_sales")
+
+
 def trend_sql(first_day: pd.Timestamp) -> str:
     """The monthly trend over ``tx`` (plain SQL): per calendar month from ``first_day``
     (the first day of a month) its number since 1970-01, net sales, customers who bought

@@ -244,8 +244,7 @@ def _parse_date_text(
     last = t.str.extract(_YEAR_LAST)
     hit = last[0].notna().to_numpy() & ~done
     if hit.any():
-        a = last[0][hit].astype("int64").to_numpy()
-        b = last[1][hit].astype("int64").to_numpy()
+        a, b = _first_parts(last, hit)
         order = day_first if day_first is not None else _day_first(a, b, column, rows[hit], t[hit])
         year[hit] = last[2][hit].astype("int64")
         day[hit], month[hit] = (a, b) if order else (b, a)
@@ -275,6 +274,45 @@ def _parse_date_text(
     return out
 
 
+def _first_parts(last: pd.DataFrame, hit: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """The first and second numbers of the ``dd/mm/yyyy``-like dates ``hit`` marks."""
+    return (last[0][hit].astype("int64").to_numpy(), last[1][hit].astype("int64").to_numpy())
+
+
+def day_order_evidence(values: pd.Series) -> tuple[int, int, int]:
+    """Where a column of date text shows its day/month order, as :func:`parse_dates`
+    decides it: positions of the first ``dd/mm/yyyy``-like text whose first part is above
+    12 (day first), of the first whose second part is (month first), and of the first of
+    them at all; -1 for none. For engines that parse a column in parts (the Spark engine)
+    and must decide the order from the whole column, as the parser does."""
+    text = values[values.map(lambda v: isinstance(v, str))].astype(str)
+    t = text.str.normalize("NFKC").str.strip()
+    last = t.str.extract(_YEAR_LAST)
+    hit = last[0].notna().to_numpy()
+    if not hit.any():
+        return -1, -1, -1
+    a, b = _first_parts(last, hit)
+    where = np.flatnonzero(values.map(lambda v: isinstance(v, str)).to_numpy())[hit]
+
+    def first(mask: np.ndarray) -> int:
+        return int(where[np.flatnonzero(mask)[0]]) if mask.any() else -1
+
+    return first(a > 12), first(b > 12), int(where[0])
+
+
+def day_order_conflict(month_first: str, day_first: str, day_first_row: int) -> str:
+    """The message for a column holding both orders (the month-first text is the one
+    named with the row)."""
+    return (f"{show(month_first)} is month-first but row {day_first_row} "
+            f"({show(day_first)}) is day-first; use one order (best: 2025-03-01)")
+
+
+def day_order_undecided(text: str) -> str:
+    """The message for a column whose ``dd/mm/yyyy`` dates could be either order."""
+    return (f"{show(text)} could be day-first or month-first and no date in the column "
+            "decides; write dates as 2025-03-01 or say which order is used")
+
+
 def _day_first(
     a: np.ndarray, b: np.ndarray, column: str, rows: np.ndarray, text: pd.Series
 ) -> bool:
@@ -284,22 +322,13 @@ def _day_first(
     if day_first.any() and month_first.any():
         i = int(np.flatnonzero(month_first)[0])
         j = int(np.flatnonzero(day_first)[0])
-        raise InputError(
-            f"{show(text.iloc[i])} is month-first but row {int(rows[j])} "
-            f"({show(text.iloc[j])}) is day-first; use one order (best: 2025-03-01)",
-            column,
-            int(rows[i]),
-        )
+        raise InputError(day_order_conflict(text.iloc[i], text.iloc[j], int(rows[j])),
+                         column, int(rows[i]))
     if day_first.any():
         return True
     if month_first.any():
         return False
-    raise InputError(
-        f"{show(text.iloc[0])} could be day-first or month-first and no date in the column "
-        "decides; write dates as 2025-03-01 or say which order is used",
-        column,
-        int(rows[0]),
-    )
+    raise InputError(day_order_undecided(text.iloc[0]), column, int(rows[0]))
 
 
 def parse_amounts(

@@ -19,10 +19,17 @@ import numpy as np
 import pandas as pd
 
 from ..core.columns import column_letter, detect_columns
-from ..core.constants import LABEL_FACTS, MONEY_DECIMALS, YEAR_DAYS
+from ..core.constants import LABEL_FACTS, YEAR_DAYS
 from ..core.errors import InputError, show_path
 from ..core.facts import Facts, previous_date
-from ..facts_query import DAY_COLUMNS, facts_frame, facts_sql, trend_from_rows, trend_query
+from ..facts_query import (
+    DAY_COLUMNS,
+    facts_frame,
+    facts_sql,
+    rank_value,
+    trend_from_rows,
+    trend_query,
+)
 from .cells import (
     TEXT_ROLES,
     all_blank,
@@ -297,8 +304,7 @@ def _fetch_facts(con, query: str, found: Mapping[str, int],
     ``check_ids``)."""
     labels = [f"nfc_normalize({trimmed(r)}) AS {r}" for r in LABEL_FACTS]
     days = [f"{c} - DATE '1970-01-01' AS {c}" for c in DAY_COLUMNS]  # day numbers
-    value = ("profit" if "profit" in found else f"round(net_sales - cost, {MONEY_DECIMALS})"
-             if "cost" in found else "net_sales")
+    value = rank_value(found)
     return con.execute(f"SELECT * REPLACE ({', '.join(labels + days)}), "
                        f"{clean_key('customer') if check_ids else 'true'} AS clean_id "
                        f"FROM ({query}) "
