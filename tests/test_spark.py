@@ -189,6 +189,10 @@ def test_awkward_parquet_columns_read_as_the_pandas_engine_reads_them(spark, tmp
     utc = [dt.datetime(2025, 3, 1, 20, tzinfo=dt.UTC), dt.datetime(2025, 3, 1, 10, tzinfo=dt.UTC)]
     cases = {
         "offset_plus_8": {"Date": pa.array(utc, pa.timestamp("us", tz="+08:00"))},
+        # pandas 2 writes nanoseconds, which Spark reads only as numbers
+        "nanoseconds": {"Date": pa.array([dt.datetime(2025, 3, 1, 23, 59),
+                                          dt.datetime(1960, 3, 2)], pa.timestamp("ns"))},
+        "nanoseconds_plus_8": {"Date": pa.array(utc, pa.timestamp("ns", tz="+08:00"))},
         "offset_minus_5_30": {"Date": pa.array(utc, pa.timestamp("us", tz="-05:30"))},
         "text_amounts": {"Amount": ["$1,200.50", "(3.00)"]},
         "bad_amount": {"Amount": ["1", "x7"]},
@@ -201,6 +205,9 @@ def test_awkward_parquet_columns_read_as_the_pandas_engine_reads_them(spark, tmp
         "bad_amount.parquet: Amount (column C) row 3: 'x7' is not a number")
     assert outcome(tmp_path / "offset_plus_8.parquet", "spark")[0][0] == ("a", 1.0,
                                                                             "2025-03-02")
+    assert outcome(tmp_path / "nanoseconds.parquet", "spark")[0] == [
+        ("a", 1.0, "2025-03-01"), ("b", 2.0, "1960-03-02")]
+    assert spark.conf.get("spark.sql.legacy.parquet.nanosAsLong", "false") == "false"
 
 
 def test_encodings_and_bad_input_are_named_in_one_line(spark, tmp_path):

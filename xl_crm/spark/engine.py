@@ -46,6 +46,7 @@ from .batches import (
 from .session import spark_session
 
 SUFFIXES = (".csv", ".parquet")
+NANOS_AS_LONG = "spark.sql.legacy.parquet.nanosAsLong"
 
 
 @dataclass
@@ -79,6 +80,7 @@ def read_facts(path: str | Path | None = None, as_of: object | None = None,
     spark = spark_session(conf)
     folder = Path(tempfile.mkdtemp(prefix="xl_crm_spark_input_"))  # UTF-8 copies
     shown = table if table is not None else Path(str(path)).name or str(path)
+    nanos = spark.conf.get(NANOS_AS_LONG, None)
     try:
         source = _source(spark, path, table, folder)
         return _facts(spark, source, as_of, monetary, (current_days, period_days, compare),
@@ -93,6 +95,11 @@ def read_facts(path: str | Path | None = None, as_of: object | None = None,
         raise InputError(f"{shown}: Spark cannot read it: {_first_line(err)}") from err
     finally:
         shutil.rmtree(folder, ignore_errors=True)
+        if spark.conf.get(NANOS_AS_LONG, None) != nanos:
+            if nanos is None:
+                spark.conf.unset(NANOS_AS_LONG)
+            else:
+                spark.conf.set(NANOS_AS_LONG, nanos)
 
 
 def _from_spark(err: BaseException) -> bool:
@@ -123,9 +130,15 @@ def _source(spark, path, table: str | None, folder: Path) -> Source:
         raise InputError(f"file not found: {show_path(local)}")
     files = _local_files(local)
     if files[0].suffix.lower() == ".parquet":
+        nanos = _nanosecond_columns(files[0])
+        if nanos:  # Spark reads nanosecond timestamps (pandas 2's default) only as numbers
+            spark.conf.set(NANOS_AS_LONG, "true")
         frame = spark.read.parquet(*[str(f) for f in files])
-        zones = _zones(files[0])
-        for column, zone in zones.items():  # the calendar date in the column's own zone
+        for column in nanos:  # to microseconds, rounding down
+            c = "`" + column.replace("`", "``") + "`"
+            frame = frame.withColumn(column, F.expr(
+                f"timestamp_micros(({c} - pmod({c}, 1000)) div 1000)"))
+        for column, zone in _zones(files[0]).items():  # the date in the column's own zone
             frame = frame.withColumn(column, F.from_utc_timestamp(F.col(f"`{column}`"), zone))
         return _named(frame, tuple(frame.columns), local.name)
     from ..duck.source import csv_head, empty_records, utf8_source
@@ -223,6 +236,15 @@ def _named(frame, headers: tuple[str, ...], name: str) -> Source:
     frame = frame.select(*columns, F.input_file_name().alias(FILE),
                          F.input_file_block_start().alias(BLOCK))
     return Source(frame, headers, name)
+
+
+def _nanosecond_columns(path: Path) -> list[str]:
+    """The columns of a Parquet file holding timestamps in nanoseconds."""
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    return [f.name for f in pq.read_schema(path)
+            if pa.types.is_timestamp(f.type) and f.type.unit == "ns"]
 
 
 def _zones(path: Path) -> dict[str, str]:

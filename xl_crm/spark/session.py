@@ -87,7 +87,8 @@ def spark_session(conf: Mapping[str, str] | None = None):
         os.environ.setdefault("PYSPARK_PYTHON", sys.executable)
         os.environ.setdefault("PYTHONWARNINGS", "ignore")
         settings.setdefault("spark.ui.enabled", "false")
-        settings.setdefault("spark.local.dir", _private_folder())
+        if "spark.local.dir" not in settings:  # (the environment: the setting warns)
+            os.environ.setdefault("SPARK_LOCAL_DIRS", _private_folder())
     for key, value in settings.items():
         builder = builder.config(key, value)
     try:
@@ -98,7 +99,9 @@ def spark_session(conf: Mapping[str, str] | None = None):
         detail = str(err).strip().splitlines()
         raise InputError("Spark did not start: " + (detail[0][:300] if detail else
                                                      type(err).__name__)) from err
-    session.sparkContext.setLogLevel("ERROR")
+    # Spark's log would print Java stack traces for a refused file; the engine reports
+    # every failure in one line of its own
+    session.sparkContext.setLogLevel("OFF")
     return session
 
 
