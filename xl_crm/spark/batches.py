@@ -137,8 +137,7 @@ def _convert(part: pd.DataFrame, columns: Sequence[str], plan: Plan, file: str, 
         _check_widths(part[CORRUPT], pos, len(columns), plan.delimiter)
     frame = part[list(columns)].reset_index(drop=True)
     found = plan.found
-    blank = np.logical_and.reduce([blank_mask(frame.iloc[:, i]) for i in found.values()])
-    if blank.all():
+    if _all_blank(frame, found.values()):
         yield _frame(1, file, block, pos)
         return
     sales = sales_from_frame(frame, plan.mapping, first_row=start + 1, today=plan.today,
@@ -160,6 +159,17 @@ def _convert(part: pd.DataFrame, columns: Sequence[str], plan: Plan, file: str, 
     yield _frame(0, file, block, at, customer=np.asarray(tx["customer"], dtype=object),
                  day=day, amount=tx["amount"].to_numpy(dtype=float), order_key=keys,
                  value=row_values(tx), **extra)
+
+
+def _all_blank(frame: pd.DataFrame, columns) -> bool:
+    """Whether every used cell is blank (:func:`xl_crm.core.values.blank_mask`'s rule);
+    most batches answer at their first column's first cells."""
+    for i in columns:
+        column = frame.iloc[:, i]
+        head = column.iloc[:64]
+        if not blank_mask(head).all() or not blank_mask(column).all():
+            return False
+    return True
 
 
 def _check_widths(corrupt: pd.Series, pos: np.ndarray, width: int, delimiter: str) -> None:
