@@ -21,7 +21,8 @@ from xl_crm.core.facts import customer_facts
 from xl_crm.engines import analyze_path
 from xl_crm.files import read_sales
 from xl_crm.spark import read_facts
-from xl_crm.spark.session import configured, parse_conf, spark_session
+from xl_crm.spark.engine import JAVA_ENDED, _java_ended, _running
+from xl_crm.spark.session import configured, local_driver_memory, parse_conf, spark_session
 
 from .test_engines import AWKWARD_CSV, TODAY, _parquet, assert_same_facts
 
@@ -271,3 +272,24 @@ def test_configuration_from_the_environment_and_the_command_line():
                       {"XL_CRM_SPARK_CONF": "spark.sql.shuffle.partitions=4;x.y=1"})
     assert conf["spark.sql.shuffle.partitions"] == "8" and conf["x.y"] == "1"
     assert conf["spark.sql.session.timeZone"] == "UTC"
+
+
+def test_a_local_session_gets_half_the_memory_of_the_computer():
+    assert local_driver_memory(16 * 2**30) == "8g"
+    assert local_driver_memory(2**30) == "1g"          # never under Spark's own 1 GiB
+    assert local_driver_memory(512 * 2**30) == "64g"
+    assert local_driver_memory(0) == "4g"              # memory unknown (Windows)
+    assert re.fullmatch(r"\d+g", local_driver_memory())
+
+
+def test_a_java_process_that_ended_is_named_in_one_line(spark):
+    assert _running(spark) and not _running(object())
+    from py4j.protocol import Py4JError, Py4JNetworkError
+
+    assert _java_ended(ConnectionRefusedError(111, "Connection refused"))
+    assert _java_ended(Py4JNetworkError("Answer from Java side is empty"))
+    assert _java_ended(Py4JError("An error occurred while calling o1.x: Answer from Java "
+                                 "side is empty"))
+    assert not _java_ended(Py4JError("An error occurred while calling o1.csv"))
+    assert not _java_ended(ValueError("Connection refused"))
+    assert "spark.driver.memory" in JAVA_ENDED and "\n" not in JAVA_ENDED

@@ -90,16 +90,52 @@ def read_facts(path: str | Path | None = None, as_of: object | None = None,
             raise
         raise InputError(f"{shown}: {err}") from err
     except Exception as err:  # Spark's own errors (a path it cannot read, a lost worker)
+        if _java_ended(err) or not _running(spark):
+            raise InputError(f"{shown}: {JAVA_ENDED}") from err
         if not _from_spark(err):
             raise
         raise InputError(f"{shown}: Spark cannot read it: {_first_line(err)}") from err
     finally:
         shutil.rmtree(folder, ignore_errors=True)
-        if spark.conf.get(NANOS_AS_LONG, None) != nanos:
-            if nanos is None:
-                spark.conf.unset(NANOS_AS_LONG)
-            else:
-                spark.conf.set(NANOS_AS_LONG, nanos)
+        _restore(spark, NANOS_AS_LONG, nanos)
+
+
+JAVA_ENDED = ("Spark's Java process ended, most often for lack of memory: give the driver "
+              "more (--conf spark.driver.memory=16g) or analyse a part at a time")
+
+
+def _java_ended(err: BaseException) -> bool:
+    """Whether ``err`` says the session's Java process is gone (py4j cannot reach it)."""
+    if isinstance(err, ConnectionError):
+        return True
+    name = type(err).__name__
+    text = str(err)
+    return name == "Py4JNetworkError" or (
+        name == "Py4JError" and ("Answer from Java side is empty" in text
+                                 or "while receiving" in text or "while sending" in text))
+
+
+def _running(spark) -> bool:
+    """Whether the session's Spark context still runs (after an error: a Java process
+    that runs out of memory stops it, and the calls then fail in other words)."""
+    try:
+        return not spark.sparkContext._jsc.sc().isStopped()
+    except Exception:
+        return False
+
+
+def _restore(spark, key: str, value: str | None) -> None:
+    """Set ``key`` back to ``value`` (``None``: unset), unless the session has ended."""
+    try:
+        if spark.conf.get(key, None) == value:
+            return
+        if value is None:
+            spark.conf.unset(key)
+        else:
+            spark.conf.set(key, value)
+    except Exception as err:
+        if not _java_ended(err):
+            raise
 
 
 def _from_spark(err: BaseException) -> bool:

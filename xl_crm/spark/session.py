@@ -87,6 +87,8 @@ def spark_session(conf: Mapping[str, str] | None = None):
         os.environ.setdefault("PYSPARK_PYTHON", sys.executable)
         os.environ.setdefault("PYTHONWARNINGS", "ignore")
         settings.setdefault("spark.ui.enabled", "false")
+        if "SPARK_DRIVER_MEMORY" not in os.environ:
+            settings.setdefault("spark.driver.memory", local_driver_memory())
         if "spark.local.dir" not in settings:  # (the environment: the setting warns)
             os.environ.setdefault("SPARK_LOCAL_DIRS", _private_folder())
     for key, value in settings.items():
@@ -103,6 +105,25 @@ def spark_session(conf: Mapping[str, str] | None = None):
     # every failure in one line of its own
     session.sparkContext.setLogLevel("OFF")
     return session
+
+
+def local_driver_memory(physical: int | None = None) -> str:
+    """The Java heap of a local session (driver and workers in one process), unless the
+    configuration or ``SPARK_DRIVER_MEMORY`` gives one: half of this computer's memory
+    (``physical``, bytes), at least 1 GiB and at most 64 GiB, in whole GiB. Spark's own
+    default, 1 GiB, stops its Java process on ten million lines (826,000 customers)."""
+    if physical is None:
+        physical = _physical_memory()
+    gib = physical // 2 // 2**30 if physical else 4
+    return f"{min(max(gib, 1), 64)}g"
+
+
+def _physical_memory() -> int | None:
+    """This computer's memory in bytes, where the system says (not on Windows)."""
+    try:
+        return os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES")
+    except (AttributeError, ValueError, OSError):
+        return None
 
 
 def _private_folder() -> str:
