@@ -118,9 +118,11 @@ def _java_ended(err: BaseException) -> bool:
 def _running(spark) -> bool:
     """Whether the session's Spark context still runs (after an error: a Java process
     that runs out of memory stops it, and the calls then fail in other words)."""
+    from py4j.protocol import Py4JError
+
     try:
         return not spark.sparkContext._jsc.sc().isStopped()
-    except Exception:
+    except (Py4JError, ConnectionError, AttributeError):  # gone, or no session at all
         return False
 
 
