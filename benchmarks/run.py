@@ -274,6 +274,27 @@ def spark_rows(size: int, repeat: int) -> None:
     shutil.rmtree(folder)
 
 
+def xlsx_rows(size: int, repeat: int) -> None:
+    """``analyze_path`` of a generated .xlsx (the pandas engine: calamine read, cell rules,
+    analysis) against pandas' own calamine read plus the plain groupby."""
+    from xl_crm.engines import analyze_path
+
+    folder = Path(tempfile.mkdtemp(prefix="xl_crm_xlsx_"))
+    frame = transactions(size)
+    path = folder / f"sales-{size}.xlsx"
+    book = Workbook(write_only=True)
+    sheet = book.create_sheet("Sales")
+    sheet.append(list(frame.columns))
+    for row in frame.itertuples(index=False):
+        sheet.append(list(row))
+    book.save(path)
+    secs, peak = timed(partial(analyze_path, path, engine="pandas", today=TODAY), repeat)
+    ref, _ = timed(lambda: pandas_reference(pd.read_excel(path, engine="calamine")), repeat)
+    print(f"| analyze, .xlsx file | {len(frame):,} | {secs:.2f} | {peak:,.0f} | calamine read "
+          f"+ pandas groupby | {ref:.2f} | {secs / ref:.2f} |", flush=True)
+    shutil.rmtree(folder)
+
+
 def _seconds(fn: Callable[[], object]) -> float:
     gc.collect()
     start = time.perf_counter()
@@ -370,6 +391,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--predict-customers", type=int, nargs="*", default=[100_000])
     parser.add_argument("--auto-sizes", type=int, nargs="*",
                         default=[10_000, 1_000_000, 10_000_000])
+    parser.add_argument("--xlsx-sizes", type=int, nargs="*", default=[100_000])
     parser.add_argument("--spark-sizes", type=int, nargs="*", default=[],
                         help="Spark engine against DuckDB and pandas (e.g. 1000000 10000000)")
     args = parser.parse_args(argv)
@@ -402,6 +424,8 @@ def main(argv: list[str] | None = None) -> int:
         predict_rows(customers, args.repeat)
     for size in args.auto_sizes:
         auto_rows(size, args.repeat)
+    for size in args.xlsx_sizes:
+        xlsx_rows(size, args.repeat)
     for size in args.spark_sizes:
         spark_rows(size, args.repeat)
     if args.report_customers:
