@@ -31,6 +31,7 @@ compares with the previous period end (:mod:`.changes`; None when
 
 from __future__ import annotations
 
+import math
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 
@@ -312,11 +313,12 @@ def _clv(facts: pd.DataFrame, customers: pd.DataFrame, measured: Facts,
 def _migration(facts: pd.DataFrame, measured: Facts, options: Options) -> pd.DataFrame:
     """Repurchase probabilities per recency state and the migration-model value.
 
-    Margin per period = value of the last period's rows / customers who bought in it."""
+    Margin per period = value of the last period's rows / customers who bought in it (the
+    sum exactly rounded, so the engines' different customer orders give the same margin)."""
     period = options.migration_period_days
     probs = repurchase_from_facts(facts, measured.as_of, period, options.migration_states)
     buyers = int(facts["lp_buyer"].sum())
-    margin = float(facts["lp_value"].sum()) / buyers if buyers else 0.0
+    margin = math.fsum(facts["lp_value"].to_numpy(float)) / buyers if buyers else 0.0
     discount = (1 + DEFAULT_INTEREST) ** (period / YEAR_DAYS) - 1
     p = probs["probability"].fillna(0.0).to_numpy()
     probs["margin"] = margin
