@@ -47,6 +47,7 @@ from .layout import (
     MONEY,
     PERCENT,
     Styler,
+    cell_value,
     column_values,
     ignore_numbers_as_text,
     notes_footer,
@@ -56,6 +57,7 @@ from .layout import (
     setup_print,
     write_table,
 )
+from .sheet_rows import remove_rows_file
 from .summary import write_distributions, write_summary
 
 SUMMARY_PROPERTY = "xl_crm.summary"  # where reports before 0.2 kept the key figures (JSON)
@@ -145,6 +147,8 @@ def discard(book: Workbook) -> None:
         if ws._writer is not None:
             with contextlib.suppress(Exception):
                 ws._writer.cleanup()
+        with contextlib.suppress(Exception):
+            remove_rows_file(ws)
 
 
 def build_workbook(analysis: Analysis, options: ReportOptions = ReportOptions()) -> Workbook:
@@ -273,7 +277,8 @@ def _strategy_sheet(ws, analysis: Analysis, lang: str, tables: set[str]) -> None
     keys = strategy_columns(lang)
     widths = [STRATEGY_LAYOUT[k][1] for k in keys]
     set_widths(ws, widths)
-    columns = [list(col) for col in zip(*rows)] if rows else [[] for _ in headers]
+    columns = ([[cell_value(v) for v in col] for col in zip(*rows)] if rows
+               else [[] for _ in headers])
     write_table(ws, s, headers, columns, [STRATEGY_LAYOUT[k][0] for k in keys],
                 text("sheet.strategy", lang), tables, widths=widths)
 

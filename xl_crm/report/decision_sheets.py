@@ -10,7 +10,16 @@ from openpyxl.utils import get_column_letter
 from .. import decisions as views
 from ..core.analysis import Analysis
 from ..i18n import money_header, text
-from .layout import DATE, INTEGER, PERCENT, Styler, place_chart, set_widths, write_table
+from .layout import (
+    DATE,
+    INTEGER,
+    PERCENT,
+    Styler,
+    cell_value,
+    place_chart,
+    set_widths,
+    write_table,
+)
 
 TREND_ROW = 5  # the trend table's header row on the Changes sheet (the Summary chart's data)
 CHANGE = "+#,##0;-#,##0;0"  # a change in whole currency or customers, with its sign
@@ -114,7 +123,8 @@ def write_actions_sheet(ws, analysis: Analysis, lang: str, tables: set[str],
     s = Styler(ws, lang)
     set_widths(ws, [ACTION_WIDTHS[c] for c in views.ACTION_COLUMNS])
     rows = views.action_list(analysis, lang)
-    columns = [list(c) for c in zip(*rows)] if rows else [[] for _ in views.ACTION_COLUMNS]
+    columns = ([[cell_value(v) for v in c] for c in zip(*rows)] if rows
+               else [[] for _ in views.ACTION_COLUMNS])
     n = write_table(ws, s, views.action_header(lang, analysis.options.currency), columns,
                     [ACTION_FORMATS.get(c) for c in views.ACTION_COLUMNS], name, tables,
                     freeze="D2")  # priority, customer and name stay visible

@@ -22,6 +22,7 @@ from openpyxl.worksheet.table import Table, TableColumn, TableStyleInfo
 from ..i18n import text
 from ..plaintext import width as display_width
 from ..views import excel_value, series_values
+from .sheet_rows import stream_rows
 
 MONEY = "#,##0.00"
 PERCENT = "0.0%"
@@ -204,9 +205,10 @@ def write_table(ws, styler: Styler, headers: Sequence[str], columns: Sequence[li
                 freeze: str = "B2", widths: Sequence[float] | None = None) -> int:
     """Header row plus data rows as an Excel table with filters; returns rows written.
 
-    ``formats[i]`` is the number format of column i, ``"text"`` for user text (kept as
-    text even when it starts with ``=``), ``"wrap"`` for such text wrapped in its column,
-    or None. ``freeze``: the first cell that scrolls (the header row and the columns left
+    ``columns``: the values as :func:`cell_value` makes them (:func:`column_values` for
+    a pandas column); text is always stored as text (:mod:`.sheet_rows`).
+    ``formats[i]`` is the number format of column i, ``"text"`` for user text,
+    ``"wrap"`` for text wrapped in its column, or None. ``freeze``: the first cell that scrolls (the header row and the columns left
     of it stay visible). ``widths`` (the column widths, characters): each row is made as
     tall as its wrapped text needs (:func:`row_height`), since neither Excel nor
     LibreOffice sizes the rows of a file they open.
@@ -215,41 +217,14 @@ def write_table(ws, styler: Styler, headers: Sequence[str], columns: Sequence[li
 
     ws.freeze_panes = freeze  # before the first row: write-only sheets write their head first
     ws.append(styler.header_row(headers))
-    reusable = []
-    for fmt in formats:
-        if fmt is None:
-            reusable.append(None)
-        else:
-            reusable.append(styler.cell(None, None if fmt in ("text", "wrap") else fmt,
-                                        wrap=fmt == "wrap"))
-    text_cols = [i for i, f in enumerate(formats) if f == "text"]
+    styles = [styler.cell(None, None if fmt in (None, "text", "wrap") else fmt,
+                          wrap=fmt == "wrap").style_id for fmt in formats]
+    heights = None
     wrap_cols = [i for i, f in enumerate(formats) if f == "wrap"]
-    number_cols = [i for i, f in enumerate(formats) if f not in (None, "text", "wrap")]
-    n = 0
-    for values in zip(*columns):
-        row = list(values)
-        for i in text_cols:
-            value = row[i]
-            if isinstance(value, str) and value.startswith("="):  # text, never a formula
-                c = reusable[i]
-                c.value = value
-                c.data_type = "s"
-                row[i] = c
-        for i in number_cols:
-            c = reusable[i]
-            c.value = row[i]
-            row[i] = c
-        if wrap_cols and widths:
-            ws.row_dimensions[n + 2].height = row_height(
-                [(row[i], widths[i]) for i in wrap_cols])
-        for i in wrap_cols:
-            c = reusable[i]
-            c.value = row[i]
-            if isinstance(row[i], str):
-                c.data_type = "s"  # text, never a formula
-            row[i] = c
-        ws.append(row)
-        n += 1
+    if wrap_cols and widths:
+        heights = [row_height([(columns[i][j], widths[i]) for i in wrap_cols])
+                   for j in range(len(columns[0]))]
+    n = stream_rows(ws, columns, styles, heights)
     last = get_column_letter(len(headers))
     table = Table(displayName=table_name(name, taken), ref=f"A1:{last}{max(n, 1) + 1}")
     table.tableStyleInfo = TableStyleInfo(name="TableStyleMedium2", showRowStripes=True)

@@ -1,0 +1,89 @@
+"""The table rows the report streams as sheet XML (xl_crm.report.sheet_rows), read back the
+way Excel reads them: the cell types in the XML, and the values through openpyxl and
+python-calamine. Expected values are the inputs themselves (text as
+``layout.cell_text`` stores it)."""
+
+from __future__ import annotations
+
+import datetime as dt
+import re
+import zipfile
+from xml.etree import ElementTree
+
+import pytest
+from openpyxl import Workbook, load_workbook
+from openpyxl.utils.escape import unescape
+from python_calamine import CalamineWorkbook
+
+from xl_crm.report import discard
+from xl_crm.report.layout import DATE, MONEY, Styler, cell_value, write_table
+from xl_crm.report.sheet_rows import ROWS_FILE, stream_rows
+
+MAIN = "{http://schemas.openxmlformats.org/spreadsheetml/2006/main}"
+TEXTS = ['=HYPERLINK("http://evil.example/","open")', "=1+1", "#N/A", "#DIV/0!", "TRUE",
+         "00123", " leading", "trailing ", "a\r\nb", "tab\there", "<b>&amp;</b>", "x > y",
+         "Bel\x07l", "literal _x0041_", "张三", "O'Brien", 'say "hi"', "ID-🙂", ""]
+
+
+def _book(tmp_path, columns, formats, widths=None):
+    book = Workbook(write_only=True)
+    ws = book.create_sheet("T")
+    n = write_table(ws, Styler(ws, "en"), ["Text", "Number", "Date", "Flag"], columns, formats,
+                    "T", set(), widths=widths)
+    path = tmp_path / "t.xlsx"
+    book.save(path)
+    return path, n
+
+
+def test_text_stays_text_and_every_value_reads_back(tmp_path):
+    texts = [cell_value(t) for t in TEXTS]
+    numbers = [i * 1.1 - 3 for i in range(len(texts) - 1)] + [None]
+    dates = [dt.datetime(1900, 1, 1) + dt.timedelta(days=40 * i) for i in range(len(texts))]
+    dates[-1] = dt.datetime(2026, 10, 31)
+    flags = [i % 2 == 0 for i in range(len(texts))]
+    path, n = _book(tmp_path, [texts, numbers, dates, flags], ["text", MONEY, DATE, None])
+    assert n == len(texts)
+
+    xml = zipfile.ZipFile(path).read("xl/worksheets/sheet1.xml").decode()
+    cells = ElementTree.fromstring(xml).iter(f"{MAIN}c")
+    text_types = [c.get("t") for c in cells if re.fullmatch(r"A\d+", c.get("r"))]
+    assert text_types == ["inlineStr"] * (len(texts) + 1)  # never a formula or an error
+    assert "<f>" not in xml and 't="e"' not in xml
+    assert "&#13;" in xml  # a carriage return survives an XML reader
+
+    ws = load_workbook(path)["T"]
+    rows = list(ws.iter_rows(min_row=2, values_only=True))
+    assert [r[0] or "" for r in rows] == texts  # openpyxl reads "" as an empty cell
+    assert [r[1] for r in rows] == numbers  # the same doubles, to the last bit
+    assert [r[2] for r in rows] == dates  # 1900-01-01 is serial 1 (before the 1900 leap bug)
+    assert [r[3] for r in rows] == flags
+    assert ws["B2"].number_format == MONEY and ws["C2"].number_format == DATE
+    assert ws["B2"].font.name == ws["A2"].font.name == "Calibri"
+
+    sheet = CalamineWorkbook.from_path(str(path)).get_sheet_by_name("T").to_python()
+    assert [r[0] for r in sheet[1:]] == [unescape(t) for t in texts]  # as Excel shows them
+    assert sheet[14][0] == "literal _x0041_" and sheet[13][0] == "Bel\u2407l"
+    assert sheet[1][2] == dt.date(1900, 1, 1) or sheet[1][2] == dt.datetime(1900, 1, 1)
+
+
+def test_wrapped_rows_get_their_height_and_an_empty_table_is_a_table(tmp_path):
+    long = "word " * 40
+    path, n = _book(tmp_path, [["short", long], [1, 2], [None, None], [None, None]],
+                    ["wrap", None, None, None], widths=[20, 8, 8, 8])
+    ws = load_workbook(path)["T"]
+    assert ws.row_dimensions[2].height == 13.5 and ws.row_dimensions[3].height > 13.5
+    assert ws["A3"].alignment.wrap_text
+    path, n = _book(tmp_path, [[], [], [], []], ["text", None, None, None])
+    ws = load_workbook(path)["T"]
+    assert n == 0 and ws.tables["T"].ref == "A1:D2" and ws.max_row == 1
+
+
+@pytest.mark.parametrize("bad", [float("nan"), float("inf"), object()])
+def test_a_value_no_cell_holds_is_refused(tmp_path, bad):
+    book = Workbook(write_only=True)
+    ws = book.create_sheet("T")
+    ws.append(["h"])
+    with pytest.raises((ValueError, TypeError)):
+        stream_rows(ws, [[1.0, bad]], [0])
+    assert getattr(ws, ROWS_FILE) is None  # the rows written so far are deleted
+    discard(book)
