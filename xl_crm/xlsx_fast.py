@@ -29,6 +29,7 @@ from .files import NO_VALUE_XML
 
 # a formula followed by no value or an empty one before its cell ends, or an error cell
 _CAREFUL = re.compile(NO_VALUE_XML + rb"|<(?:\w+:)?c\b[^>]*\bt=\"e\"")
+_MARKS = (b"f>", b"<f", b":f", b't="e"')  # what every match of _CAREFUL contains
 _MAIN = "{http://schemas.openxmlformats.org/spreadsheetml/2006/main}"
 _REL = "{http://schemas.openxmlformats.org/officeDocument/2006/relationships}"
 _PKG_REL = "{http://schemas.openxmlformats.org/package/2006/relationships}"
@@ -62,11 +63,15 @@ def _parts(archive: zipfile.ZipFile) -> tuple[dict[str, str], bool]:
 
 
 def _needs_care(archive: zipfile.ZipFile, member: str) -> bool:
-    """Whether the sheet's XML holds an error cell or a formula without a value."""
+    """Whether the sheet's XML holds an error cell or a formula without a value. A piece
+    holding no formula element (``f>`` of an end tag, ``<f`` or ``:f`` of a start tag) and
+    no ``t="e"`` cannot match; the regular expression runs only on the others (it costs
+    0.3 s on the sample's 20 MB of XML, the substring tests a few milliseconds)."""
     tail = b""
     with archive.open(member) as xml:
         while chunk := xml.read(1 << 20):
-            if _CAREFUL.search(tail + chunk):
+            data = tail + chunk
+            if any(mark in data for mark in _MARKS) and _CAREFUL.search(data):
                 return True
             tail = chunk[-512:]
     return False
