@@ -35,7 +35,7 @@ if not os.environ.get("CI"):
 
 @pytest.fixture(scope="module")
 def spark():
-    session = spark_session({"spark.master": "local[2]"})
+    session = spark_session({"spark.master": "local[2]", "spark.sql.shuffle.partitions": "2"})
     yield session
     session.stop()
 
