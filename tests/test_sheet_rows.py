@@ -10,6 +10,7 @@ import re
 import zipfile
 from xml.etree import ElementTree
 
+import numpy as np
 import pytest
 from openpyxl import Workbook, load_workbook
 from openpyxl.utils.escape import unescape
@@ -78,7 +79,24 @@ def test_wrapped_rows_get_their_height_and_an_empty_table_is_a_table(tmp_path):
     assert n == 0 and ws.tables["T"].ref == "A1:D2" and ws.max_row == 1
 
 
-@pytest.mark.parametrize("bad", [float("nan"), float("inf"), object()])
+def test_numpy_and_pandas_scalars_are_written_as_their_plain_values(tmp_path):
+    import pandas as pd
+
+    class Label(str):
+        pass
+
+    values = [np.float64(2.5), np.int64(7), np.bool_(True), pd.Timestamp("2026-10-31"),
+              dt.date(2025, 3, 1), Label("=SUM(A1)")]
+    path, _ = _book(tmp_path, [values, [None] * 6, [None] * 6, [None] * 6],
+                    [None, None, None, None])
+    got = [r[0] for r in load_workbook(path)["T"].iter_rows(min_row=2, values_only=True)]
+    serial = [(d - dt.date(1899, 12, 30)).days for d in (dt.date(2026, 10, 31),
+                                                          dt.date(2025, 3, 1))]
+    assert serial == [46326, 45717]  # days since 1899-12-30; no date format in the column
+    assert got == [2.5, 7, True, *serial, "=SUM(A1)"]
+
+
+@pytest.mark.parametrize("bad", [float("nan"), float("inf"), object(), np.float64("nan")])
 def test_a_value_no_cell_holds_is_refused(tmp_path, bad):
     book = Workbook(write_only=True)
     ws = book.create_sheet("T")

@@ -29,12 +29,14 @@ from __future__ import annotations
 
 import datetime as dt
 import math
+import numbers
 import os
 import re
 import shutil
 from collections.abc import Sequence
 from pathlib import Path
 
+import numpy as np
 from openpyxl.utils import get_column_letter
 from openpyxl.utils.datetime import to_excel
 from openpyxl.worksheet._writer import ALL_TEMP_FILES, create_temporary_file
@@ -70,14 +72,16 @@ class _Column:
                 space = ' xml:space="preserve"' if v != v.strip() else ""
                 out.append(f'<c r="{ref}{r}"{style} t="inlineStr"><is><t{space}>{_text(v)}'
                            "</t></is></c>")
-            elif t is float or t is int:
+            elif t is float:
                 out.append(f'<c r="{ref}{r}"{style}><v>{self.number(v)}</v></c>')
+            elif t is int:
+                out.append(f'<c r="{ref}{r}"{style}><v>{v}</v></c>')
             elif t is bool:
                 out.append(f'<c r="{ref}{r}"{style} t="b"><v>{int(v)}</v></c>')
             elif t is dt.datetime:
                 out.append(f'<c r="{ref}{r}"{style}><v>{self.serial(v)}</v></c>')
-            else:
-                raise TypeError(f"cell {ref}{r}: cannot write {t.__name__} {v!r}")
+            else:  # a subclass (numpy scalar, pandas Timestamp, str subclass): its base type
+                out.extend(self.cells(range(r, r + 1), [_plain(v, f"{ref}{r}")]))
         return out
 
     def number(self, v: float) -> str:
@@ -92,6 +96,24 @@ class _Column:
                 raise ValueError(f"column {self.letter}: a date with a time zone ({v})")
             s = self.serials[v] = to_excel(v, self.epoch)
         return self.number(s)
+
+
+def _plain(v: object, ref: str) -> object:
+    """``v`` as the plain Python value of its kind, or TypeError naming the cell."""
+    if isinstance(v, bool | np.bool_):
+        return bool(v)
+    if isinstance(v, str):
+        return str(v)
+    if isinstance(v, numbers.Integral):
+        return int(v)
+    if isinstance(v, numbers.Real):
+        return float(v)
+    if isinstance(v, dt.datetime):
+        return dt.datetime(v.year, v.month, v.day, v.hour, v.minute, v.second,
+                           v.microsecond, v.tzinfo)
+    if isinstance(v, dt.date):
+        return dt.datetime(v.year, v.month, v.day)
+    raise TypeError(f"cell {ref}: cannot write {type(v).__name__} {v!r}")
 
 
 def stream_rows(ws, columns: Sequence[Sequence[object]], style_ids: Sequence[int],
