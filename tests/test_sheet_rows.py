@@ -63,7 +63,7 @@ def test_text_stays_text_and_every_value_reads_back(tmp_path):
 
     sheet = CalamineWorkbook.from_path(str(path)).get_sheet_by_name("T").to_python()
     shown = [r[0] for r in sheet[1:]]
-    # the python-calamine of the main run (0.6) decodes OOXML's _xHHHH_ escape as Excel
+    # the python-calamine of the main run (0.9) decodes OOXML's _xHHHH_ escape as Excel
     # does; 0.3.0 (the lowest version supported) gives the stored text
     assert shown[13] in ("literal _x0041_", "literal _x005F_x0041_")
     del shown[13]
