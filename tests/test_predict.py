@@ -23,6 +23,7 @@ from xl_crm.core.predict import (
     BGNBD,
     _expected_by_quadrature,
     bgnbd_log_likelihood,
+    distinct_triples,
     fit_bgnbd,
     fit_gamma_gamma,
     predicted_clv,
@@ -313,3 +314,16 @@ def test_crm_predict_with_too_few_repeat_buyers_says_so_in_the_header():
     assert out[1][1:4] == [1.0, 55.0, 55.0] and out[1][4] is None
     with pytest.raises(Exception, match="horizon_days: must be more than 0 days"):
         CRM_PREDICT.__wrapped__(["a"], ["2025-01-05"], [10], None, -5)
+
+
+@settings(max_examples=60, deadline=None)
+@given(st.lists(st.tuples(st.integers(0, 5), st.integers(0, 9), st.integers(0, 9)),
+                min_size=1, max_size=60))
+def test_distinct_triples_is_numpys_unique_by_rows(rows):
+    x, t, age = (np.array(c, dtype=float) for c in zip(*rows))
+    (ux, ut, uT), counts, back = distinct_triples(x, t, age)
+    keys, inverse, expected = np.unique(np.column_stack([x, t, age]), axis=0,
+                                        return_inverse=True, return_counts=True)
+    assert np.array_equal(np.column_stack([ux, ut, uT]), keys)
+    assert np.array_equal(counts, expected)
+    assert np.array_equal(back, inverse.ravel())
