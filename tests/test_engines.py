@@ -69,6 +69,16 @@ def test_facts_are_equal(csv_file):
     assert (duck_facts.table["frequency"] == 0).sum() == 3  # return-only customers kept
 
 
+def test_the_previous_periods_facts_are_equal_and_without_labels(csv_file):
+    pandas_facts = customer_facts(read_sales(csv_file, today=TODAY).transactions,
+                                  compare="month")
+    duck_facts = read_facts(csv_file, today=TODAY, compare="month")[0]
+    before, after = pandas_facts.previous.table, duck_facts.previous.table
+    assert_same_facts(before, after)
+    for label in ("name", "region", "rep"):  # the comparison does not read them
+        assert (after[label] == "").all()
+    assert (duck_facts.table["name"] != "").any()
+
 
 @pytest.mark.parametrize("costed", [True, False])
 def test_both_engines_give_the_declared_fact_columns(csv_file, tmp_path, costed):

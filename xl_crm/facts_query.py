@@ -38,7 +38,7 @@ SPARK = Dialect("max_by", "min_by", "datediff({later}, {earlier})")
 
 def facts_sql(found: Mapping[str, int], as_of: pd.Timestamp, start: pd.Timestamp,
               current_days: int = YEAR_DAYS, period_days: int = 90,
-              dialect: Dialect = DUCKDB) -> str:
+              dialect: Dialect = DUCKDB, labels: bool = True) -> str:
     """The per-customer facts query over ``tx`` (plain SQL: aggregates, FILTER, median, lag).
 
     ``tx`` has one row per sales line up to the analysis date: customer, date (DATE),
@@ -49,6 +49,9 @@ def facts_sql(found: Mapping[str, int], as_of: pd.Timestamp, start: pd.Timestamp
     those of the greatest ``seq`` with one. Every date bound is a DATE literal computed
     here, so the engine compares dates as integers. ``dialect`` names the few functions
     SQL engines spell differently (:class:`Dialect`); the text is otherwise the same.
+    ``labels=False`` gives name, region and rep as '' without reading them (the previous
+    period's facts, which the comparison uses without its labels, as the pandas engine's
+    ``customer_facts(..., labels=False)``).
     """
     def day(offset: int) -> str:
         return f"DATE '{(as_of - pd.Timedelta(days=offset)).date()}'"
@@ -68,8 +71,9 @@ def facts_sql(found: Mapping[str, int], as_of: pd.Timestamp, start: pd.Timestamp
         extra.append(f"{sql_money.format(f'sum(amount - value) FILTER (WHERE {ly})')} AS ly_cost")
     previous = "lag(date) OVER (PARTITION BY customer ORDER BY date)"
     extra_sql = "".join(f",\n    {e}" for e in extra)
-    labels = ",\n    ".join(f"coalesce({dialect.arg_max}({r}, seq) FILTER (WHERE {r} <> ''), '') AS {r}"
-                           for r in LABEL_FACTS)
+    labels = ",\n    ".join(
+        f"coalesce({dialect.arg_max}({r}, seq) FILTER (WHERE {r} <> ''), '') AS {r}" if labels
+        else f"'' AS {r}" for r in LABEL_FACTS)
     return f"""
 WITH per_customer AS (
   SELECT customer,

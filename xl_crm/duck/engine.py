@@ -287,8 +287,8 @@ def _read_checked(con, path: Path, scan: str, described, as_of, monetary,
     if before is not None:  # the same table up to the previous period end
         con.execute(f"CREATE OR REPLACE TEMP VIEW tx AS SELECT {tx_columns(found)} FROM typed "
                     f"WHERE NOT blank AND date <= DATE '{before.date()}'")
-        earlier = _fetch_facts(con, facts_sql(found, before, start, current_days, period_days),
-                               found, False)
+        earlier = _fetch_facts(con, facts_sql(found, before, start, current_days, period_days,
+                                              labels=False), found, False)
         previous = Facts(facts_frame(earlier, before, monetary), before, 0, (), start,
                          current_days, period_days)
     return (Facts(facts, stamp, int(late), tuple(late_rows), start, current_days,

@@ -389,7 +389,8 @@ def _facts(spark, source: Source, as_of, monetary: str, windows: tuple[int, int,
         before = previous_date(stamp, start, compare)
         previous = None
         if before is not None:
-            previous = Facts(_query_facts(spark, found, before, start, windows, monetary),
+            previous = Facts(_query_facts(spark, found, before, start, windows, monetary,
+                                          labels=False),
                              before, 0, (), start, current_days, period_days)
     finally:
         typed.unpersist()
@@ -443,8 +444,10 @@ def _day_orders(source: Source, found: Mapping[str, int]
 
 
 def _query_facts(spark, found: Mapping[str, int], as_of: pd.Timestamp, start: pd.Timestamp,
-                 windows: tuple[int, int, str], monetary: str) -> pd.DataFrame:
-    """The facts query over the lines up to ``as_of``, fetched in rank order."""
+                 windows: tuple[int, int, str], monetary: str, labels: bool = True
+                 ) -> pd.DataFrame:
+    """The facts query over the lines up to ``as_of``, fetched in rank order (without the
+    text labels for ``labels=False``, see :func:`~xl_crm.facts_query.facts_sql`)."""
     from pyspark.sql import functions as F
 
     current_days, period_days, _ = windows
@@ -456,7 +459,8 @@ SELECT customer, date_from_unix_date(day) AS date, amount, order_key, value,
                                                       for r in LABEL_FACTS)},
        struct(day, file, block, pos) AS seq
   FROM xl_crm_lines WHERE day <= {end}""")
-    query = spark.sql(facts_sql(found, as_of, start, current_days, period_days, SPARK))
+    query = spark.sql(facts_sql(found, as_of, start, current_days, period_days, SPARK,
+                                labels=labels))
     query = query.withColumns({c: F.unix_date(F.col(c)) for c in DAY_COLUMNS})
     result = query.orderBy(F.expr(rank_value(found)).desc(), F.col("customer")).toPandas()
     return facts_frame(_arrays(result), as_of, monetary)
