@@ -208,8 +208,8 @@ def write_table(ws, styler: Styler, headers: Sequence[str], columns: Sequence[li
     ``columns``: the values as :func:`cell_value` makes them (:func:`column_values` for
     a pandas column); text is always stored as text (:mod:`.sheet_rows`).
     ``formats[i]`` is the number format of column i, ``"text"`` for user text,
-    ``"wrap"`` for text wrapped in its column, or None. ``freeze``: the first cell that scrolls (the header row and the columns left
-    of it stay visible). ``widths`` (the column widths, characters): each row is made as
+    ``"wrap"`` for text wrapped in its column, or None. ``freeze``: the first cell that
+    scrolls (the header row and the columns left of it stay visible). ``widths`` (the column widths, characters): each row is made as
     tall as its wrapped text needs (:func:`row_height`), since neither Excel nor
     LibreOffice sizes the rows of a file they open.
     """
