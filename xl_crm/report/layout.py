@@ -209,9 +209,10 @@ def write_table(ws, styler: Styler, headers: Sequence[str], columns: Sequence[li
     a pandas column); text is always stored as text (:mod:`.sheet_rows`).
     ``formats[i]`` is the number format of column i, ``"text"`` for user text,
     ``"wrap"`` for text wrapped in its column, or None. ``freeze``: the first cell that
-    scrolls (the header row and the columns left of it stay visible). ``widths`` (the column widths, characters): each row is made as
-    tall as its wrapped text needs (:func:`row_height`), since neither Excel nor
-    LibreOffice sizes the rows of a file they open.
+    scrolls (the header row and the columns left of it stay visible). ``widths`` (the
+    column widths, characters): each row is made as tall as its wrapped text needs
+    (:func:`row_height`), since neither Excel nor LibreOffice sizes the rows of a file
+    they open.
     """
     from openpyxl.utils import get_column_letter
 
