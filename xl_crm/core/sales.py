@@ -251,7 +251,8 @@ def _build(
     if not isinstance(out["customer"], pd.Categorical):
         out["customer"] = pd.Categorical(out["customer"], categories=pd.unique(out["customer"]))
     # text stays object dtype: pandas 3 would convert each text column to Arrow strings
-    # (0.2 s per million lines) and factorize those more slowly later; pandas 2 keeps object
+    # (0.2 s a column of a million lines) and factorize those more slowly later; pandas 2
+    # keeps object
     tx = pd.DataFrame({k: pd.Series(v, dtype=object) if _is_text_array(v) else v
                        for k, v in out.items()})
     tx["row"] = kept_rows
