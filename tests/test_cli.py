@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import email
 import email.policy
+import os
 import re
 import subprocess
 import sys
@@ -168,6 +169,27 @@ def test_an_interrupted_report_leaves_no_file(tmp_path, monkeypatch, capsys):
     assert main(["report", str(SAMPLE_ZH), "-o", str(out)]) == 130
     assert "interrupted" in capsys.readouterr().err
     assert list(tmp_path.iterdir()) == []  # neither the report nor a temporary file
+
+
+def test_a_signal_as_the_temporary_file_is_made_leaves_no_file(tmp_path, monkeypatch, capsys):
+    """The window CI hit (SIGINT while saving): the signal raised just after the temporary
+    file beside the report was created, before its name reached the cleanup."""
+    from xl_crm import output
+
+    real_close = os.close
+
+    def close_then_interrupted(fd):  # the file exists now; a signal raises here
+        real_close(fd)
+        monkeypatch.setattr(output.os, "close", real_close)
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(output.os, "close", close_then_interrupted)
+    out = tmp_path / "r.xlsx"
+    out.write_bytes(b"the previous report")
+    assert main(["report", str(SAMPLE_ZH), "-o", str(out), "--overwrite"]) == 130
+    assert "interrupted" in capsys.readouterr().err
+    assert [p.name for p in tmp_path.iterdir()] == ["r.xlsx"]  # no .r-*.xlsx left
+    assert out.read_bytes() == b"the previous report"
 
 
 def test_engine_option_gives_the_same_report_figures(tmp_path, capsys):

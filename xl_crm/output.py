@@ -50,17 +50,25 @@ def check_target(target: Path, overwrite: bool = False, inputs: Sequence[Path] =
     return target
 
 
-def _create_beside(target: Path) -> Path:
+def _create_beside(target: Path, made: list[Path]) -> Path:
     """A new empty file ``.{stem}-{random}{suffix}`` in the target's folder, created with
-    mode 0666 so that the kernel applies the umask (``mkstemp`` would give 0600)."""
+    mode 0666 so that the kernel applies the umask (``mkstemp`` would give 0600).
+
+    Its name is put in ``made`` *before* the file exists and taken out only when the name
+    turns out to be another file's: an interruption (a signal raising in Python) just
+    after the file is created, before this returns, still leaves its name with the caller,
+    who removes it."""
     for _ in range(100):
         tmp = target.with_name(f".{target.stem}-{secrets.token_hex(4)}{target.suffix}")
+        made.append(tmp)
         try:
             fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_BINARY", 0),
                          0o666)
         except FileExistsError:
+            made.remove(tmp)  # somebody else's
             continue
         except OSError as err:
+            made.remove(tmp)  # not made
             raise OutputError(f"cannot write in folder {target.parent}: "
                               f"{err.strerror or err}") from err
         os.close(fd)
@@ -78,8 +86,9 @@ def atomic_output(target: Path, overwrite: bool = False,
     included (KeyboardInterrupt, and SIGTERM/SIGHUP as the command line raises them).
     """
     target = check_target(target, overwrite, inputs)
-    tmp_path = _create_beside(target)
+    made: list[Path] = []
     try:
+        tmp_path = _create_beside(target, made)
         yield tmp_path
         with contextlib.suppress(FileNotFoundError):
             os.chmod(tmp_path, stat.S_IMODE(target.stat().st_mode))
@@ -88,5 +97,6 @@ def atomic_output(target: Path, overwrite: bool = False,
         except OSError as err:  # e.g. the target is open in Excel (Windows)
             raise OutputError(f"cannot replace {target}: {err.strerror or err}") from err
     finally:
-        with contextlib.suppress(FileNotFoundError):
-            tmp_path.unlink()
+        for path in made:  # the temporary file, also when a signal came as it was made
+            with contextlib.suppress(FileNotFoundError):
+                path.unlink()
