@@ -1,8 +1,9 @@
 """Building blocks of the report workbook: styles, formats, safe cells, big tables.
 
 Every sheet is written with openpyxl's write-only worksheets (rows streamed in order, so
-100,000 customers stay fast and small in memory). Formatted columns reuse one cell
-object per column, which costs about as much as writing a bare value.
+100,000 customers stay small in memory). The rows of the big tables (:func:`write_table`)
+bypass openpyxl's per-cell objects: :mod:`.sheet_rows` writes them as sheet XML, column by
+column, and adds them to the sheet when openpyxl saves it.
 """
 
 from __future__ import annotations
