@@ -93,6 +93,14 @@ def parquet(path: Path, columns: dict) -> Path:
     ("Customer,Date,Amount\nÅngström,2025-03-01,1\n", "cp1252", "cp1252"),
     ("Customer,Date,Amount\nBjörk,2025-03-01,1\nÉmile,2025-03-01,1\n", "cp1252", "cp1252"),
     ("客户,日期,金额\n堃,2025-03-01,1\n", "gb18030", "gb18030"),  # outside GB2312
+    # and a few Chinese names decode as Windows-1252 ('ÁõÑó'); found by the property test
+    (("Customer,Date,Amount\r\n刘洋,2000-01-01,0.00\r\n刘洋,2000-01-01,0.00\r\n"
+      "C0,2000-01-01,-0.01\r\n"), "gb18030", "gb18030"),
+    ("Customer,Date,Amount\n陈明,2025-03-01,1\niPhone手机壳,2025-03-01,1\n", "gb18030",
+     "gb18030"),
+    # Portuguese pairs of accented letters are GB18030 characters too ('Concei玢o')
+    ("Customer,Date,Amount\nConceição,2025-03-01,1\nAÇÃO LDA,2025-03-01,1\n", "cp1252",
+     "cp1252"),
 ])
 def test_csv_encoding_strict_rules_first(text, codec, expected):
     assert csv_encoding(text.encode(codec)) == expected

@@ -253,7 +253,8 @@ def csv_encoding(head: bytes) -> str:
        Windows) or ``cp1252`` (Western Windows): the one of them that decodes strictly if
        only one does, else ``cp1252`` when a tenth or more of the GB18030 characters
        would take an ASCII byte as their second byte (:func:`_ascii_trails`), else
-       charset-normalizer's best guess between the two; when it has
+       the one that most runs of non-ASCII bytes speak for (:func:`_high_runs`); on a
+       tie charset-normalizer's best guess between the two; when it has
        none, ``gb18030`` if every multi-byte character is in the GB2312 range (both bytes
        0xA1-0xFE, where Chinese names are), else ``cp1252``.
 
@@ -284,6 +285,9 @@ def csv_encoding(head: bytes) -> str:
                          "CSV UTF-8")
     if _ascii_trails(head) >= 0.1:
         return "cp1252"
+    chinese, western = _high_runs(head)
+    if chinese != western:
+        return "gb18030" if chinese > western else "cp1252"
     from charset_normalizer import from_bytes
 
     best = from_bytes(head[: 1 << 16], cp_isolation=list(LEGACY_ENCODINGS)).best()
@@ -316,6 +320,30 @@ def _ascii_trails(data: bytes) -> float:
         else:
             i += 1
     return ascii_trail / pairs if pairs else 0.0
+
+
+def _high_runs(data: bytes) -> tuple[int, int]:
+    """Runs of non-ASCII bytes (0x80-0xFF) in ``data`` that look Chinese and that look
+    Western, as counts. A Western word has its accented letters one or two at a time
+    between ASCII letters (``Conceição``: ``ç`` and ``ã`` together, ``o`` after them);
+    Chinese characters, two bytes each, stand in cells of their own or in runs of two
+    and more (``张三``, ``iPhone手机壳``). So a run of three bytes or more, or one with no
+    ASCII letter on either side, counts as Chinese; a run of one or two bytes touching
+    an ASCII letter counts as Western. Unlike charset-normalizer, this holds on a file of
+    a few lines (``刘洋`` twice reads as ``ÁõÑó`` in Windows-1252 too)."""
+    chinese = western = 0
+    for run in _HIGH_RUN.finditer(data):
+        start, end = run.span()
+        beside = data[start - 1:start] + data[end:end + 1]
+        if end - start >= 3 or not _ASCII_LETTER.search(beside):
+            chinese += 1
+        else:
+            western += 1
+    return chinese, western
+
+
+_HIGH_RUN = re.compile(rb"[\x80-\xff]+")
+_ASCII_LETTER = re.compile(rb"[A-Za-z]")
 
 
 def _decodes(data: bytes, codec: str) -> bool:
