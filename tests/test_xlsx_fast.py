@@ -4,9 +4,11 @@ openpyxl reader gives, and leaves to openpyxl every sheet it cannot read the sam
 from __future__ import annotations
 
 import datetime as dt
+import os
 from pathlib import Path
 
 import pandas as pd
+import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from openpyxl import Workbook
@@ -153,3 +155,57 @@ def test_a_negative_serial_goes_to_openpyxl(tmp_path, monkeypatch):
     assert xlsx_fast.fast_rows(path, lambda names: names[0], None) is None
     fast, slow = _both(path, monkeypatch)
     assert fast == slow and "is before 1900-01-01" in fast
+
+
+# ---- the read started ahead (xlsx_fast.read_ahead) ---------------------------------------
+
+def _rows_of(path: Path, sheet: str | None = None):
+    from xl_crm.core.columns import pick_sheet
+
+    return xlsx_fast.fast_rows(path, lambda names: pick_sheet(names, sheet), None)
+
+
+def test_a_read_ahead_gives_the_rows_of_a_plain_read(tmp_path):
+    path = _book(tmp_path / "a.xlsx", [("Customer", "Date", "Amount"),
+                                       ("a", dt.datetime(2025, 1, 2), 5)])
+    plain = _rows_of(path)
+    xlsx_fast.read_ahead(path, None)
+    ahead = xlsx_fast._ahead
+    assert ahead is not None and ahead.path == path
+    assert _rows_of(path) == plain
+    assert isinstance(ahead.outcome[0], xlsx_fast._Raw)  # the rows came from the thread
+    assert not ahead.thread.is_alive() and xlsx_fast._ahead is None  # taken once
+
+
+def test_a_read_ahead_is_not_taken_for_another_file_sheet_or_a_changed_file(tmp_path):
+    first = _book(tmp_path / "a.xlsx", [("Customer", "Date", "Amount"), ("a", 45000, 5)])
+    second = _book(tmp_path / "b.xlsx", [("Customer", "Date", "Amount"), ("b", 45000, 7)])
+    xlsx_fast.read_ahead(first, None)
+    assert _rows_of(second)[0][1] == ["b", 45000, 7]  # another file: read, not taken
+    assert xlsx_fast._ahead is None  # and the other read is dropped
+
+    xlsx_fast.read_ahead(first, "Other")  # no such sheet: the read raises in its thread
+    xlsx_fast._ahead.thread.join()
+    assert isinstance(xlsx_fast._ahead.outcome[0], InputError)
+    assert _rows_of(first)[0][1] == ["a", 45000, 5]  # the reader reads its own sheet
+    xlsx_fast.read_ahead(first, None)
+    with pytest.raises(InputError, match="no sheet named 'Other'"):
+        _rows_of(first, "Other")  # and names its own missing sheet
+
+    xlsx_fast.read_ahead(first, None)
+    xlsx_fast._ahead.thread.join()
+    _book(first, [("Customer", "Date", "Amount"), ("a", 45000, 6), ("c", 45001, 1)])
+    os.utime(first, ns=(1, 1))  # a copy over the file: another size and time
+    assert _rows_of(first)[0][1:] == [["a", 45000, 6], ["c", 45001, 1]]
+
+
+def test_the_command_line_reads_a_workbook_ahead(tmp_path, monkeypatch, capsys):
+    from xl_crm import cli
+
+    started = []
+    monkeypatch.setattr(xlsx_fast, "read_ahead",
+                        lambda path, sheet: started.append((path, sheet)))
+    assert cli.main(["analyze", str(SAMPLE)]) == 0
+    assert cli.main(["analyze", str(SAMPLE), "--engine", "duckdb"]) == 1  # not for DuckDB
+    assert started == [(SAMPLE, None)]
+    capsys.readouterr()

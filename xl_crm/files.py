@@ -35,14 +35,14 @@ from typing import TYPE_CHECKING
 
 import pandas as pd
 
-from .core.columns import find_header_row
+from .core.columns import find_header_row, pick_sheet
 from .core.errors import InputError, show_path
 from .core.sales import Sales, sales_from_frame, sales_from_rows
+from .xlsx_fast import NO_VALUE_XML
 
 if TYPE_CHECKING:
     from .core.history import History
 
-SALES_SHEETS = ("sales", "销售", "销售数据", "sales data")
 SUFFIXES = (".xlsx", ".xlsm", ".csv", ".parquet")
 LEGACY_ENCODINGS = ("gb18030", "cp1252")
 
@@ -91,22 +91,7 @@ def _read_parquet(path: Path) -> pd.DataFrame:
                          ) from err
 
 
-def pick_sheet(names: list[str], sheet: str | None) -> str:
-    """The sheet to read: ``sheet`` if given, else a sales sheet by name, else the first."""
-    if sheet is not None:
-        if sheet not in names:
-            raise InputError(f"no sheet named {sheet!r}; the sheets are {names}")
-        return sheet
-    for name in names:
-        if name.strip().lower() in SALES_SHEETS:
-            return name
-    return names[0]
-
-
 OLE_SIGNATURE = b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1"  # encrypted OOXML and old .xls files
-# a formula element followed by no value, or an empty one, before its cell ends
-NO_VALUE_XML = (rb"(?:</(?:\w+:)?f>|<(?:\w+:)?f\b[^>]*/>)\s*"
-                rb"(?:<(?:\w+:)?v\s*/>|<(?:\w+:)?v>\s*</(?:\w+:)?v>)?\s*</(?:\w+:)?c>")
 _NO_VALUE = re.compile(NO_VALUE_XML)
 
 

@@ -60,7 +60,8 @@ def read_managers(path: Path, by: str) -> list[Manager]:
 
 
 def _rows(path: Path) -> list[list[object]]:
-    from .files import csv_delimiter, csv_encoding, pick_sheet
+    from .core.columns import pick_sheet
+    from .files import csv_delimiter, csv_encoding
 
     if path.suffix.lower() in (".xlsx", ".xlsm"):
         from openpyxl import load_workbook

@@ -18,15 +18,20 @@ from __future__ import annotations
 
 import datetime as dt
 import re
+import threading
 import zipfile
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from pathlib import Path, PurePosixPath
+from typing import NamedTuple
 from xml.etree import ElementTree
 
-from .core.columns import detect_columns, find_header_row
+from .core.columns import detect_columns, find_header_row, pick_sheet
 from .core.errors import InputError
-from .files import NO_VALUE_XML
 
+# a formula element followed by no value, or an empty one, before its cell ends (also
+# the openpyxl reader's scan, xl_crm.files)
+NO_VALUE_XML = (rb"(?:</(?:\w+:)?f>|<(?:\w+:)?f\b[^>]*/>)\s*"
+                rb"(?:<(?:\w+:)?v\s*/>|<(?:\w+:)?v>\s*</(?:\w+:)?v>)?\s*</(?:\w+:)?c>")
 # a formula followed by no value or an empty one before its cell ends, or an error cell
 _CAREFUL = re.compile(NO_VALUE_XML + rb"|<(?:\w+:)?c\b[^>]*\bt=\"e\"")
 _MARKS = (b"f>", b"<f", b":f", b't="e"')  # what every match of _CAREFUL contains
@@ -77,23 +82,98 @@ def _needs_care(archive: zipfile.ZipFile, member: str) -> bool:
     return False
 
 
-def fast_rows(path: Path, name_of: object, mapping: Mapping[str, object] | None
-              ) -> tuple[list[list[object]], str, bool] | None:
-    """(rows from A1, the sheet's name, 1904 date system) read by calamine, or None when
-    the sheet needs the openpyxl reader (see the module docstring). ``name_of`` picks
-    the sheet from the workbook's sheet names (:func:`xl_crm.files.pick_sheet`)."""
+class _Raw(NamedTuple):
+    """calamine's reading of one sheet: the workbook's sheet names, the sheet read, the
+    1904 date system, and its rows as calamine gives them (``""`` for an empty cell), or
+    None when the sheet needs the openpyxl reader."""
+
+    names: list[str]
+    name: str
+    mac: bool
+    rows: list[list[object]] | None
+
+
+class _Ahead(NamedTuple):
+    """A read started by :func:`read_ahead`: the file's identity when it started, its
+    thread, and the outcome (a :class:`_Raw`, or the exception the read raised)."""
+
+    path: Path
+    stamp: tuple[int, int, int]
+    thread: threading.Thread
+    outcome: list[object]
+
+
+_ahead: _Ahead | None = None
+
+
+def read_ahead(path: Path, sheet: str | None) -> None:
+    """Start calamine's reading of the workbook's sales sheet (``sheet``, else as
+    :func:`~xl_crm.core.columns.pick_sheet` chooses) on a background thread;
+    :func:`fast_rows` takes its rows when it is asked for the same file, unchanged (size,
+    modification time and inode), and the same sheet, else reads the file itself.
+
+    calamine parses without holding Python's lock, so on a second core the read (about
+    0.5 s for the shipped sample) runs while the command imports pandas, scipy and
+    openpyxl (about 1 s). Only one read is kept; nothing is started without
+    python-calamine or for a file that cannot be looked at."""
+    global _ahead
     if not available():
+        return
+    try:
+        stamp = _stamp(path)
+    except OSError:
+        return
+    outcome: list[object] = []
+
+    def read() -> None:
+        try:
+            outcome.append(_calamine(path, lambda names: pick_sheet(names, sheet)))
+        except BaseException as err:  # noqa: BLE001 - handed to the reader, which reads again
+            outcome.append(err)
+
+    thread = threading.Thread(target=read, name="xl-crm-read-ahead", daemon=True)
+    _ahead = _Ahead(path, stamp, thread, outcome)
+    thread.start()
+
+
+def _stamp(path: Path) -> tuple[int, int, int]:
+    stat = path.stat()
+    return stat.st_size, stat.st_mtime_ns, stat.st_ino
+
+
+def _take_ahead(path: Path, name_of: Callable[[list[str]], str]) -> _Raw | None:
+    """The read-ahead's result for ``path`` and the sheet ``name_of`` picks, or None (no
+    such read, the file changed since, the read failed: the caller reads the file)."""
+    global _ahead
+    ahead, _ahead = _ahead, None
+    if ahead is None or ahead.path != path:
         return None
+    ahead.thread.join()
+    raw = ahead.outcome[0] if ahead.outcome else None
+    try:
+        unchanged = _stamp(path) == ahead.stamp
+    except OSError:
+        return None
+    if not isinstance(raw, _Raw) or not raw.names or not unchanged or \
+            name_of(raw.names) != raw.name:
+        return None
+    return raw
+
+
+def _calamine(path: Path, name_of: Callable[[list[str]], str]) -> _Raw:
+    """calamine's reading of the sheet ``name_of`` picks (rows None: needs openpyxl)."""
     from python_calamine import CalamineError, CalamineWorkbook
 
+    names, name, mac = [], "", False
     try:
         with zipfile.ZipFile(path) as archive:
             parts, mac = _parts(archive)
-            name = name_of(list(parts))
+            names = list(parts)
+            name = name_of(names)
             member = parts.get(name)
             if member is None or member not in archive.namelist() or \
                     _needs_care(archive, member):
-                return None
+                return _Raw(names, name, mac, None)
         book = CalamineWorkbook.from_path(str(path))
         try:
             rows = book.get_sheet_by_name(name).to_python(skip_empty_area=False)
@@ -103,13 +183,28 @@ def fast_rows(path: Path, name_of: object, mapping: Mapping[str, object] | None
         raise
     except (CalamineError, zipfile.BadZipFile, KeyError, ElementTree.ParseError, OSError,
             ValueError):
-        return None  # the openpyxl reader names what is wrong
-    out = [[None if v == "" else v for v in row] for row in rows]
+        return _Raw(names, name, mac, None)  # the openpyxl reader names what is wrong
+    return _Raw(names, name, mac, rows)
+
+
+def fast_rows(path: Path, name_of: Callable[[list[str]], str],
+              mapping: Mapping[str, object] | None
+              ) -> tuple[list[list[object]], str, bool] | None:
+    """(rows from A1, the sheet's name, 1904 date system) read by calamine (or taken from
+    :func:`read_ahead`), or None when the sheet needs the openpyxl reader (see the module
+    docstring). ``name_of`` picks the sheet from the workbook's sheet names
+    (:func:`xl_crm.core.columns.pick_sheet`)."""
+    if not available():
+        return None
+    raw = _take_ahead(path, name_of) or _calamine(path, name_of)
+    if raw.rows is None:
+        return None
+    out = [[None if v == "" else v for v in row] for row in raw.rows]
     while out and all(v is None for v in out[-1]):
         out.pop()
     if not _plain(out, mapping):
         return None
-    return out, name, mac
+    return out, raw.name, raw.mac
 
 
 def _plain(rows: list[list[object]], mapping: Mapping[str, object] | None) -> bool:

@@ -16,6 +16,7 @@ from collections.abc import Mapping, Sequence
 from .errors import InputError, show
 
 REQUIRED = ("customer", "date", "amount")
+SALES_SHEETS = ("sales", "销售", "销售数据", "sales data")  # sheet names, lower case
 
 SYNONYMS: dict[str, tuple[str, ...]] = {
     "customer": (
@@ -160,3 +161,15 @@ def find_header_row(
     if best is None:
         raise InputError("the sheet is empty: no header row with customer, date and amount")
     raise InputError(f"no header row found in the first {scan} rows: {best[1].reason}")
+
+
+def pick_sheet(names: list[str], sheet: str | None) -> str:
+    """The sheet to read: ``sheet`` if given, else a sales sheet by name, else the first."""
+    if sheet is not None:
+        if sheet not in names:
+            raise InputError(f"no sheet named {sheet!r}; the sheets are {names}")
+        return sheet
+    for name in names:
+        if name.strip().lower() in SALES_SHEETS:
+            return name
+    return names[0]
