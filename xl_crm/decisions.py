@@ -207,16 +207,18 @@ def migration_table(analysis: Analysis, key: str, lang: str = "en",
     table = analysis.changes.values[key] if values else counts
     kind = group_kind(key, analysis.options.scheme)
     keep_all = key in ("abc", "pyramid")
-    rows = [r for r in table.index if keep_all or counts.loc[r].sum() > 0 or r == NEW]
-    cols = [c for c in table.columns if keep_all or counts[c].sum() > 0]
+    row_used, col_used = counts.sum(axis=1), counts.sum(axis=0)
+    rows = [r for r in table.index if keep_all or row_used[r] > 0 or r == NEW]
+    cols = [c for c in table.columns if keep_all or col_used[c] > 0]
+    shown = table.loc[rows, cols]
 
     def name(label: str) -> str:
         return text("changes.new", lang) if label == NEW else _name(label, kind, lang)
 
     out = [[text("changes.corner", lang), *(name(c) for c in cols), text("changes.total", lang)]]
-    for r in rows:
-        cells = [excel_value(table.loc[r, c]) for c in cols]
-        out.append([name(r), *cells, excel_value(table.loc[r, cols].sum())])
+    for r, cells, total in zip(rows, shown.to_numpy().tolist(), shown.sum(axis=1).tolist(),
+                               strict=True):
+        out.append([name(r), *(excel_value(v) for v in cells), excel_value(total)])
     return out
 
 

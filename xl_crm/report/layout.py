@@ -12,10 +12,12 @@ import math
 import re
 import warnings
 from collections.abc import Iterable, Sequence
+from copy import copy
 
 import pandas as pd
 from openpyxl.cell import Cell
 from openpyxl.styles import Alignment, Font, PatternFill
+from openpyxl.styles.cell_style import StyleArray
 from openpyxl.worksheet.filters import AutoFilter
 from openpyxl.worksheet.properties import PageSetupProperties
 from openpyxl.worksheet.table import Table, TableColumn, TableStyleInfo
@@ -71,6 +73,8 @@ class Styler:
         self.big = Font(name=self.name, size=16, bold=True, color="1F4E78")
         self.small = Font(name=self.name, size=9, italic=True, color="595959")
         self.warning = Font(name=self.name, size=10, bold=True, color="C00000")
+        # (format, font, fill, wrap) -> (font, fill, the workbook's style ids for them)
+        self._styles: dict[tuple, tuple[Font, PatternFill | None, StyleArray]] = {}
 
     def cell(self, value: object, fmt: str | None = None, font: Font | None = None,
              fill: PatternFill | None = None, wrap: bool = False) -> Cell:
@@ -78,22 +82,35 @@ class Styler:
         c = new_cell(self.ws, cell_value(value))
         if isinstance(value, str) and not isinstance(value, Formula):
             c.data_type = "s"
-        c.font = font or self.plain
+        c._style = copy(self._style(fmt, font or self.plain, fill, wrap))
+        return c
+
+    def formula(self, expr: str, fmt: str | None = None, font: Font | None = None) -> Cell:
+        """A formula cell (only ever built by the report, never from user text)."""
+        c = new_cell(self.ws, cell_value(Formula(expr)))
+        c._style = copy(self._style(fmt, font or self.plain, None, False))
+        return c
+
+    def _style(self, fmt: str | None, font: Font, fill: PatternFill | None,
+               wrap: bool) -> StyleArray:
+        """The workbook's style ids of a format, font, fill and wrap, registered once per
+        combination: openpyxl looks every font and fill it is given up by a hash of all
+        their fields, most of a styled cell's cost. Keyed by the objects' identity, which
+        the cache keeps alive."""
+        key = (fmt, id(font), id(fill), wrap)
+        hit = self._styles.get(key)
+        if hit is not None:
+            return hit[2]
+        c = new_cell(self.ws)
+        c.font = font
         if fmt:
             c.number_format = fmt
         if fill:
             c.fill = fill
         if wrap:
             c.alignment = Alignment(wrap_text=True, vertical="top")
-        return c
-
-    def formula(self, expr: str, fmt: str | None = None, font: Font | None = None) -> Cell:
-        """A formula cell (only ever built by the report, never from user text)."""
-        c = new_cell(self.ws, cell_value(Formula(expr)))
-        c.font = font or self.plain
-        if fmt:
-            c.number_format = fmt
-        return c
+        self._styles[key] = (font, fill, c._style)
+        return c._style
 
     def header_row(self, labels: Sequence[str]) -> list[Cell]:
         """A row of header cells (white bold on dark blue)."""
