@@ -31,9 +31,12 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
+from functools import partial
 
 import numpy as np
 import pandas as pd
+
+from .minimize import minimize_bounded
 
 MONTH_DAYS = 365.25 / 12
 MIN_REPEAT_BUYERS = 2
@@ -215,11 +218,10 @@ def distinct_triples(x: np.ndarray, t: np.ndarray, age: np.ndarray
 
 
 def fit_bgnbd(frequency, recency, age) -> BGNBD:
-    """BG/NBD fitted by maximum likelihood: L-BFGS-B on the parameters' logarithms with
+    """BG/NBD fitted by maximum likelihood: projected BFGS
+    (:func:`~xl_crm.core.minimize.minimize_bounded`) on the parameters' logarithms with
     the analytic gradient, customers with equal (x, t_x, T) counted together; from a
     second start when the first does not converge."""
-    from scipy.optimize import minimize
-
     x, t, age_ = check_rfm(frequency, recency, age)
     x, t, age_ = x.ravel(), t.ravel(), age_.ravel()
     n = len(x)
@@ -234,10 +236,9 @@ def fit_bgnbd(frequency, recency, age) -> BGNBD:
     low, high = -12.0, 8.0
     best = None
     for start in ((0.0, 0.0, 0.0, 0.0), (np.log(0.5), np.log(0.1), np.log(0.5), np.log(2.0))):
-        res = minimize(_loss_and_gradient, np.array(start), jac=True, method="L-BFGS-B",
-                       args=(ux, ut, uT, counts, scale, n, xv, xi.ravel()),
-                       bounds=[(low, high)] * 4,
-                       options={"maxiter": 1000})
+        res = minimize_bounded(partial(_loss_and_gradient, x=ux, t=ut, age_=uT, counts=counts,
+                                       scale=scale, n=n, xv=xv, xi=xi.ravel()),
+                               start, low, high)
         if best is None or res.fun < best.fun:
             best = res
         if res.success:
@@ -298,9 +299,8 @@ def gamma_gamma_log_likelihood(p: float, q: float, v: float, frequency, mean_val
 
 def fit_gamma_gamma(frequency, mean_value) -> GammaGamma:
     """Gamma-Gamma fitted by maximum likelihood on the customers with x > 0 and a positive
-    mean value (others are left out of the fit)."""
-    from scipy.optimize import minimize
-
+    mean value (others are left out of the fit); projected BFGS on the parameters'
+    logarithms with the analytic gradient."""
     x, m = (a.ravel() for a in _arrays(frequency, mean_value))
     use = (x > 0) & np.isfinite(m) & (m > 0)
     n = int(use.sum())
@@ -328,8 +328,7 @@ def fit_gamma_gamma(frequency, mean_value) -> GammaGamma:
         d_v = np.sum(q / v - (px + q) / (x * m + v))
         return value, -np.array([d_p * p, d_q * q, d_v * v]) / n
 
-    res = minimize(loss, np.zeros(3), jac=True, method="L-BFGS-B", bounds=[(-12, 12)] * 3,
-                   options={"maxiter": 500})
+    res = minimize_bounded(loss, np.zeros(3), -12.0, 12.0)
     p, q, v = np.exp(res.x)
     converged = bool(res.success and not np.any(np.abs(res.x) >= 12 - 1e-6) and q > 1)
     message = "" if converged else ("the Gamma-Gamma fit did not converge" if not res.success
