@@ -21,6 +21,7 @@ import re
 import threading
 import zipfile
 from collections.abc import Callable, Mapping
+from itertools import zip_longest
 from pathlib import Path, PurePosixPath
 from typing import NamedTuple
 from xml.etree import ElementTree
@@ -199,7 +200,7 @@ def fast_rows(path: Path, name_of: Callable[[list[str]], str],
     raw = _take_ahead(path, name_of) or _calamine(path, name_of)
     if raw.rows is None:
         return None
-    out = [[None if v == "" else v for v in row] for row in raw.rows]
+    out = [[None if v == "" else v for v in row] if "" in row else row for row in raw.rows]
     while out and all(v is None for v in out[-1]):
         out.pop()
     if not _plain(out, mapping):
@@ -210,31 +211,29 @@ def fast_rows(path: Path, name_of: Callable[[list[str]], str],
 def _plain(rows: list[list[object]], mapping: Mapping[str, object] | None) -> bool:
     """No date before 1900-03-01 anywhere; in the date column no time or duration (calamine
     reads a serial below 0, a date before 1900 that openpyxl reads, as a time of day); in
-    the id columns no float of 2**53 or more."""
-    for row in rows:
-        for v in row:
-            if isinstance(v, dt.date) and (v.date() if isinstance(v, dt.datetime) else v) \
-                    < FIRST_SAFE_DATE:
-                return False
+    the id columns no float of 2**53 or more. Looked at column by column: the types a
+    column holds first (one C-level pass), its values only when a type calls for it."""
+    columns = list(zip_longest(*rows))
+    for column in columns:
+        if any(issubclass(kind, dt.date) for kind in set(map(type, column))) and \
+                any(isinstance(v, dt.date) and (v.date() if isinstance(v, dt.datetime) else v)
+                    < FIRST_SAFE_DATE for v in column):
+            return False
     try:
         h = find_header_row(rows, mapping)
         found = detect_columns(["" if v is None else str(v) for v in rows[h]], mapping)
     except InputError:
         return True  # the reader gives the message; the values are not in doubt
-    checks = {"customer": _huge, "order_id": _huge, "date": _not_a_date}
-    for role, bad in checks.items():
+    for role in ("customer", "order_id", "date"):
         col = found.get(role)
-        if col is None:
+        if col is None or col >= len(columns):
             continue
-        for row in rows[h + 1:]:
-            if col < len(row) and bad(row[col]):
+        body = columns[col][h + 1:]
+        kinds = set(map(type, body))
+        if role == "date":
+            if any(issubclass(kind, dt.time | dt.timedelta) for kind in kinds):
                 return False
+        elif any(issubclass(kind, float) for kind in kinds) and \
+                any(isinstance(v, float) and abs(v) >= EXACT_FLOAT for v in body):
+            return False
     return True
-
-
-def _huge(value: object) -> bool:
-    return isinstance(value, float) and abs(value) >= EXACT_FLOAT
-
-
-def _not_a_date(value: object) -> bool:
-    return isinstance(value, dt.time | dt.timedelta)

@@ -36,6 +36,7 @@ import unicodedata
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from decimal import Decimal
+from itertools import zip_longest
 
 import numpy as np
 import pandas as pd
@@ -112,7 +113,8 @@ def sales_from_rows(
 
     ``first_row`` is the sheet row of ``rows[0]``.
     """
-    rows = [list(r) if isinstance(r, list | tuple) else [r] for r in rows]
+    rows = [r if type(r) is list else list(r) if isinstance(r, list | tuple) else [r]
+            for r in rows]  # read only: lists are not copied
     if not rows:
         raise InputError("the table is empty")
     h = find_header_row(rows, mapping)
@@ -121,11 +123,13 @@ def sales_from_rows(
     body = rows[h + 1:]
     width = len(headers)
     numbers = np.arange(first_row + h + 1, first_row + h + 1 + len(body))
-    for r, number in zip(body, numbers):
-        if len(r) > width and any(not _is_blank(v) for v in r[width:]):
-            raise InputError(f"has {len(r)} cells but the header has {width}", row=int(number))
+    for k, size in enumerate(map(len, body)):
+        if size > width and any(not _is_blank(v) for v in body[k][width:]):
+            raise InputError(f"has {size} cells but the header has {width}",
+                             row=int(numbers[k]))
+    columns = list(zip_longest(*body))  # a short row's missing cells are None
     data = {
-        role: pd.Series([r[i] if i < len(r) else None for r in body], dtype=object)
+        role: pd.Series(columns[i] if i < len(columns) else [None] * len(body), dtype=object)
         for role, i in found.items()
     }
     labels = {role: _label(headers[i], i) for role, i in found.items()}

@@ -73,6 +73,9 @@ def as_series(values: Sequence | np.ndarray | pd.Series) -> pd.Series:
 def blank_mask(values: pd.Series) -> np.ndarray:
     """True where a cell is empty: None, NaN, NaT, or text that is only white space."""
     mask = values.isna().to_numpy().copy()
+    if values.dtype == object and not any(issubclass(kind, str)
+                                          for kind in set(map(type, values))):
+        return mask  # no text, so nothing blank but the missing values
     if values.dtype == object or pd.api.types.is_string_dtype(values):
         text = values[~mask]
         is_str = text.map(lambda v: isinstance(v, str)).to_numpy(dtype=bool)
@@ -349,6 +352,10 @@ def parse_amounts(
         return out
     if pd.api.types.is_datetime64_any_dtype(s.dtype):
         _fail(column, rows, s, s.notna().to_numpy(), "is a date, not a number")
+    if set(map(type, s)) <= {float, int}:  # plain numbers (a workbook's): no kind per cell
+        out = s.to_numpy(dtype=float)
+        _check_finite(out, s, column, rows)
+        return out
     out = np.full(len(s), np.nan)
     blank = blank_mask(s)
     kind = s.map(_number_kind).to_numpy(dtype=object, copy=True)
