@@ -6,8 +6,11 @@ Everything behind the stand-in (reading, analysis, report file, mail) runs for r
 from __future__ import annotations
 
 import datetime as dt
+import math
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 from openpyxl import load_workbook
 
 from xl_crm import macros
@@ -387,3 +390,52 @@ def test_a_workbook_opened_by_url_gets_sheets_and_a_reason(tmp_path, monkeypatch
         "copy in a local folder (or sync the folder) to get the report file")]
     assert "CRM Customers" in [s.name for s in b.sheets]
     assert list(tmp_path.iterdir()) == []
+
+
+# ---- the cell rules of the result sheets, on any rows (hypothesis) --------------------
+
+class Text(str):
+    """Text of a str subclass (numpy's str_ is one)."""
+
+
+CELLS = st.one_of(st.none(), st.booleans(), st.integers(-10**6, 10**6),
+                  st.builds(Text, st.text(max_size=3)),
+                  st.floats(allow_nan=True, allow_infinity=True),
+                  st.datetimes(dt.datetime(1950, 1, 1), dt.datetime(2100, 1, 1)),
+                  st.text(max_size=6), st.sampled_from(["a\x07b", "x\ny", "\x1b", "plain"]))
+
+
+@settings(max_examples=300, deadline=None)
+@given(rows=st.lists(st.lists(CELLS, max_size=5), max_size=8))
+def test_text_blocks_cover_every_text_cell_and_nothing_else_but_blanks(rows):
+    from xl_crm.ranges import text_blocks
+
+    covered = set()
+    for top, left, bottom, right in text_blocks(rows):
+        for i in range(top, bottom + 1):
+            for j in range(left, right + 1):
+                assert (i, j) not in covered  # blocks do not overlap
+                covered.add((i, j))
+                v = rows[i - 1][j - 1] if j <= len(rows[i - 1]) else None
+                assert v is None or isinstance(v, str)
+    texts = {(i, j) for i, row in enumerate(rows, 1) for j, v in enumerate(row, 1)
+             if isinstance(v, str)}
+    assert texts <= covered
+
+
+@settings(max_examples=300, deadline=None)
+@given(rows=st.lists(st.lists(CELLS, max_size=5), max_size=8))
+def test_checked_sheets_keep_plain_cells_show_controls_and_refuse_the_rest(rows):
+    from xl_crm.monthly.book import checked_sheets
+    from xl_crm.ranges import cell_text
+
+    bad = [(i, j) for i, row in enumerate(rows) for j, v in enumerate(row)
+           if isinstance(v, float) and not math.isfinite(v)]
+    given_rows = [list(r) for r in rows]
+    if bad:
+        i, j = bad[0]
+        with pytest.raises(InputError, match=rf"^S cell {chr(65 + j)}{i + 1}: .* cannot be written"):
+            checked_sheets({"S": given_rows})
+        return
+    out = checked_sheets({"S": given_rows})["S"]
+    assert out == [[cell_text(v) if isinstance(v, str) else v for v in row] for row in rows]

@@ -14,6 +14,7 @@ from __future__ import annotations
 import math
 import re
 from collections.abc import Sequence
+from itertools import repeat, zip_longest
 
 import numpy as np
 import pandas as pd
@@ -212,26 +213,33 @@ def has_control(value: str) -> bool:
     return _CONTROL.search(value) is not None
 
 
+_BLANK, _TEXT, _OTHER = 0, 1, 2
+_CELL_CODES = {type(None): _BLANK, str: _TEXT}
+
+
 def text_blocks(rows: Sequence[Sequence[object]]) -> list[tuple[int, int, int, int]]:
     """Rectangles (top, left, bottom, right; 1-based, from the first cell of ``rows``)
     covering every ``str`` cell and no cell of another type but blanks (None), for the
     text number format ``@`` that makes Excel keep them as written. Per column, maximal
     runs of str/None rows holding a str; neighbouring columns with the same run merged."""
-    width = max((len(r) for r in rows), default=0)
     runs: dict[tuple[int, int], list[int]] = {}  # (top, bottom) -> columns
-    for j in range(width):
-        top = last = None
-        for i, row in enumerate(rows, start=1):
-            v = row[j] if j < len(row) else None
-            if type(v) is str or isinstance(v, str):
-                top = i if top is None else top
-                last = i
-            elif v is not None:
-                if top is not None:
-                    runs.setdefault((top, last), []).append(j + 1)
-                top = None
-        if top is not None:
-            runs.setdefault((top, last), []).append(j + 1)
+    for j, column in enumerate(zip_longest(*rows)):
+        kinds = set(map(type, column))
+        if not any(issubclass(kind, str) for kind in kinds):
+            continue  # no text in the column
+        if all(kind is str or not issubclass(kind, str) for kind in kinds):
+            # each cell's code from its type, looked up in C
+            codes = np.fromiter(map(_CELL_CODES.get, map(type, column), repeat(_OTHER)),
+                                np.int8, len(column))
+        else:  # a subclass of str: isinstance, cell by cell
+            codes = np.fromiter((_TEXT if isinstance(v, str) else _BLANK if v is None
+                                 else _OTHER for v in column), np.int8, len(column))
+        texts = np.flatnonzero(codes == _TEXT)
+        segment = np.cumsum(codes == _OTHER)[texts]  # texts between the same two others
+        first = np.flatnonzero(np.r_[True, segment[1:] != segment[:-1]])
+        last = np.r_[first[1:] - 1, len(texts) - 1]
+        for top, bottom in zip(texts[first].tolist(), texts[last].tolist()):
+            runs.setdefault((top + 1, bottom + 1), []).append(j + 1)
     blocks = []
     for (top, bottom), cols in runs.items():
         start = cols[0]

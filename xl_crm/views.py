@@ -80,7 +80,13 @@ def series_values(series: pd.Series, each=excel_value) -> list[object]:
             else arr.tolist()
     if pd.api.types.is_integer_dtype(dtype) or pd.api.types.is_bool_dtype(dtype):
         return series.to_numpy().tolist()
-    return [each(v) for v in series.tolist()]
+    values = series.tolist()
+    if each is excel_value and set(map(type, values)) <= _AS_THEY_ARE:
+        return values  # text, empty, whole numbers, booleans, datetimes: nothing to convert
+    return [each(v) for v in values]
+
+
+_AS_THEY_ARE = frozenset({str, type(None), int, bool, dt.datetime})  # excel_value keeps them
 
 
 def _recommendation(label: str, kind: str, lang: str):

@@ -117,7 +117,7 @@ def checked_sheets(sheets: dict[str, list[list[object]]]) -> dict[str, list[list
         for i, row in enumerate(rows):
             for j, v in enumerate(row):
                 kind = type(v)
-                if kind is str:
+                if kind is str or isinstance(v, str):  # a subclass too (numpy's str_)
                     if has_control(v):
                         row[j] = v = cell_text(v)
                     if len(v) > MAX_CELL_TEXT:
