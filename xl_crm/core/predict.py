@@ -287,13 +287,20 @@ class GammaGamma:
         return np.where((x > 0) & (m > 0), own, self.population_mean)
 
 
-def gamma_gamma_log_likelihood(p: float, q: float, v: float, frequency, mean_value
+def gamma_gamma_log_likelihood(p: float, q: float, v: float, frequency, mean_value,
+                               groups: tuple[np.ndarray, np.ndarray] | None = None
                                ) -> np.ndarray:
-    """Each repeat buyer's log-likelihood of its mean order value (Fader & Hardie 2013)."""
+    """Each repeat buyer's log-likelihood of its mean order value (Fader & Hardie 2013).
+    ``groups``: the distinct frequencies and each buyer's index into them
+    (``np.unique(frequency, return_inverse=True)``), so that the Gamma functions, which
+    depend on x alone, are computed once per distinct x (a fit evaluates this some forty
+    times for every repeat buyer)."""
     from scipy.special import gammaln
 
     x, m = (np.asarray(a, dtype=float) for a in (frequency, mean_value))
-    return (gammaln(p * x + q) - gammaln(p * x) - gammaln(q) + q * np.log(v)
+    xv, xi = groups if groups is not None else (x, slice(None))
+    gammas = (gammaln(p * xv + q) - gammaln(p * xv))[xi]
+    return (gammas - gammaln(q) + q * np.log(v)
             + (p * x - 1) * np.log(m) + p * x * np.log(x) - (p * x + q) * np.log(x * m + v))
 
 
@@ -311,21 +318,22 @@ def fit_gamma_gamma(frequency, mean_value) -> GammaGamma:
     x, m = x[use], m[use]
     scale = float(np.mean(m))
     log_m, log_x = np.log(m), np.log(x)
+    xv, xi = np.unique(x, return_inverse=True)  # the digamma terms per distinct x too
 
     def loss(theta: np.ndarray) -> tuple[float, np.ndarray]:
         from scipy.special import digamma
 
         p, q, v = np.exp(theta)
         v *= scale
-        value = -float(np.sum(gamma_gamma_log_likelihood(p, q, v, x, m))) / n
+        value = -float(np.sum(gamma_gamma_log_likelihood(p, q, v, x, m, (xv, xi)))) / n
         if not np.isfinite(value):
             return 1e300, np.zeros(3)
-        px = p * x
-        psi = digamma(px + q)
+        psi_v = digamma(p * xv + q)
+        psi = psi_v[xi]
         log_xmv = np.log(x * m + v)
-        d_p = np.sum(x * (psi - digamma(px) + log_m + log_x - log_xmv))
+        d_p = np.sum(x * ((psi_v - digamma(p * xv))[xi] + log_m + log_x - log_xmv))
         d_q = np.sum(psi - digamma(q) + np.log(v) - log_xmv)
-        d_v = np.sum(q / v - (px + q) / (x * m + v))
+        d_v = np.sum(q / v - (p * x + q) / (x * m + v))
         return value, -np.array([d_p * p, d_q * q, d_v * v]) / n
 
     res = minimize_bounded(loss, np.zeros(3), -12.0, 12.0)
