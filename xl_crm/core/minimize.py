@@ -25,7 +25,10 @@ from dataclasses import dataclass
 import numpy as np
 
 ARMIJO = 1e-4  # sufficient decrease: f(x + s) <= f(x) + ARMIJO * g.s
-MAX_HALVINGS = 60  # line search steps down to 2**-60
+MAX_HALVINGS = 30  # line search steps down to 2**-30 of the first
+FTOL = 1e-12  # a step that lowers f by less than this times max(1, |f|) while the
+# projected gradient is within ACCEPT_GTOL ends the run: what is left is rounding (the
+# likelihoods are sums over up to a million customers)
 ACCEPT_GTOL = 1e-5  # a line search that finds nothing lower ends the run: converged if
 # the projected gradient is at most this times max(1, |f|) (L-BFGS-B's own test, relative:
 # below it, the decrease a step could make is lost in the rounding of f)
@@ -72,6 +75,9 @@ def minimize_bounded(fun: Callable[[np.ndarray], tuple[float, np.ndarray]],
                 return Minimum(x, f, True, "converged (no lower value along the step)", it)
             return Minimum(x, f, False, "the line search found no lower value", it)
         x_new, f_new, g_new = found
+        if f - f_new <= FTOL * max(1.0, abs(f)) and \
+                _projected_gradient(x_new, g_new, low, high) <= ACCEPT_GTOL * max(1.0, abs(f)):
+            return Minimum(x_new, f_new, True, "converged (the value no longer falls)", it + 1)
         s, y = x_new - x, g_new - g
         sy = float(s @ y)
         if sy > 1e-12 * float(np.linalg.norm(s) * np.linalg.norm(y)):
