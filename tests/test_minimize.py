@@ -93,3 +93,24 @@ def test_a_minimum_on_a_bound_and_a_run_out_of_iterations():
     end = minimize_bounded(quadratic(np.diag([1.0, 1e4]), np.array([5.0, 5.0])), [0, 0],
                            -12, 12, max_iter=1)
     assert not end.success and end.message == "no convergence in 1 iterations"
+
+
+def test_a_value_whose_last_digits_are_noise_ends_in_few_evaluations():
+    """A likelihood summed over a million customers is exact to about 1e-13 of itself and
+    its gradient to about 1e-8: the search must end there, not halve its step 30 times at
+    every iteration (it once spent 375 evaluations, 22 s, on the BG/NBD fit of 800,000
+    customers)."""
+    rng = np.random.default_rng(3)
+    q, _ = np.linalg.qr(rng.normal(size=(4, 4)))
+    a = q @ np.diag([1.0, 10.0, 100.0, 1000.0]) @ q.T
+    exact = quadratic(a, np.array([1.0, -2.0, 0.5, 3.0]))
+    calls = []
+
+    def noisy(x):
+        calls.append(x)
+        f, g = exact(x)
+        return f + 20 + 1e-13 * rng.normal(), g + 1e-8 * rng.normal(size=4)
+
+    end = minimize_bounded(noisy, np.zeros(4), -12, 8)
+    assert end.success and end.x == pytest.approx([1.0, -2.0, 0.5, 3.0], abs=1e-4)
+    assert len(calls) <= 3 * end.iterations + 5, (len(calls), end.iterations)
