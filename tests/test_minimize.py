@@ -10,12 +10,12 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 import pytest
-from hypothesis import given, settings
+from hypothesis import example, given, settings
 from hypothesis import strategies as st
 from scipy.optimize import minimize
 
 from xl_crm.core import predict
-from xl_crm.core.minimize import minimize_bounded
+from xl_crm.core.minimize import ACCEPT_GTOL, minimize_bounded
 
 CDNOW = Path(__file__).parent / "data" / "cdnow_summary.csv"
 
@@ -31,10 +31,14 @@ def quadratic(a: np.ndarray, c: np.ndarray):
 @settings(max_examples=150, deadline=None)
 @given(n=st.integers(1, 5), seed=st.integers(0, 2**32 - 1),
        box=st.tuples(st.floats(-12, 0), st.floats(0.1, 12)))
+@example(n=4, seed=0, box=(-1.0, 2.0))  # found by hypothesis: a line search at the last digit
+@example(n=4, seed=55693, box=(-10.0, 9.0))  # found: a minimum value near 0
 def test_random_convex_problems_end_at_their_minimum(n, seed, box):
     """A convex quadratic (condition up to 1e4) whose centre may lie outside the box: the
-    end point is in the box and its projected gradient is zero, which for a convex
-    function holds at the minimum and nowhere else."""
+    end point is in the box and its projected gradient is zero (to what rounding lets one
+    see; or, where the value stopped falling, within the tolerance the minimiser
+    promises), which for a convex function holds at the minimum and nowhere else; and
+    its value is at least as low as L-BFGS-B's."""
     rng = np.random.default_rng(seed)
     q, _ = np.linalg.qr(rng.normal(size=(n, n)))
     a = q @ np.diag(np.logspace(0, rng.uniform(0, 4), n)) @ q.T
@@ -45,9 +49,13 @@ def test_random_convex_problems_end_at_their_minimum(n, seed, box):
     assert end.success, end.message
     assert ((end.x >= low) & (end.x <= high)).all()
     g = fun(end.x)[1]
-    # what rounding lets one resolve: a step's decrease g^2 / L against f's last digit
-    resolvable = 10 * np.sqrt(np.linalg.eigvalsh(a).max() * 2.2e-16 * max(1.0, end.fun))
-    assert np.max(np.abs(end.x - np.clip(end.x - g, low, high))) <= 1e-9 + resolvable
+    projected = np.max(np.abs(end.x - np.clip(end.x - g, low, high)))
+    if end.message == "converged (the value no longer falls)":  # within 1e-12 of falling
+        assert projected <= ACCEPT_GTOL * max(1.0, end.fun)  # no further, by the contract
+    else:
+        # what rounding lets one resolve: a step's decrease g^2 / L against f's last digit
+        resolvable = 10 * np.sqrt(np.linalg.eigvalsh(a).max() * 2.2e-16 * max(1.0, end.fun))
+        assert projected <= 1e-9 + resolvable
     other = minimize(fun, np.zeros(n), jac=True, method="L-BFGS-B", bounds=[box] * n)
     assert end.fun <= other.fun + 1e-9
 
