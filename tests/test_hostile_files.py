@@ -98,6 +98,10 @@ def parquet(path: Path, columns: dict) -> Path:
       "C0,2000-01-01,-0.01\r\n"), "gb18030", "gb18030"),
     ("Customer,Date,Amount\n陈明,2025-03-01,1\niPhone手机壳,2025-03-01,1\n", "gb18030",
      "gb18030"),
+    # one character after Latin letters at the end of a cell (found by review)
+    ("Customer,Date,Amount,Item,Size\n王芳,2025-03-01,59,T恤,L码\n", "gb18030", "gb18030"),
+    ("客户,日期,金额,商品\n上海,2025-03-01,1,LED灯\n刘洋,2025-03-01,1,XL码\n", "gb18030",
+     "gb18030"),
     # Portuguese pairs of accented letters are GB18030 characters too ('Concei玢o')
     ("Customer,Date,Amount\nConceição,2025-03-01,1\nAÇÃO LDA,2025-03-01,1\n", "cp1252",
      "cp1252"),

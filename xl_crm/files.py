@@ -239,7 +239,8 @@ def csv_encoding(head: bytes) -> str:
        only one does, else ``cp1252`` when a tenth or more of the GB18030 characters
        would take an ASCII byte as their second byte (:func:`_ascii_trails`), else
        the one that most runs of non-ASCII bytes speak for (:func:`_high_runs`); on a
-       tie charset-normalizer's best guess between the two; when it has
+       tie charset-normalizer's best guess between the two (these three look at the
+       first MB only, as much as the DuckDB engine gives this function); when it has
        none, ``gb18030`` if every multi-byte character is in the GB2312 range (both bytes
        0xA1-0xFE, where Chinese names are), else ``cp1252``.
 
@@ -268,17 +269,18 @@ def csv_encoding(head: bytes) -> str:
     if not fits:
         raise InputError("is not UTF-8, UTF-16, GB18030 or Windows-1252 text; save it as "
                          "CSV UTF-8")
-    if _ascii_trails(head) >= 0.1:
+    sample = head[:1 << 20]  # the first MB, as the DuckDB engine reads it
+    if _ascii_trails(sample) >= 0.1:
         return "cp1252"
-    chinese, western = _high_runs(head)
+    chinese, western = _high_runs(sample)
     if chinese != western:
         return "gb18030" if chinese > western else "cp1252"
     from charset_normalizer import from_bytes
 
-    best = from_bytes(head[: 1 << 16], cp_isolation=list(LEGACY_ENCODINGS)).best()
+    best = from_bytes(sample[: 1 << 16], cp_isolation=list(LEGACY_ENCODINGS)).best()
     if best is not None and best.encoding in LEGACY_ENCODINGS:
         return best.encoding
-    wide = head.decode("gb18030", errors="ignore")
+    wide = sample.decode("gb18030", errors="ignore")
     gb2312 = all(len(ch.encode("gb18030")) == 1 or re.fullmatch(rb"[\xa1-\xfe]{2}",
                  ch.encode("gb18030")) for ch in wide)
     return "gb18030" if gb2312 else "cp1252"
@@ -310,20 +312,21 @@ def _ascii_trails(data: bytes) -> float:
 def _high_runs(data: bytes) -> tuple[int, int]:
     """Runs of non-ASCII bytes (0x80-0xFF) in ``data`` that look Chinese and that look
     Western, as counts. A Western word has its accented letters one or two at a time
-    between ASCII letters (``Conceição``: ``ç`` and ``ã`` together, ``o`` after them);
-    Chinese characters, two bytes each, stand in cells of their own or in runs of two
-    and more (``张三``, ``iPhone手机壳``). So a run of three bytes or more, or one with no
-    ASCII letter on either side, counts as Chinese; a run of one or two bytes touching
-    an ASCII letter counts as Western. Unlike charset-normalizer, this holds on a file of
-    a few lines (``刘洋`` twice reads as ``ÁõÑó`` in Windows-1252 too)."""
+    inside the word, between ASCII letters (``Conceição``: ``ç`` and ``ã`` together, ``e``
+    before, ``o`` after); Chinese characters, two bytes each, stand in cells of their
+    own, in runs of two and more, or after Latin letters at the end of a cell (``张三``,
+    ``iPhone手机壳``, ``T恤``, ``XL码``). So a run of one or two bytes with an ASCII letter
+    on both sides counts as Western, every other run as Chinese. Unlike
+    charset-normalizer, this holds on a file of a few lines (``刘洋`` twice reads as
+    ``ÁõÑó`` in Windows-1252 too)."""
     chinese = western = 0
     for run in _HIGH_RUN.finditer(data):
         start, end = run.span()
-        beside = data[start - 1:start] + data[end:end + 1]
-        if end - start >= 3 or not _ASCII_LETTER.search(beside):
-            chinese += 1
-        else:
+        if end - start <= 2 and _ASCII_LETTER.fullmatch(data[start - 1:start]) and \
+                _ASCII_LETTER.fullmatch(data[end:end + 1]):
             western += 1
+        else:
+            chinese += 1
     return chinese, western
 
 

@@ -132,9 +132,15 @@ def read_ahead(path: Path, sheet: str | None) -> None:
         except BaseException as err:  # noqa: BLE001 - handed to the reader, which reads again
             outcome.append(err)
 
-    thread = threading.Thread(target=read, name="xl-crm-read-ahead", daemon=True)
+    # not a daemon: Python waits for it at exit, so a command that ends early (a bad
+    # option, Ctrl-C) never finalises the interpreter while calamine (Rust, PyO3) is
+    # still reading, which can abort the process
+    thread = threading.Thread(target=read, name="xl-crm-read-ahead")
+    try:
+        thread.start()
+    except RuntimeError:  # no thread to be had: the reader reads the file itself
+        return
     _ahead = _Ahead(path, stamp, thread, outcome)
-    thread.start()
 
 
 def _stamp(path: Path) -> tuple[int, int, int]:

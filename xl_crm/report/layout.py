@@ -82,6 +82,8 @@ class Styler:
         c = new_cell(self.ws, cell_value(value))
         if isinstance(value, str) and not isinstance(value, Formula):
             c.data_type = "s"
+        if fmt is None and c.is_date:  # the date format openpyxl gave it
+            fmt = c.number_format
         c._style = copy(self._style(fmt, font or self.plain, fill, wrap))
         return c
 
