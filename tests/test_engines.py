@@ -602,6 +602,11 @@ AWKWARD_CSV = {  # issue 15's awkward files: the DuckDB engine reads or refuses 
     "text after a date and time": H + "a,2025-03-01 12:00 x,5\n",
     "text after a slashed date": H + "a,2025/03/01x,5\n",
     "text after a one-digit day": H + "a,2025-03-1x,5\n",
+    # dates at midnight, as databases export them (DuckDB's fast path), and near misses
+    "midnight timestamps": H + "a,2025-03-01 00:00:00,5\nb,2025-03-02 00:00:00,6\n",
+    "a time after midnight": H + "a,2025-03-01 00:00:01,5\nb,2025-03-02 23:59:59,6\n",
+    "midnight with text after it": H + "a,2025-03-01 00:00:00x,5\n",
+    "midnight with a one-digit day": H + "a,2025-03-1 00:00:00,5\n",
 }
 
 
@@ -631,6 +636,7 @@ def test_the_awkward_files_give_the_answers_worked_out_by_hand(tmp_path):
                               "control character (U+0000); ids must be plain text",
         "text dates with an offset": ([("a", 5.0, "2025-03-01"), ("b", 1.0, "2025-03-01")], 2,
                                       []),
+        "midnight timestamps": ([("a", 5.0, "2025-03-01"), ("b", 6.0, "2025-03-02")], 2, []),
         "text after a date": ("awkward.csv: Date (column B) row 3: '2025-03-01x' is not a "
                               "date (use e.g. 2025-03-01, 2025/3/1 or 2025年3月1日)"),
         "an era after a date": ("awkward.csv: Date (column B) row 2: '2025-03-01 BC' is not a "
