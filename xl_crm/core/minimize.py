@@ -121,8 +121,8 @@ def _direction(x: np.ndarray, g: np.ndarray, h: np.ndarray | None, low: float,
 def _line_search(fun, x, f, g, d, low, high):
     """(x, f, g) at the first step of 1, 1/2, 1/4, ... along ``d``, projected into the
     box, whose value is lower by the Armijo margin; None when none is."""
-    step = min(1.0, 1.0 / float(np.max(np.abs(d))))
-    step = 1.0 if step > 0.5 else step  # a long direction starts at a unit move
+    longest = float(np.max(np.abs(d)))
+    step = 1.0 if longest < 2 else 1.0 / longest  # a long direction starts at a unit move
     for _ in range(MAX_HALVINGS):
         x_new = np.clip(x + step * d, low, high)
         slope = float(g @ (x_new - x))  # the clipped step can point uphill: then shorter

@@ -35,7 +35,7 @@ from .cells import (
     all_blank,
     clean_key,
     full_expr,
-    iso_day,
+    iso_date,
     label_expr,
     local_time,
     plain_id,
@@ -343,7 +343,7 @@ def _typed_table(con, scan: str, columns: Mapping[str, tuple[str, str]],
             select.append(f"{full_expr(role, col, kind)} AS {role}")
             continue
         if role == "date":
-            fast, ok = f"TRY_CAST({col} AS DATE)", iso_day(col)
+            fast, ok = f"TRY_CAST({col} AS DATE)", iso_date(col)
         else:
             fast = f"TRY_CAST({col} AS DOUBLE)"
             ok = plain_number(col)
