@@ -22,7 +22,13 @@ from xl_crm.engines import analyze_path
 from xl_crm.files import read_sales
 from xl_crm.spark import read_facts
 from xl_crm.spark.engine import JAVA_ENDED, _java_ended, _running
-from xl_crm.spark.session import configured, local_driver_memory, parse_conf, spark_session
+from xl_crm.spark.session import (
+    configured,
+    local_driver_memory,
+    local_settings,
+    parse_conf,
+    spark_session,
+)
 
 from .test_engines import AWKWARD_CSV, TODAY, _parquet, assert_same_facts
 
@@ -280,6 +286,30 @@ def test_a_local_session_gets_half_the_memory_of_the_computer():
     assert local_driver_memory(512 * 2**30) == "64g"
     assert local_driver_memory(0) == "4g"              # memory unknown (Windows)
     assert re.fullmatch(r"\d+g", local_driver_memory())
+
+
+def test_a_local_session_keeps_its_files_out_of_the_current_folder(tmp_path):
+    made = []
+
+    def folder():
+        made.append(tmp_path / f"private{len(made)}")
+        return str(made[-1])
+
+    environ = {}
+    settings = local_settings({"spark.app.name": "xl_crm"}, environ, folder)
+    # one private folder for Spark's scratch files and the catalogue's warehouse, which
+    # Spark would otherwise make as ./spark-warehouse (as --table did)
+    assert len(made) == 1 and environ == {"SPARK_LOCAL_DIRS": str(made[0])}
+    assert settings["spark.sql.warehouse.dir"] == (made[0] / "warehouse").as_uri()
+    assert settings["spark.ui.enabled"] == "false" and "spark.driver.memory" in settings
+    # what the user set stays theirs, and no folder is made for nothing
+    made.clear()
+    mine = {"spark.sql.warehouse.dir": "/data/wh", "spark.ui.enabled": "true",
+            "spark.driver.memory": "2g"}
+    environ = {"SPARK_LOCAL_DIRS": "/scratch", "SPARK_DRIVER_MEMORY": "3g"}
+    assert local_settings(mine, environ, folder) == mine and not made
+    assert environ == {"SPARK_LOCAL_DIRS": "/scratch", "SPARK_DRIVER_MEMORY": "3g"}
+    assert "spark.driver.memory" not in local_settings({}, environ, folder)
 
 
 def test_a_java_process_that_ended_is_named_in_one_line(spark):

@@ -13,7 +13,8 @@ import shutil
 import sys
 import tempfile
 import warnings
-from collections.abc import Mapping, Sequence
+from pathlib import Path
+from collections.abc import Callable, Mapping, MutableMapping, Sequence
 
 from ..core.errors import InputError
 
@@ -86,11 +87,7 @@ def spark_session(conf: Mapping[str, str] | None = None):
     if url.startswith("local"):
         os.environ.setdefault("PYSPARK_PYTHON", sys.executable)
         os.environ.setdefault("PYTHONWARNINGS", "ignore")
-        settings.setdefault("spark.ui.enabled", "false")
-        if "SPARK_DRIVER_MEMORY" not in os.environ:
-            settings.setdefault("spark.driver.memory", local_driver_memory())
-        if "spark.local.dir" not in settings:  # (the environment: the setting warns)
-            os.environ.setdefault("SPARK_LOCAL_DIRS", _private_folder())
+        settings = local_settings(settings, os.environ, _private_folder)
     for key, value in settings.items():
         builder = builder.config(key, value)
     try:
@@ -105,6 +102,32 @@ def spark_session(conf: Mapping[str, str] | None = None):
     # every failure in one line of its own
     session.sparkContext.setLogLevel("OFF")
     return session
+
+
+def local_settings(settings: Mapping[str, str], environ: MutableMapping[str, str],
+                   folder: Callable[[], str]) -> dict[str, str]:
+    """``settings`` with what a local session adds unless the user set it: no web UI,
+    :func:`local_driver_memory`, and Spark's scratch files and its catalogue's warehouse
+    (``spark-warehouse``, which Spark would otherwise create in the current folder when
+    the catalogue is first used, as ``--table`` does) in ``folder()``, a private folder
+    made once if needed. The scratch folder goes to ``environ`` (``SPARK_LOCAL_DIRS``),
+    as ``spark.local.dir`` in the settings draws a warning."""
+    out = dict(settings)
+    out.setdefault("spark.ui.enabled", "false")
+    if "SPARK_DRIVER_MEMORY" not in environ:
+        out.setdefault("spark.driver.memory", local_driver_memory())
+    private: list[str] = []
+
+    def mine() -> str:
+        if not private:
+            private.append(folder())
+        return private[0]
+
+    if "spark.local.dir" not in out and "SPARK_LOCAL_DIRS" not in environ:
+        environ["SPARK_LOCAL_DIRS"] = mine()
+    if "spark.sql.warehouse.dir" not in out:
+        out["spark.sql.warehouse.dir"] = Path(mine(), "warehouse").as_uri()
+    return out
 
 
 def local_driver_memory(physical: int | None = None) -> str:
