@@ -6,6 +6,7 @@ Everything behind the stand-in (reading, analysis, report file, mail) runs for r
 from __future__ import annotations
 
 import datetime as dt
+import functools
 import math
 
 import pytest
@@ -22,10 +23,17 @@ from .conftest import SAMPLE_ZH
 from .fake_xlwings import Book, Formula, Table
 
 
-def sales_rows():
+@functools.cache
+def _sample_zh_rows() -> tuple[tuple, ...]:
     ws = load_workbook(SAMPLE_ZH, read_only=True)["销售"]
-    rows = [list(r) for r in ws.iter_rows(values_only=True)]
-    return [r for r in rows if any(v is not None for v in r)]  # the stand-in drops blanks
+    rows = ws.iter_rows(values_only=True)
+    return tuple(r for r in rows if any(v is not None for v in r))  # the stand-in drops blanks
+
+
+def sales_rows():
+    """The Chinese sample's Sales rows as the stand-in workbook takes them: new lists each
+    call (a test may change them), read once per test process (2 s with openpyxl)."""
+    return [list(r) for r in _sample_zh_rows()]
 
 
 def settings_rows(**values):

@@ -12,10 +12,11 @@ import zipfile
 from xml.etree import ElementTree
 
 import pytest
-from openpyxl import Workbook, load_workbook
+from openpyxl import Workbook
 from openpyxl.packaging.custom import StringProperty
 
 from tests.conftest import SAMPLE
+from tests.readback import sheets
 from xl_crm.core.errors import InputError
 from xl_crm.report import (
     DATA_SHEET,
@@ -73,12 +74,9 @@ def test_every_formula_has_its_computed_value(report_path, sample_analysis):
                         (name, cell.get("r"))
     # 3 ABC tiers x 14 rows x 5 years
     assert count == len(sample_analysis.clv) * len(ROWS) * 5
-    values = load_workbook(report_path, data_only=True, read_only=True)
     # the stored numbers are the core's: the last row of the tier A block
-    ws = values["CLV"]
-    labels = [r[0] for r in ws.iter_rows(max_col=1, values_only=True)]
-    row = labels.index("Lifetime value per customer") + 1
-    stored = [ws.cell(row, 2 + j).value for j in range(5)]
+    row = next(r for r in sheets(report_path)["CLV"] if r[0] == "Lifetime value per customer")
+    stored = row[1:6]
     expected = sample_analysis.clv["A"].table().loc["Lifetime value per customer"].tolist()
     assert stored == pytest.approx(expected, rel=1e-12)
 
@@ -87,20 +85,19 @@ def test_rfm_codes_carry_no_number_stored_as_text_marks(report_path, sample_anal
     """Excel flags text that looks like a number ("545") with a green triangle unless the
     sheet lists the range in <ignoredErrors>, in its place after the header/footer."""
     ns = "{http://schemas.openxmlformats.org/spreadsheetml/2006/main}"
-    book = load_workbook(report_path, read_only=True)
-    customer_sheets = [n for n in book.sheetnames if n.startswith(("Tier", "Customers",
-                                                                  "VIP", "Major", "Ordinary",
-                                                                  "Small"))]
+    book = sheets(report_path)
+    customer_sheets = [n for n in book if n.startswith(("Tier", "Customers", "VIP", "Major",
+                                                        "Ordinary", "Small"))]
     with zipfile.ZipFile(report_path) as z:
-        for i, name in enumerate(book.sheetnames, start=1):
+        for i, name in enumerate(book, start=1):
             root = ElementTree.fromstring(z.read(f"xl/worksheets/sheet{i}.xml"))
             ignored = root.find(f"{ns}ignoredErrors")
             if name not in customer_sheets:
                 assert ignored is None, name
                 continue
-            header = [c.value for c in next(book[name].iter_rows(max_row=1))]
+            header = book[name][0]
             column = chr(ord("A") + header.index("RFM"))
-            rows = sum(1 for _ in book[name].iter_rows(values_only=True))
+            rows = len(book[name])
             (item,) = list(ignored)
             assert (item.get("sqref"), item.get("numberStoredAsText")) == (
                 f"{column}2:{column}{rows}", "1"), name
@@ -154,17 +151,20 @@ def test_the_report_is_written_with_and_without_lxml(tmp_path, lxml):
                          capture_output=True, env={**os.environ, "OPENPYXL_LXML": lxml})
     assert run.returncode == 0, run.stderr
     assert run.stdout.strip() == lxml
-    clv = load_workbook(out, data_only=True)["CLV"]
-    labels = [r[0] for r in clv.iter_rows(max_col=1, values_only=True)]
-    row = labels.index("Lifetime value per customer") + 1
-    assert isinstance(clv.cell(row, 2).value, float)  # a cached formula value, not empty
+    clv = sheets(out)["CLV"]  # the stored values, as a reader that never calculates
+    row = next(r for r in clv if r[0] == "Lifetime value per customer")
+    assert isinstance(row[1], float)  # a cached formula value, not empty
 
 
 def test_key_figures_beyond_255_characters_round_trip(report_path, sample_analysis):
-    book = load_workbook(report_path)
-    assert book[DATA_SHEET].sheet_state == "veryHidden"
-    assert SUMMARY_PROPERTY not in {p.name for p in book.custom_doc_props.props}
-    stored = "".join(r[0] for r in book[DATA_SHEET].iter_rows(values_only=True))
+    with zipfile.ZipFile(report_path) as z:
+        workbook = z.read("xl/workbook.xml").decode()
+        custom = z.read("docProps/custom.xml") if "docProps/custom.xml" in z.namelist() \
+            else b""
+    (sheet,) = re.findall(rf'<sheet [^>]*name="{DATA_SHEET}"[^>]*/>', workbook)
+    assert 'state="veryHidden"' in sheet
+    assert SUMMARY_PROPERTY.encode() not in custom
+    stored = "".join(r[0] for r in sheets(report_path)[DATA_SHEET])
     assert len(stored) > 255
     assert read_summary(report_path) == report_summary(sample_analysis)
 

@@ -5,12 +5,12 @@ from __future__ import annotations
 
 import email
 import email.policy
-import io
+from pathlib import Path
 
 import pytest
-from openpyxl import load_workbook
 
 from tests.conftest import SAMPLE
+from tests.readback import sheets, texts_among
 from xl_crm.cli import main
 from xl_crm.core.errors import InputError
 from xl_crm.managers import parse_managers
@@ -32,9 +32,9 @@ def _attachment(raw: bytes):
     raise AssertionError("no workbook attached")
 
 
-def _workbook_ids(data: bytes, everyone: set[str]) -> set[str]:
+def _workbook_ids(data: bytes | Path, everyone: set[str]) -> set[str]:
     """Every customer id found in any cell of the workbook."""
-    return _workbook_ids_from(load_workbook(io.BytesIO(data), read_only=True), everyone)
+    return texts_among(data, everyone)
 
 
 def test_each_manager_receives_only_their_customers(tmp_path, smtp, regions, capsys):
@@ -69,8 +69,8 @@ def test_each_manager_receives_only_their_customers(tmp_path, smtp, regions, cap
     # the regions without a manager are said, with their customer counts
     left = sum(len(regions[r]) for r in rest)
     assert f"{left:,} customers have no manager" in captured.err
-    north_book = load_workbook(tmp_path / f"report-region-{north}.xlsx", read_only=True)
-    summary = [v for r in north_book["Summary"].iter_rows(values_only=True) for v in r if v]
+    north_book = sheets(tmp_path / f"report-region-{north}.xlsx")
+    summary = [v for r in north_book["Summary"] for v in r if v]
     assert any(isinstance(v, str) and v.startswith(f"Region {north}: {len(regions[north]):,} "
                                                    "of the company's 3,000 customers")
                for v in summary)
@@ -116,17 +116,8 @@ def test_split_by_rep(tmp_path, sample_analysis, monkeypatch, capsys):
     assert main(["report", str(SAMPLE), "-o", str(tmp_path / "r.xlsx"), *TODAY_FLAGS,
                  "--split-by", "rep", "--managers", str(managers), "--dry-run"]) == 0
     slug = rep.replace(" ", "_")
-    book = load_workbook(tmp_path / f"r-rep-{slug}.xlsx", read_only=True)
     mine = set(c.loc[c["rep"] == rep, "customer"])
-    assert _workbook_ids_from(book, set(c["customer"])) == mine
-
-
-def _workbook_ids_from(book, everyone):
-    found = set()
-    for ws in book.worksheets:
-        for row in ws.iter_rows(values_only=True):
-            found |= {v for v in row if isinstance(v, str) and v in everyone}
-    return found
+    assert _workbook_ids(tmp_path / f"r-rep-{slug}.xlsx", set(c["customer"])) == mine
 
 
 @pytest.mark.parametrize(("rows", "message"), [

