@@ -40,6 +40,18 @@ def sample_report(sample_analysis, tmp_path_factory) -> Path:
     return write_report(sample_analysis, tmp_path_factory.mktemp("sample-report") / "report.xlsx")
 
 
+@pytest.fixture(scope="session")
+def small_sample(tmp_path_factory) -> Path:
+    """A workbook like the shipped sample (the same seeded model, columns and layout)
+    with 300 customers, for tests of what is done around a report (splitting, mailing,
+    files) where the sample's 3,000 customers would only cost time."""
+    from workbooks.generate_sample import EN_WIDTHS, generate_transactions, write_workbook
+
+    path = tmp_path_factory.mktemp("small-sample") / "sales.xlsx"
+    write_workbook(generate_transactions(n_customers=300), path, "Sales", EN_WIDTHS)
+    return path
+
+
 @pytest.fixture
 def smtp(monkeypatch):
     """A real SMTP server on loopback (aiosmtpd) and the mail variables pointing at it.

@@ -55,6 +55,12 @@ def csv_file(tmp_path_factory):
     return path
 
 
+@pytest.fixture(scope="module")
+def pandas_facts(csv_file):
+    """The pandas engine's facts of ``csv_file``, the reference."""
+    return customer_facts(read_sales(csv_file, today=TODAY).transactions)
+
+
 @pytest.fixture
 def small_blocks(spark):
     """Spark reads files in blocks of 16 KB: a file of a few hundred lines is split
@@ -78,8 +84,7 @@ def outcome(path, engine):
             a.log["rows_read"], list(a.log["blank_rows"]))
 
 
-def test_facts_equal_the_pandas_engines(spark, csv_file):
-    pandas_facts = customer_facts(read_sales(csv_file, today=TODAY).transactions)
+def test_facts_equal_the_pandas_engines(spark, csv_file, pandas_facts):
     facts, basis, source = read_facts(csv_file, today=TODAY)
     assert basis == "profit" and source["source"] == "sales.csv (Spark)"
     assert source["rows_read"] == len(pd.read_csv(csv_file))
@@ -90,7 +95,8 @@ def test_facts_equal_the_pandas_engines(spark, csv_file):
     pd.testing.assert_frame_equal(pandas_facts.monthly, facts.monthly, check_dtype=False)
 
 
-@pytest.mark.parametrize("options", [Options(), Options(as_of="2026-06-30", bins=4),
+# the default options: every figure of the report, in the command line's test below
+@pytest.mark.parametrize("options", [Options(as_of="2026-06-30", bins=4),
                                      Options(monetary="mean", binning="nested",
                                              compare="month")])
 def test_full_analysis_equals_the_pandas_engines(spark, csv_file, options):
@@ -108,11 +114,11 @@ def test_full_analysis_equals_the_pandas_engines(spark, csv_file, options):
 
 
 def test_a_file_in_many_blocks_gives_the_same_facts_and_row_numbers(spark, csv_file,
-                                                                    small_blocks, tmp_path):
+                                                                    pandas_facts, small_blocks,
+                                                                    tmp_path):
     facts, _, _ = read_facts(csv_file, today=TODAY)
     assert spark.read.csv(str(csv_file)).rdd.getNumPartitions() > 10
-    assert_same_facts(customer_facts(read_sales(csv_file, today=TODAY).transactions).table,
-                      facts.table)
+    assert_same_facts(pandas_facts.table, facts.table)
     # a bad cell deep in the file, after an empty line and a blank row: the row number
     # counts every record, as the pandas engine and Excel count them
     lines = csv_file.read_text().splitlines()
@@ -231,13 +237,12 @@ def test_encodings_and_bad_input_are_named_in_one_line(spark, tmp_path):
         read_facts("nosuch://bucket/sales/x.parquet", today=TODAY)
 
 
-def test_a_table_of_the_catalogue(spark, csv_file):
+def test_a_table_of_the_catalogue(spark, csv_file, pandas_facts):
     spark.read.csv(str(csv_file), header=True, escape='"').createOrReplaceTempView(
         "shop_sales")
     facts, _, source = read_facts(table="shop_sales", today=TODAY)
     assert source["source"] == "shop_sales (Spark)"
-    assert_same_facts(customer_facts(read_sales(csv_file, today=TODAY).transactions).table,
-                      facts.table)
+    assert_same_facts(pandas_facts.table, facts.table)
 
 
 def test_the_command_line_writes_the_report_with_spark(spark, csv_file, tmp_path, capsys):

@@ -3,24 +3,31 @@ server: each manager receives only their customers."""
 
 from __future__ import annotations
 
+import datetime as dt
 import email
 import email.policy
 from pathlib import Path
 
 import pytest
 
-from tests.conftest import SAMPLE
 from tests.readback import sheets, texts_among
 from xl_crm.cli import main
 from xl_crm.core.errors import InputError
+from xl_crm.engines import analyze_path
 from xl_crm.managers import parse_managers
 
 TODAY_FLAGS = ["--as-of", "2026-10-31"]
 
 
 @pytest.fixture(scope="module")
-def regions(sample_analysis):
-    c = sample_analysis.customers
+def small(small_sample):
+    """The 300-customer workbook and its customers."""
+    return small_sample, analyze_path(small_sample, today=dt.date(2026, 11, 22)).customers
+
+
+@pytest.fixture(scope="module")
+def regions(small):
+    c = small[1]
     return {r: set(c.loc[c["region"] == r, "customer"]) for r in c["region"].unique()}
 
 
@@ -37,7 +44,7 @@ def _workbook_ids(data: bytes | Path, everyone: set[str]) -> set[str]:
     return texts_among(data, everyone)
 
 
-def test_each_manager_receives_only_their_customers(tmp_path, smtp, regions, capsys):
+def test_each_manager_receives_only_their_customers(tmp_path, smtp, small, regions, capsys):
     names = sorted(regions)
     north, south, *rest = names
     managers = tmp_path / "managers.csv"
@@ -46,7 +53,7 @@ def test_each_manager_receives_only_their_customers(tmp_path, smtp, regions, cap
                         f"{south},south@example.com,孙,zh\n"
                         "*,boss@example.com,Head office,\n", encoding="utf-8")
     out = tmp_path / "report.xlsx"
-    status = main(["report", str(SAMPLE), "-o", str(out), *TODAY_FLAGS, "--split-by",
+    status = main(["report", str(small[0]), "-o", str(out), *TODAY_FLAGS, "--split-by",
                    "region", "--managers", str(managers)])
     captured = capsys.readouterr()
     assert status == 0, captured.err
@@ -72,16 +79,16 @@ def test_each_manager_receives_only_their_customers(tmp_path, smtp, regions, cap
     north_book = sheets(tmp_path / f"report-region-{north}.xlsx")
     summary = [v for r in north_book["Summary"] for v in r if v]
     assert any(isinstance(v, str) and v.startswith(f"Region {north}: {len(regions[north]):,} "
-                                                   "of the company's 3,000 customers")
+                                                   f"of the company's {len(small[1]):,} customers")
                for v in summary)
 
 
-def test_a_refused_manager_is_listed_and_the_others_still_receive(tmp_path, smtp, regions,
-                                                                    capsys):
+def test_a_refused_manager_is_listed_and_the_others_still_receive(tmp_path, smtp, small,
+                                                                    regions, capsys):
     north, south = sorted(regions)[:2]
     managers = tmp_path / "managers.csv"
     managers.write_text(f"region,email\n{north},nobody@example.com\n{south},s@example.com\n")
-    status = main(["report", str(SAMPLE), "-o", str(tmp_path / "r.xlsx"), *TODAY_FLAGS,
+    status = main(["report", str(small[0]), "-o", str(tmp_path / "r.xlsx"), *TODAY_FLAGS,
                    "--split-by", "region", "--managers", str(managers)])
     err = capsys.readouterr().err
     assert status == 1
@@ -90,14 +97,15 @@ def test_a_refused_manager_is_listed_and_the_others_still_receive(tmp_path, smtp
     assert [rcpt for _, rcpt, _ in smtp.mails] == [["s@example.com"]]
 
 
-def test_dry_run_writes_one_message_per_manager(tmp_path, regions, capsys, monkeypatch):
+def test_dry_run_writes_one_message_per_manager(tmp_path, small, regions, capsys,
+                                                 monkeypatch):
     monkeypatch.delenv("XL_CRM_SMTP_HOST", raising=False)
     names = sorted(regions)
     managers = tmp_path / "managers.csv"
     managers.write_text("region,email\n" + "".join(f"{r},{i}@example.com\n"
                                                    for i, r in enumerate(names)))
     out = tmp_path / "r.xlsx"
-    assert main(["report", str(SAMPLE), "-o", str(out), *TODAY_FLAGS, "--split-by", "region",
+    assert main(["report", str(small[0]), "-o", str(out), *TODAY_FLAGS, "--split-by", "region",
                  "--managers", str(managers), "--dry-run"]) == 0
     emls = sorted(p.name for p in tmp_path.glob("*.eml"))
     assert emls == sorted(f"r-region-{r}.eml" for r in names)
@@ -107,13 +115,13 @@ def test_dry_run_writes_one_message_per_manager(tmp_path, regions, capsys, monke
     assert "have no manager" not in capsys.readouterr().err
 
 
-def test_split_by_rep(tmp_path, sample_analysis, monkeypatch, capsys):
+def test_split_by_rep(tmp_path, small, monkeypatch, capsys):
     monkeypatch.delenv("XL_CRM_SMTP_HOST", raising=False)
-    c = sample_analysis.customers
+    c = small[1]
     rep = min(c["rep"].unique())
     managers = tmp_path / "m.csv"
     managers.write_text(f"Sales Rep;E-mail\n{rep};rep@example.com\n")
-    assert main(["report", str(SAMPLE), "-o", str(tmp_path / "r.xlsx"), *TODAY_FLAGS,
+    assert main(["report", str(small[0]), "-o", str(tmp_path / "r.xlsx"), *TODAY_FLAGS,
                  "--split-by", "rep", "--managers", str(managers), "--dry-run"]) == 0
     slug = rep.replace(" ", "_")
     mine = set(c.loc[c["rep"] == rep, "customer"])
@@ -135,13 +143,13 @@ def test_a_bad_managers_table_is_one_line_naming_the_row(rows, message):
         parse_managers(rows, "region")
 
 
-def test_split_flags_go_together_and_are_checked_before_work(tmp_path, capsys):
+def test_split_flags_go_together_and_are_checked_before_work(tmp_path, small, capsys):
     out = tmp_path / "r.xlsx"
-    assert main(["report", str(SAMPLE), "-o", str(out), "--split-by", "region"]) == 1
+    assert main(["report", str(small[0]), "-o", str(out), "--split-by", "region"]) == 1
     assert "--split-by and --managers go together" in capsys.readouterr().err
     bad = tmp_path / "m.csv"
     bad.write_text("region,email\nNorth,not-an-address\n")
-    assert main(["report", str(SAMPLE), "-o", str(out), "--split-by", "region",
+    assert main(["report", str(small[0]), "-o", str(out), "--split-by", "region",
                  "--managers", str(bad)]) == 1
     assert "m.csv row 2: bad email address" in capsys.readouterr().err
     assert not out.exists()
