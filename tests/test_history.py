@@ -63,11 +63,17 @@ def _same(a, b) -> None:
     assert a.total_value == b.total_value
 
 
+@pytest.fixture(scope="module")
+def folder_analysis(monthly_folder):
+    return analyze_path(monthly_folder, today=TODAY)
+
+
 def test_a_year_in_monthly_files_and_a_re_export_is_the_single_file(monthly_folder,
+                                                                     folder_analysis,
+                                                                     sample_analysis,
                                                                      sample_rows):
-    single = analyze_path(SAMPLE, today=TODAY)
-    months = analyze_path(monthly_folder, today=TODAY)
-    _same(single, months)
+    months = folder_analysis
+    _same(sample_analysis, months)  # the sample read whole, as of TODAY
     march = (sample_rows["Date"].dt.to_period("M") == pd.Period("2026-03")).sum()
     week = ((sample_rows["Date"] >= "2026-04-01") & (sample_rows["Date"] <= "2026-04-07")).sum()
     log = months.log
@@ -85,12 +91,10 @@ def test_a_year_in_monthly_files_and_a_re_export_is_the_single_file(monthly_fold
     assert log["source"].startswith("25 files: sales-2024-11.csv, ")
 
 
-def test_files_listed_one_by_one_are_the_folder(monthly_folder):
+def test_files_listed_one_by_one_are_the_folder(monthly_folder, folder_analysis):
     files = sales_files([monthly_folder])
     assert [p.name for p in files][:2] == ["sales-2024-11.csv", "sales-2024-12.csv"]
-    a = analyze_path(files, today=TODAY)
-    b = analyze_path(monthly_folder, today=TODAY)
-    _same(a, b)
+    _same(analyze_path(files, today=TODAY), folder_analysis)
 
 
 def test_without_order_ids_overlapping_files_are_refused_naming_both(tmp_path):
