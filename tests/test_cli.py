@@ -78,10 +78,11 @@ def test_report_is_written_then_mailed(tmp_path, smtp, capsys):
 
 
 def test_a_report_over_the_mail_limit_is_mailed_as_a_summary_workbook(tmp_path, smtp, capsys,
-                                                                     monkeypatch):
-    monkeypatch.setenv("XL_CRM_MAIL_MAX_MB", "0.2")  # the sample report is about 1.1 MB
+                                                                     monkeypatch, small_sample):
+    monkeypatch.setenv("XL_CRM_MAIL_MAX_MB", "0.1")  # the 300 customers' report: about 0.2 MB
     out = tmp_path / "oct.xlsx"
-    assert main(["report", str(SAMPLE), "-o", str(out), "--email", "boss@example.com"]) == 0
+    assert main(["report", str(small_sample), "-o", str(out), "--email",
+                 "boss@example.com"]) == 0
     small = tmp_path / "oct summary.xlsx"
     assert f"summary for mail written: {small.resolve()}" in capsys.readouterr().out
     (_, _, raw), = smtp.mails
@@ -94,13 +95,13 @@ def test_a_report_over_the_mail_limit_is_mailed_as_a_summary_workbook(tmp_path, 
     assert "Customers" not in names and "Tier A" not in names
     body = message.get_body(("plain",)).get_content()
     size = out.stat().st_size / 1e6
-    assert (f"The full report ({size:.1f} MB) is over the mail limit of 0.2 MB, so the "
+    assert (f"The full report ({size:.1f} MB) is over the mail limit of 0.1 MB, so the "
             f"attachment holds the summary sheets only; the full report is at "
             f"{out.resolve()}") in " ".join(body.split())
     # an existing report over the limit is refused in one line, nothing sent
     assert main(["email", str(out), "--to", "boss@example.com"]) == 1
     err = capsys.readouterr().err
-    assert err == (f"xl-crm: oct.xlsx is {size:.1f} MB, over the mail limit of 0.2 MB "
+    assert err == (f"xl-crm: oct.xlsx is {size:.1f} MB, over the mail limit of 0.1 MB "
                    "(XL_CRM_MAIL_MAX_MB); send it with xl-crm report --email, which attaches "
                    "a summary workbook, or raise the limit\n")
     assert len(smtp.mails) == 1
