@@ -209,3 +209,44 @@ def test_the_command_line_reads_a_workbook_ahead(tmp_path, monkeypatch, capsys):
     assert cli.main(["analyze", str(SAMPLE), "--engine", "duckdb"]) == 1  # not for DuckDB
     assert started == [(SAMPLE, None)]
     capsys.readouterr()
+
+
+def test_the_parse_runs_beside_the_look_for_formulas_and_its_failure_falls_back(
+        tmp_path, monkeypatch):
+    import threading
+
+    path = _book(tmp_path / "s.xlsx", [("Customer", "Date", "Amount"),
+                                        ("a", dt.datetime(2025, 3, 1), 5)])
+    parsed, seen = threading.Event(), []
+    read, look = xlsx_fast._Parse._read, xlsx_fast._needs_care
+
+    def read_and_say(self):
+        read(self)
+        parsed.set()
+
+    def needs_care(archive, member):  # the parse is under way before the look ends
+        seen.append(parsed.wait(timeout=30))
+        return look(archive, member)
+
+    monkeypatch.setattr(xlsx_fast._Parse, "_read", read_and_say)
+    monkeypatch.setattr(xlsx_fast, "_needs_care", needs_care)
+    raw = xlsx_fast._calamine(path, lambda names: names[0])
+    assert raw.rows == [["Customer", "Date", "Amount"], ["a", dt.date(2025, 3, 1), 5.0]]
+    assert seen == [True]
+    assert not [t for t in threading.enumerate() if t.name == "xl-crm-calamine"]
+    monkeypatch.undo()
+    # no thread to be had: the parse is done in the caller's thread
+    monkeypatch.setattr(threading.Thread, "start",
+                        lambda self: (_ for _ in ()).throw(RuntimeError("no threads")))
+    assert xlsx_fast._calamine(path, lambda names: names[0]).rows == raw.rows
+    monkeypatch.undo()
+    # a parse that fails (calamine's error, raised again in the caller's thread) leaves
+    # the sheet to the openpyxl reader, which names what is wrong
+    from python_calamine import CalamineError
+
+    def fail(self):
+        self.outcome.append(CalamineError("broken"))
+
+    monkeypatch.setattr(xlsx_fast._Parse, "_read", fail)
+    failed = xlsx_fast._calamine(path, lambda names: names[0])
+    assert failed.rows is None and failed.name == "Sales"

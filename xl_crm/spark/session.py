@@ -13,8 +13,8 @@ import shutil
 import sys
 import tempfile
 import warnings
-from pathlib import Path
 from collections.abc import Callable, Mapping, MutableMapping, Sequence
+from pathlib import Path
 
 from ..core.errors import InputError
 
