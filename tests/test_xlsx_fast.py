@@ -250,3 +250,24 @@ def test_the_parse_runs_beside_the_look_for_formulas_and_its_failure_falls_back(
     monkeypatch.setattr(xlsx_fast._Parse, "_read", fail)
     failed = xlsx_fast._calamine(path, lambda names: names[0])
     assert failed.rows is None and failed.name == "Sales"
+    monkeypatch.undo()
+    # a sheet the openpyxl reader must read: the parse is left to end on its own, and
+    # makes no rows
+    made = []
+    start = xlsx_fast._Parse.__init__
+
+    def remember(self, *args):
+        made.append(self)
+        start(self, *args)
+
+    monkeypatch.setattr(xlsx_fast._Parse, "__init__", remember)
+    wb = Workbook()
+    wb.active.append(["Customer", "Date", "Amount"])
+    wb.active.append(["a", dt.datetime(2025, 3, 1), "=1/0"])
+    wb.save(tmp_path / "e.xlsx")
+    assert xlsx_fast._calamine(tmp_path / "e.xlsx", lambda names: names[0]).rows is None
+    (parse,) = made
+    assert parse.cancelled
+    if parse.thread is not None:
+        parse.thread.join()
+    assert parse.outcome == []

@@ -182,30 +182,37 @@ def _calamine(path: Path, name_of: Callable[[list[str]], str]) -> _Raw:
                 return _Raw(names, name, mac, None)
             # calamine parses on a second core (without Python's lock) while this
             # thread looks for what calamine cannot read: at 100,000 lines the look
-            # takes 0.3 s of the parse's 1.1 s; when it finds something, the parse
-            # is waited for and thrown away (the openpyxl reader reads such a sheet)
+            # takes 0.3 s of the parse's 1.1 s. When it finds something (the openpyxl
+            # reader reads such a sheet) the parse is not waited for and its rows are
+            # never made
             parse = _Parse(path, name)
             try:
                 careful = _needs_care(archive, member)
-            finally:
-                parse.wait()
+            except BaseException:
+                parse.cancel()
+                raise
+            if careful:
+                parse.cancel()
+                return _Raw(names, name, mac, None)
         rows = parse.rows()
     except InputError:
         raise
     except (CalamineError, zipfile.BadZipFile, KeyError, ElementTree.ParseError, OSError,
             ValueError):
         return _Raw(names, name, mac, None)  # the openpyxl reader names what is wrong
-    return _Raw(names, name, mac, None if careful else rows)
+    return _Raw(names, name, mac, rows)
 
 
 class _Parse:
     """calamine's reading of one sheet's rows, started on a thread when made (or done
     at once where no thread can be had); :meth:`rows` waits for it and gives the rows
-    or raises what the read raised."""
+    or raises what the read raised; after :meth:`cancel` the parse runs to its end (it
+    cannot be stopped) but its rows are not made."""
 
     def __init__(self, path: Path, name: str):
         self.path, self.name = path, name
         self.outcome: list[object] = []
+        self.cancelled = False
         # not a daemon, for the reason given in read_ahead
         self.thread: threading.Thread | None = threading.Thread(
             target=self._read, name="xl-crm-calamine")
@@ -221,19 +228,22 @@ class _Parse:
         try:
             book = CalamineWorkbook.from_path(str(self.path))
             try:
-                rows = book.get_sheet_by_name(self.name).to_python(skip_empty_area=False)
+                sheet = book.get_sheet_by_name(self.name)  # the parse, without the lock
+                if self.cancelled:
+                    return
+                rows = sheet.to_python(skip_empty_area=False)  # Python objects: the lock
             finally:
                 book.close()
             self.outcome.append(rows)
         except BaseException as err:  # noqa: BLE001 - raised again in the caller's thread
             self.outcome.append(err)
 
-    def wait(self) -> None:
-        if self.thread is not None:
-            self.thread.join()
+    def cancel(self) -> None:
+        self.cancelled = True
 
     def rows(self) -> list[list[object]]:
-        self.wait()
+        if self.thread is not None:
+            self.thread.join()
         (result,) = self.outcome
         if isinstance(result, BaseException):
             raise result
