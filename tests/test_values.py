@@ -124,3 +124,15 @@ def test_a_time_with_its_utc_offset_keeps_the_date_written():
     assert [str(d)[:10] for d in got.astype("datetime64[D]")] == ["2025-03-01"] * 5
     with pytest.raises(InputError, match="is not a date"):
         parse_dates(["2025-03-01 10:00+5"])
+
+
+@pytest.mark.parametrize("huge", [10**400, -10**400])
+def test_an_int_beyond_a_float_is_one_line_not_an_overflow(huge):
+    # only the Python API can hand such an int over (a workbook's numbers are floats)
+    with pytest.raises(InputError, match=r"^amounts row 2: -?10000+\.\.\. is too large"):
+        parse_amounts([5, huge], rows=np.array([1, 2]))
+    with pytest.raises(InputError, match=r"^amounts row 2: -?10000+\.\.\. is too large"):
+        parse_amounts(["5", huge], rows=np.array([1, 2]))  # the cell-by-cell path
+    with pytest.raises(InputError, match=r"^dates row 2: -?10000+\.\.\. is not a date: "
+                                         r"Excel date numbers run from 1 to 2958465"):
+        parse_dates([45000, huge], rows=np.array([1, 2]))

@@ -33,6 +33,7 @@ an :class:`~xl_crm.core.errors.InputError` naming the column, the row and the va
 from __future__ import annotations
 
 import datetime as dt
+import sys
 from collections.abc import Sequence
 from decimal import Decimal
 
@@ -194,9 +195,12 @@ def parse_dates(
         out[dates] = checked_days(days.astype("datetime64[D]"), column, rows[dates], today)
     numbers = kind == "number"
     if numbers.any():
-        out[numbers] = serials_to_dates(
-            s[numbers].map(float).to_numpy(dtype=float), column, rows[numbers], today
-        )
+        serials = _floats(s[numbers])
+        huge = np.abs(serials) == sys.float_info.max  # an int beyond a float (Python API)
+        if huge.any():
+            _fail(column, rows[numbers], s[numbers], huge,
+                  f"is not a date: Excel date numbers run from 1 to {MAX_SERIAL}")
+        out[numbers] = serials_to_dates(serials, column, rows[numbers], today)
     text = kind == "text"
     if text.any():
         out[text] = _parse_date_text(s[text].astype(str), column, rows[text], day_first, today)
@@ -353,7 +357,7 @@ def parse_amounts(
     if pd.api.types.is_datetime64_any_dtype(s.dtype):
         _fail(column, rows, s, s.notna().to_numpy(), "is a date, not a number")
     if set(map(type, s)) <= {float, int}:  # plain numbers (a workbook's): no kind per cell
-        out = s.to_numpy(dtype=float)
+        out = _floats(s)
         _check_finite(out, s, column, rows)
         return out
     out = np.full(len(s), np.nan)
@@ -365,12 +369,29 @@ def parse_amounts(
         if (kind == bad_kind).any():
             _fail(column, rows, s, kind == bad_kind, why)
     numbers = kind == "number"
-    out[numbers] = s[numbers].astype(float).to_numpy()  # Decimal: exact until here
+    out[numbers] = _floats(s[numbers])  # Decimal: exact until here
     text = kind == "text"
     if text.any():
         out[text] = _parse_number_text(s[text].astype(str), column, rows[text])
     _check_finite(out, s, column, rows)
     return out
+
+
+def _floats(s: pd.Series) -> np.ndarray:
+    """Numbers as float64; a Python int beyond a float's range (only the Python API can
+    hand one over) becomes the largest float of its sign, which the size check refuses
+    as too large."""
+    try:
+        return s.to_numpy(dtype=float)
+    except OverflowError:
+        return np.array([_float_or_largest(v) for v in s], dtype=float)
+
+
+def _float_or_largest(v: object) -> float:
+    try:
+        return float(v)
+    except OverflowError:
+        return sys.float_info.max if v > 0 else -sys.float_info.max
 
 
 def _check_finite(out: np.ndarray, s: pd.Series, column: str, rows: np.ndarray) -> None:
