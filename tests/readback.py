@@ -30,3 +30,32 @@ def texts_among(source: str | Path | bytes, wanted: Iterable[str]) -> set[str]:
     wanted = set(wanted)
     return {v for rows in sheets(source).values() for row in rows for v in row
             if isinstance(v, str) and v in wanted}
+
+
+def tables(path: str | Path) -> dict[str, list[str]]:
+    """Each sheet's Excel tables (their names), by sheet name, read from the file's XML as
+    Excel finds them: workbook → sheet part → its relationships → table parts."""
+    import posixpath
+    import zipfile
+    from xml.etree import ElementTree
+
+    main = "{http://schemas.openxmlformats.org/spreadsheetml/2006/main}"
+    rel_id = "{http://schemas.openxmlformats.org/officeDocument/2006/relationships}id"
+
+    def rels(z: zipfile.ZipFile, part: str) -> dict[str, str]:
+        folder, name = posixpath.split(part)
+        path = posixpath.join(folder, "_rels", name + ".rels")
+        if path not in z.namelist():
+            return {}
+        root = ElementTree.fromstring(z.read(path))
+        return {r.get("Id"): r.get("Target").lstrip("/") if r.get("Target").startswith("/")
+                else posixpath.normpath(posixpath.join(folder, r.get("Target")))
+                for r in root}
+
+    with zipfile.ZipFile(path) as z:
+        targets = rels(z, "xl/workbook.xml")
+        book = ElementTree.fromstring(z.read("xl/workbook.xml"))
+        return {sheet.get("name"): [ElementTree.fromstring(z.read(t)).get("name")
+                                    for t in rels(z, targets[sheet.get(rel_id)]).values()
+                                    if "/tables/" in t]
+                for sheet in book.iter(f"{main}sheet")}
