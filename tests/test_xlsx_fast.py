@@ -252,22 +252,32 @@ def test_the_parse_runs_beside_the_look_for_formulas_and_its_failure_falls_back(
     assert failed.rows is None and failed.name == "Sales"
     monkeypatch.undo()
     # a sheet the openpyxl reader must read: the parse is left to end on its own, and
-    # makes no rows
-    made = []
-    start = xlsx_fast._Parse.__init__
+    # makes no rows (here held back until it is cancelled, as a large sheet's is)
+    made, cancelled = [], threading.Event()
+    start, read, cancel = (xlsx_fast._Parse.__init__, xlsx_fast._Parse._read,
+                           xlsx_fast._Parse.cancel)
 
     def remember(self, *args):
         made.append(self)
         start(self, *args)
 
+    def read_when_cancelled(self):
+        cancelled.wait(timeout=30)
+        read(self)
+
+    def cancel_and_say(self):
+        cancel(self)
+        cancelled.set()
+
     monkeypatch.setattr(xlsx_fast._Parse, "__init__", remember)
+    monkeypatch.setattr(xlsx_fast._Parse, "_read", read_when_cancelled)
+    monkeypatch.setattr(xlsx_fast._Parse, "cancel", cancel_and_say)
     wb = Workbook()
     wb.active.append(["Customer", "Date", "Amount"])
     wb.active.append(["a", dt.datetime(2025, 3, 1), "=1/0"])
     wb.save(tmp_path / "e.xlsx")
     assert xlsx_fast._calamine(tmp_path / "e.xlsx", lambda names: names[0]).rows is None
     (parse,) = made
-    assert parse.cancelled
-    if parse.thread is not None:
-        parse.thread.join()
+    assert parse.cancelled and parse.thread is not None
+    parse.thread.join()
     assert parse.outcome == []
