@@ -107,9 +107,9 @@ def test_a_report_over_the_mail_limit_is_mailed_as_a_summary_workbook(tmp_path, 
     assert len(smtp.mails) == 1
 
 
-def test_report_stays_when_a_recipient_is_refused(tmp_path, smtp, capsys):
+def test_report_stays_when_a_recipient_is_refused(small_sample, tmp_path, smtp, capsys):
     out = tmp_path / "r.xlsx"
-    code = main(["report", str(SAMPLE_ZH), "-o", str(out),
+    code = main(["report", str(small_sample), "-o", str(out),
                  "--email", "boss@example.com", "nobody@example.com"])
     captured = capsys.readouterr()
     assert code == 1 and out.exists()
@@ -117,13 +117,13 @@ def test_report_stays_when_a_recipient_is_refused(tmp_path, smtp, capsys):
     assert "boss@example.com" in captured.out
 
 
-def test_report_stays_when_the_server_is_down(tmp_path, monkeypatch, capsys):
+def test_report_stays_when_the_server_is_down(small_sample, tmp_path, monkeypatch, capsys):
     monkeypatch.setenv("XL_CRM_SMTP_HOST", "127.0.0.1")
     monkeypatch.setenv("XL_CRM_SMTP_PORT", "9")  # discard port: nothing listens
     monkeypatch.setenv("XL_CRM_SMTP_SECURITY", "none")
     monkeypatch.setenv("XL_CRM_MAIL_FROM", "reports@example.com")
     out = tmp_path / "r.xlsx"
-    assert main(["report", str(SAMPLE_ZH), "-o", str(out), "--email", "a@example.com"]) == 1
+    assert main(["report", str(small_sample), "-o", str(out), "--email", "a@example.com"]) == 1
     err = capsys.readouterr().err
     assert out.exists()
     assert err.startswith(f"xl-crm: the report is written ({out.resolve()}) but was not sent:")
@@ -145,19 +145,19 @@ def test_email_existing_report_dry_run_writes_eml(tmp_path, monkeypatch, capsys)
     assert "dry run: message written to" in capsys.readouterr().out
 
 
-def test_report_refuses_existing_output_and_input(tmp_path, capsys):
+def test_report_refuses_existing_output_and_input(small_sample, tmp_path, capsys):
     out = tmp_path / "r.xlsx"
-    assert main(["report", str(SAMPLE_ZH), "-o", str(out)]) == 0
-    assert main(["report", str(SAMPLE_ZH), "-o", str(out)]) == 1
+    assert main(["report", str(small_sample), "-o", str(out)]) == 0
+    assert main(["report", str(small_sample), "-o", str(out)]) == 1
     assert "exists; pass --overwrite" in capsys.readouterr().err
     copy = tmp_path / "sales.xlsx"
-    copy.write_bytes(SAMPLE_ZH.read_bytes())
+    copy.write_bytes(small_sample.read_bytes())
     assert main(["report", str(copy), "-o", str(copy), "--overwrite"]) == 1
     assert "is the input file" in capsys.readouterr().err
-    assert copy.read_bytes() == SAMPLE_ZH.read_bytes()
+    assert copy.read_bytes() == small_sample.read_bytes()
 
 
-def test_an_interrupted_report_leaves_no_file(tmp_path, monkeypatch, capsys):
+def test_an_interrupted_report_leaves_no_file(small_sample, tmp_path, monkeypatch, capsys):
     from openpyxl.workbook.workbook import Workbook
 
     def interrupted(self, filename):
@@ -167,12 +167,13 @@ def test_an_interrupted_report_leaves_no_file(tmp_path, monkeypatch, capsys):
 
     monkeypatch.setattr(Workbook, "save", interrupted)
     out = tmp_path / "r.xlsx"
-    assert main(["report", str(SAMPLE_ZH), "-o", str(out)]) == 130
+    assert main(["report", str(small_sample), "-o", str(out)]) == 130
     assert "interrupted" in capsys.readouterr().err
     assert list(tmp_path.iterdir()) == []  # neither the report nor a temporary file
 
 
-def test_a_signal_as_the_temporary_file_is_made_leaves_no_file(tmp_path, monkeypatch, capsys):
+def test_a_signal_as_the_temporary_file_is_made_leaves_no_file(small_sample, tmp_path,
+                                                               monkeypatch, capsys):
     """The window CI hit (SIGINT while saving): the signal raised just after the temporary
     file beside the report was created, before its name reached the cleanup."""
     from xl_crm import output
@@ -187,7 +188,7 @@ def test_a_signal_as_the_temporary_file_is_made_leaves_no_file(tmp_path, monkeyp
     monkeypatch.setattr(output.os, "close", close_then_interrupted)
     out = tmp_path / "r.xlsx"
     out.write_bytes(b"the previous report")
-    assert main(["report", str(SAMPLE_ZH), "-o", str(out), "--overwrite"]) == 130
+    assert main(["report", str(small_sample), "-o", str(out), "--overwrite"]) == 130
     assert "interrupted" in capsys.readouterr().err
     assert [p.name for p in tmp_path.iterdir()] == ["r.xlsx"]  # no .r-*.xlsx left
     assert out.read_bytes() == b"the previous report"
