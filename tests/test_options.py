@@ -181,3 +181,13 @@ def test_a_path_with_a_line_break_is_named_on_one_line(value):
         parse_option("actions", value)
     assert "\n" not in str(err.value) and "\r" not in str(err.value)
     assert "file not found: " + repr(value) in str(err.value)
+
+
+def test_an_int_beyond_a_float_is_refused_by_the_option_rules():
+    # only the Python API can hand one over; float() of it raises OverflowError
+    from xl_crm.options import parse_bins, parse_fraction
+
+    with pytest.raises(ValueError, match="must be a whole number from 2 to 9"):
+        parse_bins(10**400)
+    with pytest.raises(ValueError, match=r"^10000+\.\.\. is too large$"):
+        parse_fraction(10**400)

@@ -295,8 +295,8 @@ def test_a_local_session_gets_half_the_memory_of_the_computer():
 def test_a_local_session_keeps_its_files_out_of_the_current_folder(tmp_path):
     made = []
 
-    def folder():
-        made.append(tmp_path / f"private{len(made)}")
+    def folder():  # a space and Chinese in the path, as a Windows user name may have
+        made.append(tmp_path / f"private {len(made)} 张")
         return str(made[-1])
 
     environ = {}
@@ -304,7 +304,7 @@ def test_a_local_session_keeps_its_files_out_of_the_current_folder(tmp_path):
     # one private folder for Spark's scratch files and the catalogue's warehouse, which
     # Spark would otherwise make as ./spark-warehouse (as --table did)
     assert len(made) == 1 and environ == {"SPARK_LOCAL_DIRS": str(made[0])}
-    assert settings["spark.sql.warehouse.dir"] == (made[0] / "warehouse").as_uri()
+    assert settings["spark.sql.warehouse.dir"] == f"file://{made[0]}/warehouse"
     assert settings["spark.ui.enabled"] == "false" and "spark.driver.memory" in settings
     # what the user set stays theirs, and no folder is made for nothing
     made.clear()

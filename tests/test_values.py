@@ -136,3 +136,7 @@ def test_an_int_beyond_a_float_is_one_line_not_an_overflow(huge):
     with pytest.raises(InputError, match=r"^dates row 2: -?10000+\.\.\. is not a date: "
                                          r"Excel date numbers run from 1 to 2958465"):
         parse_dates([45000, huge], rows=np.array([1, 2]))
+    # more digits than Python turns into text (4,300): the message says how many
+    with pytest.raises(InputError, match=r"^amounts row 2: a negative whole number of about "
+                                         r"5,000 digits is too large"):
+        parse_amounts([5, -10**5000], rows=np.array([1, 2]))

@@ -19,6 +19,7 @@ from openpyxl import load_workbook
 from xl_crm.options import SHEET_OPTIONS
 
 from .conftest import ROOT
+from .readback import tables
 
 WORKBOOK = ROOT / "workbooks" / "xl_crm_monthly.xlsm"
 INTERFACE = ("CRM_RFM", "CRM_RFM_SCORE", "CRM_SEGMENT", "CRM_ABC", "CRM_PYRAMID", "CRM_DWYER",
@@ -45,10 +46,11 @@ def test_sheets_settings_and_conf(book):
     assert [r[0] for r in settings[1:]] == [o.name for o in SHEET_OPTIONS]
     assert book["xlwings.conf"]["A1"].value == "UDF Modules"
     assert book["xlwings.conf"]["B1"].value == "xl_crm.udfs"
-    with zipfile.ZipFile(WORKBOOK) as z:  # the Sales sheet's table, as Excel finds it
-        tables = [z.read(n).decode() for n in z.namelist() if n.startswith("xl/tables/")]
-    assert [re.search(r'<table [^>]*\bname="(\w+)"[^>]*\bref="([A-Z0-9:]+)"', t).groups()
-            for t in tables] == [("SalesTable", "A1:J36547")]
+    assert tables(WORKBOOK)["Sales"] == ["SalesTable"]  # the Sales sheet's, as Excel finds it
+    with zipfile.ZipFile(WORKBOOK) as z:
+        parts = [z.read(n).decode() for n in z.namelist() if n.startswith("xl/tables/")]
+    assert [re.search(r'<table [^>]*\bref="([A-Z0-9:]+)"', t).group(1) for t in parts] == [
+        "A1:J36547"]
     assert book["Sales"]["A1"].value == "Date" and book["Sales"].max_row == 36547
 
 

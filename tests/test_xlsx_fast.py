@@ -233,12 +233,17 @@ def test_the_parse_runs_beside_the_look_for_formulas_and_its_failure_falls_back(
     raw = xlsx_fast._calamine(path, lambda names: names[0])
     assert raw.rows == [["Customer", "Date", "Amount"], ["a", dt.date(2025, 3, 1), 5.0]]
     assert seen == [True]
-    assert not [t for t in threading.enumerate() if t.name == "xl-crm-calamine"]
     monkeypatch.undo()
-    # no thread to be had: the parse is done in the caller's thread
+    # no thread to be had: the parse is done in the caller's thread after the look, and
+    # not at all for a sheet the openpyxl reader must read
     monkeypatch.setattr(threading.Thread, "start",
                         lambda self: (_ for _ in ()).throw(RuntimeError("no threads")))
     assert xlsx_fast._calamine(path, lambda names: names[0]).rows == raw.rows
+    parsed.clear()
+    monkeypatch.setattr(xlsx_fast._Parse, "_read", read_and_say)
+    monkeypatch.setattr(xlsx_fast, "_needs_care", lambda archive, member: True)
+    assert xlsx_fast._calamine(path, lambda names: names[0]).rows is None
+    assert not parsed.is_set()
     monkeypatch.undo()
     # a parse that fails (calamine's error, raised again in the caller's thread) leaves
     # the sheet to the openpyxl reader, which names what is wrong

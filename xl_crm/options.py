@@ -101,7 +101,7 @@ def parse_bins(value: object) -> int:
     rule = f"must be a whole number from {MIN_BINS} to {MAX_BINS} (scores per RFM measure)"
     try:
         number = float(value) if not isinstance(value, bool) else math.nan
-    except (TypeError, ValueError):
+    except (TypeError, ValueError, OverflowError):
         number = math.nan
     if not (math.isfinite(number) and number.is_integer()):
         raise ValueError(rule)
@@ -133,6 +133,8 @@ def _number(value: object) -> float:
     try:
         number = math.nan if isinstance(value, bool) else float(
             str(value).strip() if isinstance(value, str) else value)  # type: ignore[arg-type]
+    except OverflowError:  # an int beyond a float (Python API)
+        raise ValueError(f"{show(value)} is too large") from None
     except (TypeError, ValueError):
         number = math.nan
     if math.isnan(number):

@@ -184,7 +184,8 @@ def _calamine(path: Path, name_of: Callable[[list[str]], str]) -> _Raw:
             # thread looks for what calamine cannot read: at 100,000 lines the look
             # takes 0.3 s of the parse's 1.1 s. When it finds something (the openpyxl
             # reader reads such a sheet) the parse is not waited for and its rows are
-            # never made
+            # never made; it cannot be stopped, so it runs to its end beside the
+            # openpyxl reader (its memory held until then; at exit Python waits for it)
             parse = _Parse(path, name)
             try:
                 careful = _needs_care(archive, member)
@@ -194,7 +195,11 @@ def _calamine(path: Path, name_of: Callable[[list[str]], str]) -> _Raw:
             if careful:
                 parse.cancel()
                 return _Raw(names, name, mac, None)
-        rows = parse.rows()
+        try:
+            rows = parse.rows()
+        except BaseException:
+            parse.cancel()  # an interrupt while waiting: no rows to make
+            raise
     except InputError:
         raise
     except (CalamineError, zipfile.BadZipFile, KeyError, ElementTree.ParseError, OSError,
@@ -204,10 +209,11 @@ def _calamine(path: Path, name_of: Callable[[list[str]], str]) -> _Raw:
 
 
 class _Parse:
-    """calamine's reading of one sheet's rows, started on a thread when made (or done
-    at once where no thread can be had); :meth:`rows` waits for it and gives the rows
-    or raises what the read raised; after :meth:`cancel` the parse runs to its end (it
-    cannot be stopped) but its rows are not made."""
+    """calamine's reading of one sheet's rows, started on a thread when made; where no
+    thread can be had, done by :meth:`rows` in the caller's thread (after the look for
+    formulas, as before there were threads). :meth:`rows` waits for it and gives the
+    rows or raises what the read raised; after :meth:`cancel` the parse runs to its end
+    (it cannot be stopped) but its rows are not made."""
 
     def __init__(self, path: Path, name: str):
         self.path, self.name = path, name
@@ -218,9 +224,8 @@ class _Parse:
             target=self._read, name="xl-crm-calamine")
         try:
             self.thread.start()
-        except RuntimeError:
+        except RuntimeError:  # e.g. at interpreter shutdown: read when asked
             self.thread = None
-            self._read()
 
     def _read(self) -> None:
         from python_calamine import CalamineWorkbook
@@ -244,6 +249,8 @@ class _Parse:
     def rows(self) -> list[list[object]]:
         if self.thread is not None:
             self.thread.join()
+        elif not self.outcome:
+            self._read()
         (result,) = self.outcome
         if isinstance(result, BaseException):
             raise result

@@ -34,6 +34,9 @@ def show(value: object, limit: int = 40) -> str:
     """Quote a user's value for an error message, shortened to ``limit`` characters."""
     if isinstance(value, float) and value.is_integer():
         value = int(value)
+    if isinstance(value, int) and value.bit_length() > 4_000:  # str() refuses 4,300 digits
+        sign = "a negative" if value < 0 else "a"
+        return f"{sign} whole number of about {int(value.bit_length() * 0.30103):,} digits"
     return clip(repr(value) if isinstance(value, str) else str(value), limit)
 
 

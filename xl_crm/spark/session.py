@@ -126,7 +126,10 @@ def local_settings(settings: Mapping[str, str], environ: MutableMapping[str, str
     if "spark.local.dir" not in out and "SPARK_LOCAL_DIRS" not in environ:
         environ["SPARK_LOCAL_DIRS"] = mine()
     if "spark.sql.warehouse.dir" not in out:
-        out["spark.sql.warehouse.dir"] = Path(mine(), "warehouse").as_uri()
+        # a file URI with the path as it is: Hadoop takes a percent-encoded one (what
+        # Path.as_uri gives for a space or a Chinese user name) literally
+        out["spark.sql.warehouse.dir"] = "file:///" + Path(mine(), "warehouse").as_posix(
+        ).lstrip("/")
     return out
 
 
