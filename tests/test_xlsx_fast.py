@@ -286,3 +286,59 @@ def test_the_parse_runs_beside_the_look_for_formulas_and_its_failure_falls_back(
     assert parse.cancelled and parse.thread is not None
     parse.thread.join()
     assert parse.outcome == []
+
+
+def _with_stored_strings(path: Path, shared: list[str], cells: dict[str, str]) -> Path:
+    """The workbook at ``path`` with a shared-string table of the ``<si>`` bodies
+    ``shared`` and the cells ``cells`` (reference: XML of the cell's content) as stored
+    XML, the way Excel writes text openpyxl's writer does not (escapes, rich runs)."""
+    import re
+    import zipfile
+
+    with zipfile.ZipFile(path) as z:
+        parts = {n: z.read(n) for n in z.namelist()}
+    sheet = parts["xl/worksheets/sheet1.xml"].decode()
+    for ref, xml in cells.items():
+        sheet, count = re.subn(rf'<c r="{ref}"[^>]*?(?:/>|>.*?</c>)', xml, sheet)
+        assert count == 1, ref
+    parts["xl/worksheets/sheet1.xml"] = sheet.encode()
+    main = "http://schemas.openxmlformats.org/spreadsheetml/2006/main"
+    parts["xl/sharedStrings.xml"] = (f'<sst xmlns="{main}">'
+                                     + "".join(f"<si>{s}</si>" for s in shared)
+                                     + "</sst>").encode()
+    kind = "application/vnd.openxmlformats-officedocument.spreadsheetml.sharedStrings+xml"
+    parts["[Content_Types].xml"] = parts["[Content_Types].xml"].replace(
+        b"</Types>", f'<Override PartName="/xl/sharedStrings.xml" ContentType="{kind}"/>'
+                     "</Types>".encode())
+    rel = "http://schemas.openxmlformats.org/officeDocument/2006/relationships/sharedStrings"
+    parts["xl/_rels/workbook.xml.rels"] = parts["xl/_rels/workbook.xml.rels"].replace(
+        b"</Relationships>",
+        f'<Relationship Id="rIdSST" Type="{rel}" Target="sharedStrings.xml"/>'
+        "</Relationships>".encode())
+    out = path.with_name("stored-" + path.name)
+    with zipfile.ZipFile(out, "w") as z:
+        for name, data in parts.items():
+            z.writestr(name, data)
+    return out
+
+
+def test_text_reads_as_excel_shows_it_on_both_readers(tmp_path, monkeypatch):
+    """OOXML's _xHHHH_ escape (a character XML cannot hold, e.g. _x000D_ for a carriage
+    return) is decoded, _x005F_ being an escaped "_": Excel shows the stored
+    P_x005F_x0041_Q as P_x0041_Q, as typed. Shared and inline strings alike; rich text
+    runs joined, phonetic runs left out."""
+    rows = [("Customer", "Date", "Amount", "Customer Name")] + [
+        (f"c{i}", dt.datetime(2025, 3, 1 + i), 5 + i, f"n{i}") for i in range(5)]
+    path = _with_stored_strings(_book(tmp_path / "t.xlsx", rows), [
+        "<t>X_x0041_Y</t>", "<t>P_x005F_x0041_Q</t>",
+        "<r><t>Ri</t></r><r><rPr><b/></rPr><t>ch</t></r><rPh sb=\"0\" eb=\"1\"><t>ふ</t></rPh>",
+        "<t>Line_x000D_\nbreak</t>"], {
+        "A2": '<c r="A2" t="s"><v>0</v></c>', "A3": '<c r="A3" t="s"><v>1</v></c>',
+        "A4": '<c r="A4" t="s"><v>2</v></c>',
+        "A5": '<c r="A5" t="inlineStr"><is><t>U_x005F_x005F_V</t></is></c>',
+        "D6": '<c r="D6" t="s"><v>3</v></c>'})
+    fast, slow = _both(path, monkeypatch)
+    _same(fast, slow)
+    tx = fast.transactions
+    assert sorted(tx["customer"]) == ["P_x0041_Q", "Rich", "U_x005F_V", "XAY", "c4"]
+    assert tx.loc[tx["customer"] == "c4", "name"].item() == "Line\r\nbreak"

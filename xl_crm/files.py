@@ -124,10 +124,13 @@ def _read_workbook(path: Path, sheet: str | None, mapping, today) -> Sales:
 def _openpyxl_rows(path: Path, sheet: str | None) -> tuple[list[list[object]], str, bool]:
     """The sheet's rows read by openpyxl (read-only, stored values), its name and whether
     the workbook uses the 1904 date system; a formula without a stored value is refused
-    naming its cell."""
+    naming its cell. Text reads as Excel shows it, as python-calamine reads it: OOXML's
+    ``_xHHHH_`` escape (ECMA-376 22.4.2.4; ``_x000D_`` is a carriage return Excel stored)
+    decoded, ``_x005F_xHHHH_`` being the typed text ``_xHHHH_``."""
     from openpyxl import load_workbook
     from openpyxl.utils.cell import coordinate_from_string
     from openpyxl.utils.datetime import CALENDAR_MAC_1904
+    from openpyxl.utils.escape import unescape
 
     try:
         book = load_workbook(path, read_only=True, data_only=True)
@@ -135,7 +138,9 @@ def _openpyxl_rows(path: Path, sheet: str | None) -> tuple[list[list[object]], s
         raise InputError(f"{path.name} is not a readable Excel workbook: {err}") from err
     try:
         name = pick_sheet(book.sheetnames, sheet)
-        rows = [list(r) for r in book[name].iter_rows(values_only=True)]
+        _stored_shared_strings(book, book[name])
+        rows = [[unescape(v) if isinstance(v, str) else v for v in r]
+                for r in book[name].iter_rows(values_only=True)]
         missing = _formula_without_value(book, book[name])
         mac = book.epoch == CALENDAR_MAC_1904
     finally:
@@ -148,6 +153,41 @@ def _openpyxl_rows(path: Path, sheet: str | None) -> tuple[list[list[object]], s
     while rows and all(v is None for v in rows[-1]):
         rows.pop()
     return rows, name, mac
+
+
+def _stored_shared_strings(book, sheet) -> None:
+    """Give openpyxl's read-only ``sheet`` the workbook's shared strings as stored.
+    openpyxl drops every ``x005F_`` from them, which turns the typed text
+    ``_x005F_x000D_`` into the escape ``_x000D_``; its inline strings it keeps as stored,
+    so after this every text cell is decoded alike. Left as openpyxl read them if the
+    table cannot be found or read the same way (a string per ``<si>``: its text and its
+    runs' text, without phonetic runs, as openpyxl takes them)."""
+    from xml.etree.ElementTree import ParseError, fromstring, iterparse
+
+    from openpyxl.xml.constants import SHARED_STRINGS, SHEET_MAIN_NS
+
+    strings = getattr(sheet, "_shared_strings", None)
+    archive = getattr(book, "_archive", None)
+    if not strings or archive is None:
+        return
+    main = f"{{{SHEET_MAIN_NS}}}"
+    try:
+        types = fromstring(archive.read("[Content_Types].xml"))
+        part = next((o.get("PartName", "") for o in types
+                     if o.get("ContentType") == SHARED_STRINGS), "")
+        stored = []
+        with archive.open(part.lstrip("/")) as xml:
+            for _, node in iterparse(xml):
+                if node.tag == f"{main}si":
+                    stored.append("".join(
+                        (child.text or "") if child.tag == f"{main}t" else
+                        (child.findtext(f"{main}t") or "") if child.tag == f"{main}r" else ""
+                        for child in node))
+                    node.clear()
+    except (KeyError, ParseError, OSError, ValueError):
+        return
+    if len(stored) == len(strings):
+        strings[:] = stored
 
 
 def _formula_without_value(book, sheet) -> str | None:
