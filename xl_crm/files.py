@@ -139,7 +139,7 @@ def _openpyxl_rows(path: Path, sheet: str | None) -> tuple[list[list[object]], s
     try:
         name = pick_sheet(book.sheetnames, sheet)
         _stored_shared_strings(book, book[name])
-        rows = [[unescape(v) if isinstance(v, str) else v for v in r]
+        rows = [[unescape(v) if isinstance(v, str) and "_x" in v else v for v in r]
                 for r in book[name].iter_rows(values_only=True)]
         missing = _formula_without_value(book, book[name])
         mac = book.epoch == CALENDAR_MAC_1904
