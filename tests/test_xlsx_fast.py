@@ -70,7 +70,8 @@ cells = st.one_of(
     st.integers(-10**6, 10**6),
     st.floats(-1e9, 1e9, allow_nan=False), st.booleans(),
     st.datetimes(dt.datetime(1900, 3, 1), dt.datetime(2026, 11, 1)),
-    st.sampled_from(["2025-03-01", "3/4/2025", "00123", "1,234.5", "=A1", " x ", "#N/A"]))
+    st.sampled_from(["2025-03-01", "3/4/2025", "00123", "1,234.5", "=A1", " x ", "#N/A",
+                     "a_x0041_", "_x005F_x0041_b"]))  # stored as typed: Excel decodes them
 
 
 @settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
