@@ -38,7 +38,7 @@ import pandas as pd
 from .core.columns import find_header_row, pick_sheet
 from .core.errors import InputError, show_path
 from .core.sales import Sales, sales_from_frame, sales_from_rows
-from .xlsx_fast import NO_VALUE_XML
+from .xlsx_fast import NO_VALUE, NO_VALUE_MARKS, xml_matches
 
 if TYPE_CHECKING:
     from .core.history import History
@@ -92,7 +92,6 @@ def _read_parquet(path: Path) -> pd.DataFrame:
 
 
 OLE_SIGNATURE = b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1"  # encrypted OOXML and old .xls files
-_NO_VALUE = re.compile(NO_VALUE_XML)
 
 
 def _read_workbook(path: Path, sheet: str | None, mapping, today) -> Sales:
@@ -192,22 +191,17 @@ def _stored_shared_strings(book, sheet) -> None:
 
 def _formula_without_value(book, sheet) -> str | None:
     """The reference (``C3``) of the sheet's first formula cell without a stored value, or
-    None. A cheap scan of the sheet's XML, in 1 MB pieces, looks for a formula followed by
-    no value or an empty one; only then is the XML parsed, cell by cell, to tell those
-    from formulas whose stored result is the empty string (``t="str"``)."""
+    None. A cheap scan of the sheet's XML (:func:`~xl_crm.xlsx_fast.xml_matches`) looks
+    for a formula followed by no value or an empty one; only then is the XML parsed, cell
+    by cell, to tell those from formulas whose stored result is the empty string
+    (``t="str"``)."""
     member = getattr(sheet, "_worksheet_path", None)
     archive = getattr(book, "_archive", None)
     if member is None or archive is None:
         return None  # not openpyxl's read-only sheet: nothing more can be known
     member = member.lstrip("/")
-    tail = b""
-    with archive.open(member) as xml:
-        while chunk := xml.read(1 << 20):
-            if _NO_VALUE.search(tail + chunk):
-                break
-            tail = chunk[-512:]
-        else:
-            return None
+    if not xml_matches(archive, member, NO_VALUE, NO_VALUE_MARKS):
+        return None
     from xml.etree.ElementTree import iterparse
 
     with archive.open(member) as xml:

@@ -30,12 +30,14 @@ from .core.columns import detect_columns, find_header_row, pick_sheet
 from .core.errors import InputError
 
 # a formula element followed by no value, or an empty one, before its cell ends (also
-# the openpyxl reader's scan, xl_crm.files)
+# the openpyxl reader's scan, xl_crm.files), and what every match of it contains
 NO_VALUE_XML = (rb"(?:</(?:\w+:)?f>|<(?:\w+:)?f\b[^>]*/>)\s*"
                 rb"(?:<(?:\w+:)?v\s*/>|<(?:\w+:)?v>\s*</(?:\w+:)?v>)?\s*</(?:\w+:)?c>")
+NO_VALUE = re.compile(NO_VALUE_XML)
+NO_VALUE_MARKS = (b"f>", b"<f", b":f")
 # a formula followed by no value or an empty one before its cell ends, or an error cell
 _CAREFUL = re.compile(NO_VALUE_XML + rb"|<(?:\w+:)?c\b[^>]*\bt=\"e\"")
-_MARKS = (b"f>", b"<f", b":f", b't="e"')  # what every match of _CAREFUL contains
+_MARKS = (*NO_VALUE_MARKS, b't="e"')  # what every match of _CAREFUL contains
 _MAIN = "{http://schemas.openxmlformats.org/spreadsheetml/2006/main}"
 _REL = "{http://schemas.openxmlformats.org/officeDocument/2006/relationships}"
 _PKG_REL = "{http://schemas.openxmlformats.org/package/2006/relationships}"
@@ -69,15 +71,23 @@ def _parts(archive: zipfile.ZipFile) -> tuple[dict[str, str], bool]:
 
 
 def _needs_care(archive: zipfile.ZipFile, member: str) -> bool:
-    """Whether the sheet's XML holds an error cell or a formula without a value. A piece
-    holding no formula element (``f>`` of an end tag, ``<f`` or ``:f`` of a start tag) and
-    no ``t="e"`` cannot match; the regular expression runs only on the others (it costs
-    0.3 s on the sample's 20 MB of XML, the substring tests a few milliseconds)."""
+    """Whether the sheet's XML holds an error cell or a formula without a value."""
+    return xml_matches(archive, member, _CAREFUL, _MARKS)
+
+
+def xml_matches(archive: zipfile.ZipFile, member: str, pattern: re.Pattern[bytes],
+                marks: tuple[bytes, ...]) -> bool:
+    """Whether ``pattern`` matches in the XML of ``member``, read in 1 MB pieces, each
+    searched with the last 512 bytes of the one before it (a match across two). A piece
+    holding none of ``marks`` (bytes every match contains: a formula's ``f>`` of an end
+    tag, ``<f`` or ``:f`` of a start tag) cannot match; the regular expression runs only
+    on the others (it costs 0.3 s on the sample's 20 MB of XML, the substring tests a few
+    milliseconds)."""
     tail = b""
     with archive.open(member) as xml:
         while chunk := xml.read(1 << 20):
             data = tail + chunk
-            if any(mark in data for mark in _MARKS) and _CAREFUL.search(data):
+            if any(mark in data for mark in marks) and pattern.search(data):
                 return True
             tail = chunk[-512:]
     return False
