@@ -17,20 +17,22 @@ from openpyxl.utils.escape import unescape
 from python_calamine import CalamineWorkbook
 
 from xl_crm.report import discard
-from xl_crm.report.layout import DATE, MONEY, Styler, cell_value, write_table
-from xl_crm.report.sheet_rows import ROWS_FILE, stream_rows
+from xl_crm.report.layout import DATE, MONEY, Styler, cell_value, table_rows, write_table
+from xl_crm.report.sheet_rows import ROWS_FILE, TableRows
 
 MAIN = "{http://schemas.openxmlformats.org/spreadsheetml/2006/main}"
 TEXTS = ['=HYPERLINK("http://evil.example/","open")', "=1+1", "#N/A", "#DIV/0!", "TRUE",
          "00123", " leading", "trailing ", "a\r\nb", "tab\there", "<b>&amp;</b>", "x > y",
-         "Bel\x07l", "literal _x0041_", "张三", "O'Brien", 'say "hi"', "ID-🙂", ""]
+         "Bel\x07l", "literal _x0041_", "张三", "O'Brien", 'say "hi"', "ID-🙂",
+         "{0} and {name}}", ""]
 
 
 def _book(tmp_path, columns, formats, widths=None):
     book = Workbook(write_only=True)
     ws = book.create_sheet("T")
-    n = write_table(ws, Styler(ws, "en"), ["Text", "Number", "Date", "Flag"], columns, formats,
-                    "T", set(), widths=widths)
+    s = Styler(ws, "en")
+    n = write_table(ws, s, ["Text", "Number", "Date", "Flag"],
+                    table_rows(s, columns, formats, widths), "T", set())
     path = tmp_path / "t.xlsx"
     book.save(path)
     return path, n
@@ -106,6 +108,40 @@ def test_a_value_no_cell_holds_is_refused(tmp_path, bad):
     ws = book.create_sheet("T")
     ws.append(["h"])
     with pytest.raises((ValueError, TypeError)):
-        stream_rows(ws, [[1.0, bad]], [0])
+        TableRows([0], book.epoch).add([[1.0, bad]])
+    assert getattr(ws, ROWS_FILE, None) is None  # nothing was started on the sheet
+    discard(book)
+
+
+def test_rows_made_once_are_written_on_several_sheets_in_the_order_selected(tmp_path):
+    book = Workbook(write_only=True)
+    sheets = [book.create_sheet(name) for name in ("All", "Some", "None")]
+    s = Styler(sheets[0], "en")
+    names = ["a {0}", "b", "c }{", "d"]
+    table = table_rows(s, [names, [1.5, 2.5, None, 4.0]], ["text", MONEY])
+    written = [write_table(ws, Styler(ws, "en"), ["Name", "Amount"], table, ws.title, set(),
+                           select=select)
+               for ws, select in zip(sheets, (None, np.array([3, 1]), np.array([], int)))]
+    path = tmp_path / "t.xlsx"
+    book.save(path)
+    assert written == [4, 2, 0]
+    got = load_workbook(path)
+    assert [list(r) for r in got["All"].iter_rows(min_row=2, values_only=True)] == \
+        [["a {0}", 1.5], ["b", 2.5], ["c }{", None], ["d", 4.0]]
+    assert [list(r) for r in got["Some"].iter_rows(min_row=2, values_only=True)] == \
+        [["d", 4.0], ["b", 2.5]]  # rows 2 and 3 of their sheet
+    assert got["Some"]["A2"].number_format == "General" and \
+        got["Some"]["B2"].number_format == MONEY
+    assert got["None"].max_row == 1 and got["None"].tables["None"].ref == "A1:B2"
+
+
+def test_a_failed_write_leaves_no_rows_file(tmp_path):
+    book = Workbook(write_only=True)
+    ws = book.create_sheet("T")
+    s = Styler(ws, "en")
+    table = table_rows(s, [["x"]], ["text"])
+    table.templates.append("<row>{1}</row>")  # a template that cannot be filled in
+    with pytest.raises(IndexError):
+        write_table(ws, s, ["Name"], table, "T", set())
     assert getattr(ws, ROWS_FILE) is None  # the rows written so far are deleted
     discard(book)

@@ -10,16 +10,20 @@ from __future__ import annotations
 
 import contextlib
 import dataclasses
+import datetime as dt
 import json
+import zipfile
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
+import numpy as np
 import pandas as pd
 from openpyxl import Workbook, load_workbook
 from openpyxl.utils import get_column_letter
 from openpyxl.utils.escape import unescape
 from openpyxl.workbook.properties import CalcProperties
+from openpyxl.writer.excel import ExcelWriter
 
 from .. import __version__
 from ..core.analysis import Analysis
@@ -55,9 +59,10 @@ from .layout import (
     safe_sheet_name,
     set_widths,
     setup_print,
+    table_rows,
     write_table,
 )
-from .sheet_rows import remove_rows_file
+from .sheet_rows import BLOCK, TableRows, remove_rows_file
 from .summary import write_distributions, write_summary
 
 SUMMARY_PROPERTY = "xl_crm.summary"  # where reports before 0.2 kept the key figures (JSON)
@@ -66,6 +71,10 @@ DATA_SHEET = "xl_crm data"  # very hidden sheet: the key figures as JSON, for ma
 # stored and this id, Excel opens the report without recalculating it and does not ask
 # to save an unchanged file; an Excel with a newer engine recalculates (same values).
 EXCEL_CALC_ID = 191029
+# zlib level of the workbook's parts. openpyxl uses zlib's default, 6; 3 deflates the
+# sample report's 10 MB of sheet XML in 0.07 s instead of 0.16 s, for a file 12 % larger
+# (1.74 MB instead of 1.55 MB; level 1 would be 0.05 s and 26 % larger).
+DEFLATE_LEVEL = 3
 TIER_SETS = {"abc": ("abc_tier", "abc"), "pyramid": ("pyramid_tier", "pyramid")}
 
 # customers-table columns: (analysis column, number format or "text"/None, width). The
@@ -127,11 +136,20 @@ def write_report(analysis: Analysis, path: str | Path, options: ReportOptions = 
     book = build_workbook(analysis, options)
     try:
         with atomic_output(path, overwrite, inputs) as tmp:
-            book.save(tmp)
+            save_book(book, tmp)
     except BaseException:  # interrupted or failed
         discard(book)
         raise
     return path.expanduser().resolve()
+
+
+def save_book(book: Workbook, path: Path) -> None:
+    """Save ``book`` to ``path`` as openpyxl's ``Workbook.save`` does (modified time: now,
+    UTC), its parts deflated at :data:`DEFLATE_LEVEL`."""
+    book.properties.modified = dt.datetime.now(dt.UTC).replace(tzinfo=None)
+    with zipfile.ZipFile(path, "w", zipfile.ZIP_DEFLATED, allowZip64=True,
+                         compresslevel=DEFLATE_LEVEL) as archive:
+        ExcelWriter(book, archive).write_data()
 
 
 def discard(book: Workbook) -> None:
@@ -188,18 +206,22 @@ def _fill_workbook(book: Workbook, analysis: Analysis, options: ReportOptions) -
     ws = _sheet(book, text("sheet.distributions", lang), names, footer, title_rows=None)
     write_distributions(ws, analysis, lang)
 
-    frame = customer_frame(analysis, lang)
-    columns = customer_columns(analysis)
-    for tier_set in () if options.summary_only else options.tiers:
-        column, kind = TIER_SETS[tier_set]
-        for tier, part in frame.groupby(analysis.customers[column].to_numpy(), sort=False):
-            title = method_name(tier, kind, lang)
-            split_notes += _write_split(book, names, tables, title, part, lang,
-                                        options.max_rows, footer, columns,
-                                        analysis.options.currency)
     if not options.summary_only:
-        split_notes += _write_split(book, names, tables, text("sheet.customers", lang), frame,
-                                    lang, options.max_rows, footer, columns,
+        shown = customer_columns(analysis)
+        table = _customer_rows(Styler(ws, lang), customer_frame(analysis, lang), shown)
+        every = np.arange(len(table))
+        for tier_set in options.tiers:
+            column, kind = TIER_SETS[tier_set]
+            labels = analysis.customers[column].to_numpy()
+            for tier in pd.unique(labels):  # in order of first appearance
+                if pd.isna(tier):
+                    continue
+                split_notes += _write_split(book, names, tables, method_name(tier, kind, lang),
+                                            table, every[labels == tier], lang,
+                                            options.max_rows, footer, shown,
+                                            analysis.options.currency)
+        split_notes += _write_split(book, names, tables, text("sheet.customers", lang), table,
+                                    every, lang, options.max_rows, footer, shown,
                                     analysis.options.currency)
 
     ws = _sheet(book, text("sheet.clv", lang), names, footer, title_rows=None)
@@ -241,29 +263,40 @@ def _sheet(book: Workbook, name: str, names: list[str], footer: str,
     return ws
 
 
-def _write_split(book, names, tables, title: str, frame: pd.DataFrame, lang: str,
-                 max_rows: int, footer: str, columns: Sequence[tuple],
+def _customer_rows(styler: Styler, frame: pd.DataFrame, shown: Sequence[tuple]) -> TableRows:
+    """Every customer's row, turned into sheet XML once for the tier sheets and Customers
+    (the workbook's styles: any sheet's ``styler`` gives the same)."""
+    table = TableRows(styler.column_styles([f for _, f, _ in shown]),
+                      styler.ws.parent.epoch)
+    for start in range(0, len(frame), BLOCK):  # a block's values held at a time
+        part = frame.iloc[start:start + BLOCK]
+        table.add([column_values(part[col]) for col, _, _ in shown])
+    return table
+
+
+def _write_split(book, names, tables, title: str, table: TableRows, select: np.ndarray,
+                 lang: str, max_rows: int, footer: str, shown: Sequence[tuple],
                  currency: str = "") -> list[str]:
-    """Write ``frame`` on as many sheets as Excel's row limit needs; notes on any split."""
+    """Write the customers at positions ``select`` of ``table`` on as many sheets as
+    Excel's row limit needs; notes on any split."""
     per_sheet = max_rows - 1
-    parts = [frame.iloc[i:i + per_sheet] for i in range(0, max(len(frame), 1), per_sheet)]
+    parts = [select[i:i + per_sheet] for i in range(0, max(len(select), 1), per_sheet)]
     for i, part in enumerate(parts):
         ws = _sheet(book, title if i == 0 else f"{title} ({i + 1})", names, footer)
-        _customer_sheet(ws, part, lang, tables, names[-1], columns, currency)
+        _customer_sheet(ws, table, part, lang, tables, names[-1], shown, currency)
     if len(parts) > 1:
-        return [split_note(title, len(frame), names[-len(parts):], lang)]
+        return [split_note(title, len(select), names[-len(parts):], lang)]
     return []
 
 
-def _customer_sheet(ws, frame: pd.DataFrame, lang: str, tables: set[str], name: str,
-                    shown: Sequence[tuple], currency: str) -> None:
+def _customer_sheet(ws, table: TableRows, select: np.ndarray, lang: str, tables: set[str],
+                    name: str, shown: Sequence[tuple], currency: str) -> None:
     s = Styler(ws, lang)
     headers = [money_header(text(f"col.{col}", lang), currency) if fmt == MONEY
                else text(f"col.{col}", lang) for col, fmt, _ in shown]
-    columns = [column_values(frame[col]) for col, _, _ in shown]
     set_widths(ws, [w for _, _, w in shown])
-    rows = write_table(ws, s, headers, columns, [f for _, f, _ in shown], name, tables,
-                       freeze="C2")  # the customer and its name stay visible
+    rows = write_table(ws, s, headers, table, name, tables, freeze="C2",
+                       select=select)  # the customer and its name stay visible
     printed = sum(1 for c in shown if c in COLUMNS[:PRINTED])
     ws.print_area = f"A1:{get_column_letter(printed)}{rows + 1}"
     rfm = get_column_letter(1 + [c for c, _, _ in shown].index("RFM"))
@@ -279,8 +312,8 @@ def _strategy_sheet(ws, analysis: Analysis, lang: str, tables: set[str]) -> None
     set_widths(ws, widths)
     columns = ([[cell_value(v) for v in col] for col in zip(*rows)] if rows
                else [[] for _ in headers])
-    write_table(ws, s, headers, columns, [STRATEGY_LAYOUT[k][0] for k in keys],
-                text("sheet.strategy", lang), tables, widths=widths)
+    table = table_rows(s, columns, [STRATEGY_LAYOUT[k][0] for k in keys], widths)
+    write_table(ws, s, headers, table, text("sheet.strategy", lang), tables)
 
 
 # strategy column -> (format, width)

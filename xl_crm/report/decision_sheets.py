@@ -18,6 +18,7 @@ from .layout import (
     cell_value,
     place_chart,
     set_widths,
+    table_rows,
     write_table,
 )
 
@@ -125,9 +126,9 @@ def write_actions_sheet(ws, analysis: Analysis, lang: str, tables: set[str],
     rows = views.action_list(analysis, lang)
     columns = ([[cell_value(v) for v in c] for c in zip(*rows)] if rows
                else [[] for _ in views.ACTION_COLUMNS])
-    n = write_table(ws, s, views.action_header(lang, analysis.options.currency), columns,
-                    [ACTION_FORMATS.get(c) for c in views.ACTION_COLUMNS], name, tables,
-                    freeze="D2")  # priority, customer and name stay visible
+    table = table_rows(s, columns, [ACTION_FORMATS.get(c) for c in views.ACTION_COLUMNS])
+    n = write_table(ws, s, views.action_header(lang, analysis.options.currency), table, name,
+                    tables, freeze="D2")  # priority, customer and name stay visible
     ws.print_area = f"A1:{get_column_letter(views.PRINTED_ACTIONS)}{n + 1}"
 
 

@@ -25,7 +25,7 @@ from openpyxl.worksheet.table import Table, TableColumn, TableStyleInfo
 from ..i18n import text
 from ..plaintext import width as display_width
 from ..views import excel_value, series_values
-from .sheet_rows import stream_rows
+from .sheet_rows import TableRows, stream_rows
 
 MONEY = "#,##0.00"
 PERCENT = "0.0%"
@@ -113,6 +113,12 @@ class Styler:
             c.alignment = Alignment(wrap_text=True, vertical="top")
         self._styles[key] = (font, fill, c._style)
         return c._style
+
+    def column_styles(self, formats: Sequence[str | None]) -> list[int]:
+        """The workbook's style ids of table columns in ``formats``: a number format,
+        ``"text"`` for user text, ``"wrap"`` for text wrapped in its column, or None."""
+        return [self.cell(None, None if fmt in (None, "text", "wrap") else fmt,
+                          wrap=fmt == "wrap").style_id for fmt in formats]
 
     def header_row(self, labels: Sequence[str]) -> list[Cell]:
         """A row of header cells (white bold on dark blue)."""
@@ -220,32 +226,39 @@ def column_values(series: pd.Series) -> list[object]:
     return series_values(series, cell_value)
 
 
-def write_table(ws, styler: Styler, headers: Sequence[str], columns: Sequence[list[object]],
-                formats: Sequence[str | None], name: str, taken: set[str],
-                freeze: str = "B2", widths: Sequence[float] | None = None) -> int:
-    """Header row plus data rows as an Excel table with filters; returns rows written.
+def table_rows(styler: Styler, columns: Sequence[list[object]],
+               formats: Sequence[str | None], widths: Sequence[float] | None = None
+               ) -> TableRows:
+    """A table's data rows, ready for :func:`write_table`.
 
     ``columns``: the values as :func:`cell_value` makes them (:func:`column_values` for
     a pandas column); text is always stored as text (:mod:`.sheet_rows`).
-    ``formats[i]`` is the number format of column i, ``"text"`` for user text,
-    ``"wrap"`` for text wrapped in its column, or None. ``freeze``: the first cell that
-    scrolls (the header row and the columns left of it stay visible). ``widths`` (the
-    column widths, characters): each row is made as tall as its wrapped text needs
+    ``formats[i]`` is the format of column i (:meth:`Styler.column_styles`). ``widths``
+    (the column widths, characters): each row is made as tall as its wrapped text needs
     (:func:`row_height`), since neither Excel nor LibreOffice sizes the rows of a file
     they open.
     """
+    heights = None
+    wrap_cols = [i for i, f in enumerate(formats) if f == "wrap"]
+    if wrap_cols and widths and columns:
+        heights = [row_height([(columns[i][j], widths[i]) for i in wrap_cols])
+                   for j in range(len(columns[0]))]
+    rows = TableRows(styler.column_styles(formats), styler.ws.parent.epoch)
+    rows.add(columns, heights)
+    return rows
+
+
+def write_table(ws, styler: Styler, headers: Sequence[str], rows: TableRows, name: str,
+                taken: set[str], freeze: str = "B2", select: Sequence[int] | None = None
+                ) -> int:
+    """Header row plus data rows (``rows``, or those at the positions ``select``) as an
+    Excel table with filters; returns the data rows written. ``freeze``: the first cell
+    that scrolls (the header row and the columns left of it stay visible)."""
     from openpyxl.utils import get_column_letter
 
     ws.freeze_panes = freeze  # before the first row: write-only sheets write their head first
     ws.append(styler.header_row(headers))
-    styles = [styler.cell(None, None if fmt in (None, "text", "wrap") else fmt,
-                          wrap=fmt == "wrap").style_id for fmt in formats]
-    heights = None
-    wrap_cols = [i for i, f in enumerate(formats) if f == "wrap"]
-    if wrap_cols and widths:
-        heights = [row_height([(columns[i][j], widths[i]) for i in wrap_cols])
-                   for j in range(len(columns[0]))]
-    n = stream_rows(ws, columns, styles, heights)
+    n = stream_rows(ws, rows, select)
     last = get_column_letter(len(headers))
     table = Table(displayName=table_name(name, taken), ref=f"A1:{last}{max(n, 1) + 1}")
     table.tableStyleInfo = TableStyleInfo(name="TableStyleMedium2", showRowStripes=True)

@@ -41,9 +41,10 @@ from openpyxl.utils import get_column_letter
 from openpyxl.utils.datetime import to_excel
 from openpyxl.worksheet._writer import ALL_TEMP_FILES, create_temporary_file
 
-BLOCK = 5_000  # rows converted and written at a time (bounds the strings held)
-_ESCAPE = re.compile(r"[&<>\r]")
-_ESCAPES = {"&": "&amp;", "<": "&lt;", ">": "&gt;", "\r": "&#13;"}
+BLOCK = 5_000  # rows converted at a time (bounds the values held)
+_ESCAPE = re.compile(r"[&<>\r{}]")
+# XML's escapes, a bare CR kept as one; braces doubled for the row template's str.format
+_ESCAPES = {"&": "&amp;", "<": "&lt;", ">": "&gt;", "\r": "&#13;", "{": "{{", "}": "}}"}
 ROWS_FILE = "_xl_crm_rows"  # the sheet's attribute naming the rows' temporary file
 
 
@@ -54,34 +55,36 @@ def _text(value: str) -> str:
 
 
 class _Column:
-    """Turns one column's values into cell XML (one style, one column letter)."""
+    """Turns one column's values into cell XML (one style, one column letter), the row
+    number left open as ``{0}``."""
 
     def __init__(self, letter: str, style_id: int, epoch: dt.datetime):
         self.letter = letter
         self.style = f' s="{style_id}"' if style_id else ""
+        self.head = f'<c r="{letter}{{0}}"{self.style}'
         self.epoch = epoch
         self.serials: dict[dt.datetime, float] = {}
 
-    def cells(self, rows: range, values: Sequence[object]) -> list[str]:
-        ref, style, out = self.letter, self.style, []
-        for r, v in zip(rows, values, strict=True):
+    def cells(self, values: Sequence[object]) -> list[str]:
+        head, out = self.head, []
+        empty = head + "/>" if self.style else ""
+        for v in values:
             t = type(v)
             if v is None:
-                out.append(f'<c r="{ref}{r}"{style}/>' if style else "")
+                out.append(empty)
             elif t is str:
                 space = ' xml:space="preserve"' if v != v.strip() else ""
-                out.append(f'<c r="{ref}{r}"{style} t="inlineStr"><is><t{space}>{_text(v)}'
-                           "</t></is></c>")
+                out.append(f'{head} t="inlineStr"><is><t{space}>{_text(v)}</t></is></c>')
             elif t is float:
-                out.append(f'<c r="{ref}{r}"{style}><v>{self.number(v)}</v></c>')
+                out.append(f"{head}><v>{self.number(v)}</v></c>")
             elif t is int:
-                out.append(f'<c r="{ref}{r}"{style}><v>{v}</v></c>')
+                out.append(f"{head}><v>{v}</v></c>")
             elif t is bool:
-                out.append(f'<c r="{ref}{r}"{style} t="b"><v>{int(v)}</v></c>')
+                out.append(f'{head} t="b"><v>{int(v)}</v></c>')
             elif t is dt.datetime:
-                out.append(f'<c r="{ref}{r}"{style}><v>{self.serial(v)}</v></c>')
+                out.append(f"{head}><v>{self.serial(v)}</v></c>")
             else:  # a subclass (numpy scalar, pandas Timestamp, str subclass): its base type
-                out.extend(self.cells(range(r, r + 1), [_plain(v, f"{ref}{r}")]))
+                out.extend(self.cells([_plain(v, self.letter)]))
         return out
 
     def number(self, v: float) -> str:
@@ -98,8 +101,8 @@ class _Column:
         return self.number(s)
 
 
-def _plain(v: object, ref: str) -> object:
-    """``v`` as the plain Python value of its kind, or TypeError naming the cell."""
+def _plain(v: object, column: str) -> object:
+    """``v`` as the plain Python value of its kind, or TypeError naming the column."""
     if isinstance(v, bool | np.bool_):
         return bool(v)
     if isinstance(v, str):
@@ -113,45 +116,59 @@ def _plain(v: object, ref: str) -> object:
                            v.microsecond, v.tzinfo)
     if isinstance(v, dt.date):
         return dt.datetime(v.year, v.month, v.day)
-    raise TypeError(f"cell {ref}: cannot write {type(v).__name__} {v!r}")
+    raise TypeError(f"column {column}: cannot write {type(v).__name__} {v!r}")
 
 
-def stream_rows(ws, columns: Sequence[Sequence[object]], style_ids: Sequence[int],
-                heights: Sequence[float] | None = None, first: int = 2) -> int:
-    """Write ``columns`` (equal lengths; values as :func:`~.layout.cell_value` returns
-    them) as rows ``first``, ``first + 1``, ... of the write-only sheet ``ws``, column i
-    in style ``style_ids[i]`` (0: the default style), row j ``heights[j]`` points tall
-    when given. Returns the number of rows."""
-    n = len(columns[0]) if columns else 0
-    if any(len(c) != n for c in columns) or len(style_ids) != len(columns):
-        raise ValueError("columns and styles must line up")
-    epoch = ws.parent.epoch
-    makers = [_Column(get_column_letter(i + 1), s, epoch) for i, s in enumerate(style_ids)]
+class TableRows:
+    """A table's data rows as sheet XML with the row number left open: the values are
+    turned into XML once (the costly part) and the rows written on any number of sheets,
+    each a selection of them (a tier's customers on its sheet, every customer on
+    Customers). Column i is in style ``style_ids[i]`` (0: the default style); row j is
+    ``heights[j]`` points tall when heights are given. Add the rows with :meth:`add`."""
+
+    def __init__(self, style_ids: Sequence[int], epoch: dt.datetime):
+        self.columns = [_Column(get_column_letter(i + 1), s, epoch)
+                        for i, s in enumerate(style_ids)]
+        self.templates: list[str] = []
+
+    def __len__(self) -> int:
+        return len(self.templates)
+
+    def add(self, columns: Sequence[Sequence[object]],
+            heights: Sequence[float] | None = None) -> None:
+        """Append rows given as ``columns`` (equal lengths, one per style; values as
+        :func:`~.layout.cell_value` returns them)."""
+        n = len(columns[0]) if columns else 0
+        if len(columns) != len(self.columns) or any(len(c) != n for c in columns) \
+                or (heights is not None and len(heights) != n):
+            raise ValueError("columns, styles and heights must line up")
+        for start in range(0, n, BLOCK):
+            cells = [m.cells(c[start:start + BLOCK]) for m, c in zip(self.columns, columns)]
+            if heights is None:
+                self.templates.extend(f'<row r="{{0}}">{"".join(row)}</row>'
+                                      for row in zip(*cells))
+            else:
+                self.templates.extend(
+                    f'<row r="{{0}}" ht="{h}" customHeight="1">{"".join(row)}</row>'
+                    for h, row in zip(heights[start:start + BLOCK], zip(*cells)))
+
+
+def stream_rows(ws, rows: TableRows, select: Sequence[int] | None = None,
+                first: int = 2) -> int:
+    """Write ``rows`` (those at the positions ``select``, in its order, when given) as
+    rows ``first``, ``first + 1``, ... of the write-only sheet ``ws``. Returns the number
+    of rows written."""
+    templates = rows.templates if select is None else [rows.templates[i] for i in select]
     path = create_temporary_file(suffix=".rows")  # removed at exit if not before
     setattr(ws, ROWS_FILE, path)
     try:
-        _write_blocks(path, columns, makers, heights, first)
+        with open(path, "w", encoding="utf-8") as out:
+            out.writelines(t.format(r) for r, t in enumerate(templates, start=first))
     except BaseException:
         remove_rows_file(ws)
         raise
     _splice_on_close(ws, path)
-    return n
-
-
-def _write_blocks(path: str, columns: Sequence[Sequence[object]], makers: list[_Column],
-                  heights: Sequence[float] | None, first: int) -> None:
-    n = len(columns[0]) if columns else 0
-    with open(path, "w", encoding="utf-8") as out:
-        for start in range(0, n, BLOCK):
-            stop = min(start + BLOCK, n)
-            rows = range(first + start, first + stop)
-            cells = [m.cells(rows, c[start:stop]) for m, c in zip(makers, columns)]
-            if heights is None:
-                out.writelines(f'<row r="{r}">{"".join(row)}</row>'
-                               for r, row in zip(rows, zip(*cells)))
-            else:
-                out.writelines(f'<row r="{r}" ht="{h}" customHeight="1">{"".join(row)}</row>'
-                               for r, h, row in zip(rows, heights[start:stop], zip(*cells)))
+    return len(templates)
 
 
 def _splice_on_close(ws, rows: str) -> None:
