@@ -158,14 +158,13 @@ def test_report_refuses_existing_output_and_input(small_sample, tmp_path, capsys
 
 
 def test_an_interrupted_report_leaves_no_file(small_sample, tmp_path, monkeypatch, capsys):
-    from openpyxl.workbook.workbook import Workbook
+    from openpyxl.writer.excel import ExcelWriter
 
-    def interrupted(self, filename):
-        with open(filename, "wb") as fh:
-            fh.write(b"partial")
+    def interrupted(self):  # half the parts written, then Ctrl+C
+        self._archive.writestr("partial.xml", b"<partial/>")
         raise KeyboardInterrupt
 
-    monkeypatch.setattr(Workbook, "save", interrupted)
+    monkeypatch.setattr(ExcelWriter, "write_data", interrupted)
     out = tmp_path / "r.xlsx"
     assert main(["report", str(small_sample), "-o", str(out)]) == 130
     assert "interrupted" in capsys.readouterr().err
