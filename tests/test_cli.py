@@ -257,3 +257,23 @@ def test_an_unreadable_action_table_or_mail_limit_is_one_line(tmp_path, capsys, 
                                   "megabytes above 0")
     assert attachment_limit({"XL_CRM_MAIL_MAX_MB": "2.5"}) == 2_500_000
     assert attachment_limit({}) == 10_000_000
+
+
+@pytest.mark.parametrize(("given", "expected"), [(None, "1"), ("2", "2")])
+def test_the_command_line_starts_numpy_with_one_blas_thread_unless_told(given, expected):
+    env = {k: v for k, v in os.environ.items() if k != "OPENBLAS_NUM_THREADS"}
+    if given:
+        env["OPENBLAS_NUM_THREADS"] = given
+    code = ("import os, sys; from xl_crm.cli import one_blas_thread; one_blas_thread(); "
+            "import numpy; print(os.environ.get('OPENBLAS_NUM_THREADS'))")
+    out = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True,
+                         text=True, check=True).stdout.strip()
+    assert out == expected
+
+
+def test_one_blas_thread_leaves_a_process_with_numpy_loaded_alone(monkeypatch):
+    from xl_crm.cli import one_blas_thread
+
+    monkeypatch.delenv("OPENBLAS_NUM_THREADS", raising=False)
+    one_blas_thread()  # numpy is loaded in the test process: too late to matter
+    assert "OPENBLAS_NUM_THREADS" not in os.environ
