@@ -11,13 +11,9 @@ sales of the repeat purchase days (currency).
   with probability p ~ Beta(a, b). Fitted by maximum likelihood in log space (the two
   terms of the likelihood added with ``logaddexp``, never as ratios that overflow).
   P(alive | x, t_x, T) and E[purchases in (T, T + t]] are closed form; the expectation
-  uses the Gaussian hypergeometric 2F1 by its series (after Euler's transformation) up
-  to z = t/(alpha+T+t) = 0.6, and beyond that, or where a is near 1, the same
-  expectation as a Gauss-Jacobi integral over the posterior of p
-  (:func:`_expected_by_quadrature`, nodes doubled until two answers agree to 1e-9).
-  The special functions are :mod:`xl_crm.core.special` (numpy only); scipy's 2F1 is
-  imported only for rows that 512 nodes do not settle (horizons thousands of times
-  alpha+T).
+  uses the Gaussian hypergeometric 2F1, and, where 2F1 does not give a finite value
+  (z near 1, a near 1), the same expectation as a Gauss-Jacobi integral over the
+  posterior of p (:func:`_expected_by_quadrature`), which always converges.
 - **Gamma-Gamma** (Fader, Hardie & Lee 2005, "RFM and CLV"; Fader & Hardie 2013): on
   customers with x > 0 and a positive mean, the order value has shape p and a scale that
   is Gamma(q, v); E[value | x, m] = p (v + x m) / (p x + q - 1). Customers without a
@@ -41,13 +37,10 @@ import numpy as np
 import pandas as pd
 
 from .minimize import minimize_bounded
-from .special import beta_nodes, betaln, digamma, gammaln, hyp2f1_series
 
 MONTH_DAYS = 365.25 / 12
 MIN_REPEAT_BUYERS = 2
-SERIES_Z = 0.6  # 2F1's series up to this z (about 70 terms at most), the integral beyond
-MAX_NODES = 512  # Gauss nodes at most in the integral (scipy's 2F1 beyond)
-AGREE = 1e-9  # two node counts agree to this share: the integral is settled
+QUADRATURE_NODES = 64
 
 
 def _arrays(*values: Sequence[float]) -> list[np.ndarray]:
@@ -110,82 +103,49 @@ class BGNBD:
         return np.where(days > 0, closed, 0.0)
 
     def _alive_purchases_2f1(self, days, x, age_) -> np.ndarray:
-        """E[purchases | alive] = (a+b+x-1)/(a-1) [1 - ((alpha+T)/(alpha+T+t))^(r+x)
-        2F1(r+x, b+x; a+b+x-1; z)], z = t/(alpha+T+t); with Euler's transformation
-        (1-z)^(r+x) 2F1(r+x, b+x; c; z) = (1-z)^(a-1) 2F1(a+b-1-r, a-1; c; z), whose
-        series converges in few terms whatever x. NaN where z > SERIES_Z (the integral
-        instead)."""
+        """E[purchases | alive]: (a+b+x-1)/(a-1) [1 - ((alpha+T)/(alpha+T+t))^(r+x)
+        2F1(r+x, b+x; a+b+x-1; t/(alpha+T+t))]."""
+        from scipy.special import hyp2f1
+
         r, alpha, a, b = self.r, self.alpha, self.a, self.b
         z = days / (alpha + age_ + days)
-        c = a + b + x - 1
-        f = hyp2f1_series(a + b - 1 - r, a - 1, c, np.where(z <= SERIES_Z, z, np.nan))
         with np.errstate(all="ignore"):
-            out = c / (a - 1) * -np.expm1((a - 1) * np.log1p(-z) + np.log(f))
+            f = hyp2f1(r + x, b + x, a + b + x - 1, z)
+            tail = np.exp((r + x) * (np.log(alpha + age_) - np.log(alpha + age_ + days)))
+            out = (a + b + x - 1) / (a - 1) * (1 - tail * f)
         if abs(a - 1) < 1e-6:
             return np.full_like(out, np.nan)  # 0/0: the integral below instead
         return out
-
-
-def quadrature_nodes(worst: float) -> int:
-    """The first number of Gauss nodes :func:`_expected_by_quadrature` tries (64 at
-    least): the integrand's singularity at p = -(alpha+T)/t bounds how fast Gauss
-    quadrature converges (error about rho^(-2n), rho the Bernstein ellipse through it);
-    ``worst`` is the smallest (alpha+T)/t of the rows."""
-    d = 2 * max(worst, 1e-12)
-    rho = 1 + d + np.sqrt(d * d + 2 * d)
-    return int(min(max(64, 2 ** np.ceil(np.log2(20 / np.log(rho)))), MAX_NODES))
-
-
-def _beta_integral(model: BGNBD, n: int, x: float, base: np.ndarray, t: np.ndarray
-                   ) -> np.ndarray:
-    """The integral of :func:`_expected_by_quadrature` with ``n`` nodes, rows of one x
-    (``base`` = alpha+T and ``t`` as columns)."""
-    p, w = beta_nodes(n, model.a, model.b + x)
-    return (-np.expm1(-(model.r + x) * np.log1p(p * t / base)) / p) @ w
 
 
 def _expected_by_quadrature(model: BGNBD, days, x, age_) -> np.ndarray:
     """E[purchases | alive] as E_p[(1 - ((alpha+T)/(alpha+T+p t))^(r+x)) / p] with p ~
     Beta(a, b+x), the posterior of the dropout probability of a living customer, by
     Gauss-Jacobi quadrature (the Beta density is its weight; the integrand is smooth on
-    [0, 1], tending to (r+x) t/(alpha+T) as p -> 0). The nodes are doubled until two
-    answers agree to AGREE; rows where MAX_NODES do not (a horizon thousands of times
-    alpha+T) get scipy's 2F1 where it is finite."""
+    [0, 1], tending to (r+x) t/(alpha+T) as p -> 0)."""
+    from scipy.special import betaln, roots_jacobi
+
     r, alpha, a, b = model.r, model.alpha, model.a, model.b
     out = np.empty(len(x))
-    unsure = np.zeros(len(x), dtype=bool)
     for xv in np.unique(x):
-        rows = np.flatnonzero(x == xv)
+        rows = x == xv
+        beta = b + xv
+        # Jacobi weight (1-u)^A (1+u)^B on [-1, 1] with p = (1+u)/2: A = beta-1, B = a-1
+        u, w = roots_jacobi(QUADRATURE_NODES, beta - 1, a - 1)
+        p = (1 + u) / 2
+        w = w / 2 ** (a + beta - 1) / np.exp(betaln(a, beta))
         base = alpha + age_[rows][:, None]
         t = days[rows][:, None]
-        with np.errstate(divide="ignore"):
-            worst = float(np.min(base / t))
-        n = quadrature_nodes(worst)
-        before, now = (_beta_integral(model, k, xv, base, t) for k in (n, 2 * n))
-        while True:
-            apart = np.abs(now - before) > AGREE * np.abs(now)
-            if not apart.any() or 2 * n >= MAX_NODES:
-                break
-            n *= 2
-            before, now = now, _beta_integral(model, 2 * n, xv, base, t)
-        out[rows] = now
-        unsure[rows] = apart
-    if unsure.any():
-        from scipy.special import hyp2f1  # rare: only for these rows
-
-        z = days[unsure] / (alpha + age_[unsure] + days[unsure])
-        xu = x[unsure]
-        with np.errstate(all="ignore"):
-            tail = np.exp((r + xu) * np.log1p(-z))
-            closed = (a + b + xu - 1) / (a - 1) * (1 - tail * hyp2f1(r + xu, b + xu,
-                                                                    a + b + xu - 1, z))
-        out[unsure] = np.where(np.isfinite(closed) & (closed > 0), closed, out[unsure])
+        inner = -np.expm1((r + xv) * (np.log(base) - np.log(base + p * t))) / p
+        out[rows] = inner @ w
     return out
 
 
 def bgnbd_log_likelihood(r: float, alpha: float, a: float, b: float, frequency, recency,
                          age) -> np.ndarray:
     """Each customer's log-likelihood under BG/NBD (FHL 2005, eq. 6), in log space."""
+    from scipy.special import betaln, gammaln
+
     x, t, age_ = (np.asarray(v, dtype=float) for v in (frequency, recency, age))
     common = gammaln(r + x) - gammaln(r) + r * np.log(alpha)
     first = betaln(a, b + x) - (r + x) * np.log(alpha + age_)
@@ -202,6 +162,8 @@ def _loss_and_gradient(theta: np.ndarray, x, t, age_, counts, scale: float, n: i
     wA + wB = 1 (log space), digamma for the Gamma and Beta functions. The special
     functions depend on x only: computed once per distinct x (``xv``; ``xi`` maps each
     row to it)."""
+    from scipy.special import betaln, digamma, gammaln
+
     r, alpha, a, b = np.exp(theta)
     alpha *= scale
     repeat_v = xv > 0
@@ -333,6 +295,8 @@ def gamma_gamma_log_likelihood(p: float, q: float, v: float, frequency, mean_val
     (``np.unique(frequency, return_inverse=True)``), so that the Gamma functions, which
     depend on x alone, are computed once per distinct x (a fit evaluates this some forty
     times for every repeat buyer)."""
+    from scipy.special import gammaln
+
     x, m = (np.asarray(a, dtype=float) for a in (frequency, mean_value))
     xv, xi = groups if groups is not None else (x, slice(None))
     gammas = (gammaln(p * xv + q) - gammaln(p * xv))[xi]
@@ -357,6 +321,8 @@ def fit_gamma_gamma(frequency, mean_value) -> GammaGamma:
     xv, xi = np.unique(x, return_inverse=True)  # the digamma terms per distinct x too
 
     def loss(theta: np.ndarray) -> tuple[float, np.ndarray]:
+        from scipy.special import digamma
+
         p, q, v = np.exp(theta)
         v *= scale
         value = -float(np.sum(gamma_gamma_log_likelihood(p, q, v, x, m, (xv, xi)))) / n
