@@ -11,6 +11,7 @@ Hardie's, from brucehardie.com.
 from __future__ import annotations
 
 import datetime as dt
+import warnings
 from pathlib import Path
 
 import numpy as np
@@ -88,6 +89,16 @@ def test_a_near_one_uses_the_integral_and_stays_finite():
     nearby = BGNBD(0.5, 10.0, 1.001, 2.0, 0.0, 1)
     np.testing.assert_allclose(values, nearby.expected_purchases(100.0, [0, 3, 10], [0, 20, 50],
                                                                  [60, 60, 60]), rtol=1e-2)
+
+
+def test_odds_of_dropping_out_beyond_a_float_are_zero_alive_without_a_warning():
+    """x = 200, t_x = 1, T = 1000: log odds of having dropped out about 1,246 (exp
+    overflows): P(alive) and the expected purchases are 0, and numpy says nothing."""
+    model = BGNBD(0.5, 1.0, 1.0 + 1e-3, 1.0, 0.0, 1)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        assert model.p_alive([200], [1], [1000])[0] == 0.0
+        assert model.expected_purchases(365.0, [200], [1], [1000])[0] == 0.0
 
 
 def test_the_log_likelihood_is_the_papers_formula_by_hand():

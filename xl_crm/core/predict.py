@@ -80,7 +80,11 @@ class BGNBD:
     def p_alive(self, frequency, recency, age) -> np.ndarray:
         """P(still active | x, t_x, T): 1 for a customer without a repeat purchase."""
         x, t, age_ = check_rfm(frequency, recency, age)
-        return 1.0 / (1.0 + np.exp(self._log_odds_dead(x, t, age_)))
+        return self._alive(x, t, age_)
+
+    def _alive(self, x, t, age_) -> np.ndarray:
+        with np.errstate(over="ignore"):  # odds of dropping out beyond a float: 0 alive
+            return 1.0 / (1.0 + np.exp(self._log_odds_dead(x, t, age_)))
 
     def _log_odds_dead(self, x, t, age_) -> np.ndarray:
         r, alpha, a, b = self.r, self.alpha, self.a, self.b
@@ -93,7 +97,7 @@ class BGNBD:
         """E[purchases in the next ``days`` | x, t_x, T] (counts of purchase days)."""
         x, t, age_ = check_rfm(frequency, recency, age)
         days = np.broadcast_to(np.asarray(days, dtype=float), x.shape)
-        alive = 1.0 / (1.0 + np.exp(self._log_odds_dead(x, t, age_)))
+        alive = self._alive(x, t, age_)
         closed = alive * self._alive_purchases_2f1(days, x, age_)
         bad = ~np.isfinite(closed) | (closed < 0)
         if bad.any():
@@ -136,7 +140,7 @@ def _expected_by_quadrature(model: BGNBD, days, x, age_) -> np.ndarray:
         w = w / 2 ** (a + beta - 1) / np.exp(betaln(a, beta))
         base = alpha + age_[rows][:, None]
         t = days[rows][:, None]
-        inner = -np.expm1((r + xv) * (np.log(base) - np.log(base + p * t))) / p
+        inner = -np.expm1(-(r + xv) * np.log1p(p * t / base)) / p  # no log(b) - log(b + e)
         out[rows] = inner @ w
     return out
 
