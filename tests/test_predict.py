@@ -22,6 +22,7 @@ from hypothesis import strategies as st
 
 from xl_crm.core.predict import (
     BGNBD,
+    NODES,
     _expected_by_quadrature,
     bgnbd_log_likelihood,
     distinct_triples,
@@ -73,13 +74,19 @@ def test_gamma_gamma_gives_the_published_cdnow_parameters(cdnow):
 
 def test_the_two_routes_to_expected_purchases_agree(cdnow, weekly):
     """2F1 closed form and the Gauss-Jacobi integral over the dropout posterior are two
-    independent derivations of E[X(T, T+t)]: they agree to 1e-9 on every customer."""
+    independent derivations of E[X(T, T+t)]: they agree to 1e-9 on every customer (the
+    integral with the nodes it would use, and with the most nodes)."""
     x, t, age = (cdnow[c].to_numpy(float) for c in ("x", "t_x", "T"))
     for horizon in (1.0, 39.0, 520.0):
-        closed = weekly.expected_purchases(horizon, x, t, age)
+        days = np.full(len(x), horizon)
+        closed = weekly._alive_purchases_2f1(days, x, age)
+        np.testing.assert_allclose(_expected_by_quadrature(weekly, days, x, age), closed,
+                                   rtol=1e-9, atol=1e-12)
+        most = _expected_by_quadrature(weekly, days, x, age, np.full(len(x), NODES[-1]))
+        np.testing.assert_allclose(most, closed, rtol=1e-9, atol=1e-12)
         alive = weekly.p_alive(x, t, age)
-        integral = alive * _expected_by_quadrature(weekly, np.full(len(x), horizon), x, age)
-        np.testing.assert_allclose(closed, integral, rtol=1e-9, atol=1e-12)
+        np.testing.assert_allclose(weekly.expected_purchases(horizon, x, t, age),
+                                   alive * closed, rtol=1e-9, atol=1e-12)
 
 
 def test_a_near_one_uses_the_integral_and_stays_finite():
