@@ -18,9 +18,10 @@ from scipy.integrate import quad
 
 from xl_crm.core.predict import (
     BGNBD,
-    CLOSED_FORM_ROWS,
+    CLOSED_FORM_WORK,
     INTEGRAL_LIMIT,
     NODES,
+    discounted_purchases,
     integral_nodes,
 )
 from xl_crm.core.special import beta_nodes, betaln, digamma, gammaln
@@ -134,19 +135,44 @@ def test_the_routes_agree_on_both_sides_of_the_limit(model):
 
 
 @pytest.mark.parametrize("model", MODELS)
-def test_many_rows_take_the_closed_form_first_and_agree(model):
-    """From CLOSED_FORM_ROWS rows on the closed form comes first (the integral where it
-    fails): the same numbers as a few rows at a time, to 1e-9."""
+def test_the_closed_form_first_gives_the_same_numbers(model):
+    """Asked to take the closed form first (the integral where it fails), as for much
+    work: the same numbers as the integral first, to 1e-9."""
     x = np.array([0.0, 0.0, 1.0, 3.0, 12.0, 40.0])
     age = np.array([0.0, 400.0, 30.0, 90.0, 700.0, 1500.0])
     recency = np.minimum(age, np.array([0.0, 0.0, 20.0, 80.0, 650.0, 1400.0]))
-    copies = CLOSED_FORM_ROWS // len(x) + 1
     for days in (30.4, 365.0, 3650.0):
-        few = model.expected_purchases(days, x, recency, age)
-        many = model.expected_purchases(days, np.tile(x, copies), np.tile(recency, copies),
-                                        np.tile(age, copies))
-        np.testing.assert_allclose(many.reshape(copies, len(x)),
-                                   np.broadcast_to(few, (copies, len(x))), rtol=1e-9)
+        integral = model.expected_purchases(days, x, recency, age, closed_form=False)
+        closed = model.expected_purchases(days, x, recency, age, closed_form=True)
+        np.testing.assert_allclose(closed, integral, rtol=1e-9)
+
+
+def test_the_route_is_decided_once_by_rows_times_horizons(monkeypatch):
+    """The closed form comes first from CLOSED_FORM_WORK rows x horizons on: for one
+    horizon by the rows, for a year of months by rows x 12 (every month the same)."""
+    model = MODELS[0]
+    closed_rows = []
+    real = BGNBD._alive_purchases_2f1
+
+    def counted(self, days, x, age_):
+        closed_rows.append(len(x))
+        return real(self, days, x, age_)
+
+    monkeypatch.setattr(BGNBD, "_alive_purchases_2f1", counted)
+
+    def rows(n):
+        x = np.arange(n, dtype=float) % 20
+        return x, x * 10, x * 10 + 30
+
+    model.expected_purchases(365.0, *rows(CLOSED_FORM_WORK - 1))
+    assert closed_rows == []  # every row within the integral's range
+    model.expected_purchases(365.0, *rows(CLOSED_FORM_WORK))
+    assert closed_rows == [CLOSED_FORM_WORK]
+    closed_rows.clear()
+    discounted_purchases(model, *rows(CLOSED_FORM_WORK // 12 - 1))
+    assert closed_rows == []
+    discounted_purchases(model, *rows(CLOSED_FORM_WORK // 12))
+    assert closed_rows == [CLOSED_FORM_WORK // 12] * 12
 
 
 def test_the_sample_report_does_not_import_scipy():
