@@ -18,9 +18,12 @@ from scipy.integrate import quad
 
 from xl_crm.core.predict import (
     BGNBD,
+    CLOSED_FORM_FREQUENCIES,
     CLOSED_FORM_WORK,
     INTEGRAL_LIMIT,
     NODES,
+    _expected_by_graded,
+    closed_form_first,
     discounted_purchases,
     integral_nodes,
 )
@@ -173,6 +176,53 @@ def test_the_route_is_decided_once_by_rows_times_horizons(monkeypatch):
     assert closed_rows == []
     discounted_purchases(model, *rows(CLOSED_FORM_WORK // 12))
     assert closed_rows == [CLOSED_FORM_WORK // 12] * 12
+
+
+# cases where the closed form with scipy's 2F1 fails or loses digits, or the integral
+# needs more than its nodes (an independent review's), with E[purchases] from mpmath's
+# 2F1 at 60 to 400 digits, checked by mpmath's integral over the posterior:
+# (r, alpha, a, b), days, x, t_x, T, expected purchases
+HARD_CASES = [
+    ((0.243, 30.9, 0.793, 2.426), 1826, 460, 460, 460, 842.2321685358272),  # heavy buyer
+    ((0.5, 0.5, 0.8, 300.0), 365, 0, 0, 0, 204.08419980351408),  # b+x 300, new
+    ((0.243, 30.9, 1.00010001, 300.0), 1, 0, 0, 3000, 8.01741510578865e-05),  # a near 1
+    ((2.0, 5.0, 1.00010001, 30.0), 30.4375, 40, 3000, 3000, 0.41805695910991697),
+    ((0.35331477667079975, 170.86886748562574, 1.005952741473798, 26.95435897898989), 1,
+     4352, 5000, 5000, 0.8414316722957779),  # the subtraction cancels
+    ((0.7, 1.0, 1.7, 0.5), 730, 0, 0, 1, 1.627107096015801),  # scipy's 2F1 23 % off
+    ((72.7156, 0.150523, 0.01710742723, 0.088279), 3650, 0, 0, 0, 1166255.0312552904),
+]
+
+
+@pytest.mark.parametrize("case", HARD_CASES, ids=range(len(HARD_CASES)))
+def test_hard_cases_are_right_on_every_route(case):
+    params, days, x, recency, age, truth = case
+    model = BGNBD(*params, 0.0, 1)
+    for closed_form in (None, False, True):
+        ours = model.expected_purchases(days, x, recency, age, closed_form=closed_form)
+        assert ours == pytest.approx(truth, rel=1e-10), closed_form
+    alive = model.p_alive(x, recency, age)
+    graded = _expected_by_graded(model, [days], [x], [age])[0]
+    assert alive * graded == pytest.approx(truth, rel=1e-12)
+
+
+@pytest.mark.parametrize("model", MODELS)
+def test_the_graded_integral_matches_quadpack_at_any_horizon(model):
+    """The graded rule that takes the rows beyond the Gauss-Jacobi integral's range, on
+    every case, up to a hundred years."""
+    x = np.array([0.0, 0.0, 1.0, 3.0, 12.0, 40.0])
+    age = np.array([0.0, 400.0, 30.0, 90.0, 700.0, 1500.0])
+    for days in (1.0, 365.0, 3650.0, 36500.0):
+        ours = _expected_by_graded(model, np.full(len(x), days), x, age)
+        truth = [_by_quad(model, days, xi, ti) for xi, ti in zip(x, age, strict=True)]
+        np.testing.assert_allclose(ours, truth, rtol=1e-9)
+
+
+def test_many_distinct_frequencies_take_the_closed_form_first():
+    """The integral's nodes are made per frequency: from CLOSED_FORM_FREQUENCIES distinct
+    ones on, the closed form comes first however few the rows."""
+    assert not closed_form_first(np.arange(CLOSED_FORM_FREQUENCIES - 1.0), 12)
+    assert closed_form_first(np.arange(float(CLOSED_FORM_FREQUENCIES)), 1)
 
 
 def test_the_sample_report_does_not_import_scipy():

@@ -12,13 +12,14 @@ sales of the repeat purchase days (currency).
   terms of the likelihood added with ``logaddexp``, never as ratios that overflow).
   P(alive | x, t_x, T) is closed form. E[purchases in (T, T + t]] is the expectation,
   over the posterior Beta(a, b + x) of a living customer's p, of purchases at the
-  posterior rate (:func:`_expected_by_quadrature`, Gauss-Jacobi; the nodes grow with
-  (r+x+4) t/(alpha+T), :func:`integral_nodes`). Beyond INTEGRAL_LIMIT of that (horizons
-  far beyond a customer's age, with many purchases) the closed form with the Gaussian
-  hypergeometric 2F1 (scipy's) is used instead (interpolated in a near a = 1, where it
-  is 0/0), and the integral with FALLBACK_NODES where 2F1 does not give a finite value.
-  From CLOSED_FORM_WORK rows x horizons on the closed form comes first (it is faster
-  once scipy is imported). The special functions are :mod:`xl_crm.core.special` (numpy only).
+  posterior rate: by Gauss-Jacobi quadrature where (r+x+4) t/(alpha+T) is up to
+  INTEGRAL_LIMIT (:func:`_expected_by_quadrature`, nodes from :func:`integral_nodes`),
+  beyond it (horizons far beyond a customer's age) by a graded composite rule
+  (:func:`_expected_by_graded`). For much work (:func:`closed_form_first`) the closed
+  form with the Gaussian hypergeometric 2F1 (scipy's, imported then) comes first
+  within the limit, interpolated in a near a = 1 where it is 0/0, and refused where
+  its cancellation could cost more than 1e-10. The special functions are
+  :mod:`xl_crm.core.special` (numpy only); no scipy on the everyday path.
 - **Gamma-Gamma** (Fader, Hardie & Lee 2005, "RFM and CLV"; Fader & Hardie 2013): on
   customers with x > 0 and a positive mean, the order value has shape p and a scale that
   is Gamma(q, v); E[value | x, m] = p (v + x m) / (p x + q - 1). Customers without a
@@ -36,7 +37,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
-from functools import partial
+from functools import lru_cache, partial
 
 import numpy as np
 import pandas as pd
@@ -52,7 +53,13 @@ QUADRATURE_BLOCK = 4096  # rows integrated at a time (a block x nodes array)
 # rows x horizons from which the closed form comes first: the integral costs about 1.3 us a
 # row and horizon, the closed form 0.24 us after scipy's 0.13 s import
 CLOSED_FORM_WORK = 120_000
-FALLBACK_NODES = 512  # where the closed form fails beyond the limit (1e-10)
+# or distinct frequencies from which it does: the integral's nodes are made per frequency
+# (0.2 to 1.3 ms each), about the import's cost at 100
+CLOSED_FORM_FREQUENCIES = 100
+CLOSED_FORM_LOSS = 2e-11  # the estimate of what rounding costs the closed form: at most this
+GRADED_NODES = 32  # Gauss nodes per interval of the graded integral
+MAX_LEVELS = 80  # its first interval ends at 2^-80 at the least
+SMOOTH_BETA = 60.0  # from this b+x on its last interval needs no Jacobi nodes
 A_NEAR_ONE = 1e-4  # the closed form's 0/0 at a = 1: interpolated within this
 
 
@@ -109,72 +116,92 @@ class BGNBD:
     def expected_purchases(self, days, frequency, recency, age,
                            closed_form: bool | None = None) -> np.ndarray:
         """E[purchases in the next ``days`` | x, t_x, T] (counts of purchase days): P(alive)
-        x E[purchases | alive], the latter by the integral where (r+x+4) t/(alpha+T) is up
-        to INTEGRAL_LIMIT, else by the closed form; where that is not finite, by the
-        integral after all (FALLBACK_NODES beyond the limit). ``closed_form``: the closed
-        form first for every row (both routes agree to 1e-12; the closed form is faster
-        once scipy is imported); None: from CLOSED_FORM_WORK rows on (callers that ask
-        for several horizons decide once, for their whole work)."""
+        x E[purchases | alive], the latter by the Gauss-Jacobi integral where (r+x+4)
+        t/(alpha+T) is up to INTEGRAL_LIMIT, else by the graded integral
+        (:func:`_expected_by_graded`), which also takes any row the first route leaves
+        without a finite value. ``closed_form``: within the limit the closed form with
+        scipy's 2F1 first (faster once scipy is imported; rows where it is not finite or
+        its cancellation could cost more than 1e-10 take the graded integral); None: as
+        :func:`closed_form_first` decides for one horizon (callers that ask for several
+        decide once, for their whole work)."""
         x, t, age_ = check_rfm(frequency, recency, age)
         shape = x.shape
         days = np.broadcast_to(np.asarray(days, dtype=float), shape).ravel()
         x, t, age_ = x.ravel(), t.ravel(), age_.ravel()
         alive = self._alive(x, t, age_)
-        with np.errstate(divide="ignore", invalid="ignore"):
+        with np.errstate(divide="ignore", invalid="ignore", over="ignore"):
             nodes = integral_nodes((self.r + x + 4) * days / (self.alpha + age_))
         given = days > 0
-        out = np.zeros(len(x))
+        out = np.full(len(x), np.nan)
+        near = np.flatnonzero(given & (nodes > 0))
         if closed_form is None:
-            closed_form = len(x) >= CLOSED_FORM_WORK
-        if not closed_form:
-            near = np.flatnonzero(given & (nodes > 0))
+            closed_form = closed_form_first(x, 1)
+        if closed_form and len(near):
+            out[near] = self._alive_purchases_2f1(days[near], x[near], age_[near])
+        elif len(near):
             out[near] = _expected_by_quadrature(self, days[near], x[near], age_[near],
                                                 nodes[near])
-            far = np.flatnonzero(given & ~(np.isfinite(out) & (out >= 0) & (nodes > 0)))
-        else:
-            far = np.flatnonzero(given)
-        if len(far):
-            closed = self._alive_purchases_2f1(days[far], x[far], age_[far])
-            bad = np.flatnonzero(~np.isfinite(closed) | (closed < 0))
-            rows = far[bad]
-            closed[bad] = _expected_by_quadrature(
-                self, days[rows], x[rows], age_[rows],
-                np.where(nodes[rows] > 0, nodes[rows], FALLBACK_NODES))
-            out[far] = closed
+        rest = np.flatnonzero(given & ~(np.isfinite(out) & (out >= 0)))
+        if len(rest):
+            out[rest] = _expected_by_graded(self, days[rest], x[rest], age_[rest])
+        out[~given] = 0.0
         return (alive * out).reshape(shape)
 
     def _alive_purchases_2f1(self, days, x, age_) -> np.ndarray:
         """E[purchases | alive]: (a+b+x-1)/(a-1) [1 - ((alpha+T)/(alpha+T+t))^(r+x)
-        2F1(r+x, b+x; a+b+x-1; t/(alpha+T+t))]. Within A_NEAR_ONE of a = 1, where that is
-        0/0, the cubic through its values at a = 1 -2h, -h, +h, +2h (h = 2 A_NEAR_ONE),
-        taken at a (error about h^4)."""
+        2F1(r+x, b+x; a+b+x-1; t/(alpha+T+t))], NaN where the subtraction in brackets
+        could cost more than CLOSED_FORM_LOSS of the answer (:meth:`_closed_form`) or
+        where it is not finite. Within A_NEAR_ONE
+        of a = 1, where it is 0/0, the cubic through its values at a = 1 -2h, -h, +h, +2h
+        (h = 2 A_NEAR_ONE), taken at a (error about h^4), under the same rule."""
         a = self.a
         if abs(a - 1) >= A_NEAR_ONE:
-            return self._closed_form(a, days, x, age_)
-        h = 2 * A_NEAR_ONE
-        points = 1 + h * np.array([-2.0, -1.0, 1.0, 2.0])
-        out = np.zeros(np.shape(x))
-        for j, point in enumerate(points):
-            weight = np.prod([(a - q) / (point - q) for i, q in enumerate(points) if i != j])
-            out = out + weight * self._closed_form(point, days, x, age_)
-        return out
+            value, loss = self._closed_form(a, days, x, age_)
+        else:
+            h = 2 * A_NEAR_ONE
+            points = 1 + h * np.array([-2.0, -1.0, 1.0, 2.0])
+            value, size, loss = np.zeros(np.shape(x)), np.zeros(np.shape(x)), 0.0
+            for j, point in enumerate(points):
+                weight = np.prod([(a - q) / (point - q) for i, q in enumerate(points) if i != j])
+                part, part_loss = self._closed_form(point, days, x, age_)
+                value = value + weight * part
+                size = size + np.abs(weight * part)
+                loss = np.maximum(loss, part_loss)
+            with np.errstate(divide="ignore", invalid="ignore"):
+                loss = loss * size / np.abs(value)
+        return np.where(loss <= CLOSED_FORM_LOSS, value, np.nan)
 
-    def _closed_form(self, a: float, days, x, age_) -> np.ndarray:
+    def _closed_form(self, a: float, days, x, age_) -> tuple[np.ndarray, np.ndarray]:
+        """The closed form at ``a`` and the share of it its rounding may cost: the 2F1's
+        own error (measured against mpmath: below 1e-16 x (10 + r + b + 2x)) x the
+        product in brackets / the difference."""
         from scipy.special import hyp2f1  # not imported on the everyday integral route
 
         r, alpha, b = self.r, self.alpha, self.b
-        z = days / (alpha + age_ + days)
         with np.errstate(all="ignore"):
+            z = days / (alpha + age_ + days)
             f = hyp2f1(r + x, b + x, a + b + x - 1, z)
-            tail = np.exp((r + x) * (np.log(alpha + age_) - np.log(alpha + age_ + days)))
-            return (a + b + x - 1) / (a - 1) * (1 - tail * f)
+            tail = np.exp(-(r + x) * np.log1p(days / (alpha + age_)))
+            product = tail * f
+            loss = 1e-16 * (10 + r + b + 2 * x) * np.abs(product) / np.abs(1 - product)
+            return (a + b + x - 1) / (a - 1) * (1 - product), np.where(np.isnan(loss), np.inf,
+                                                                       loss)
+
+
+def closed_form_first(frequency: np.ndarray, horizons: int) -> bool:
+    """Whether expected purchases for these customers at ``horizons`` horizons are
+    cheaper by the closed form first: from CLOSED_FORM_WORK rows x horizons, or from
+    CLOSED_FORM_FREQUENCIES distinct frequencies on (both routes agree to 1e-10)."""
+    frequency = np.asarray(frequency, dtype=float)
+    return bool(frequency.size * horizons >= CLOSED_FORM_WORK
+                or len(np.unique(frequency)) >= CLOSED_FORM_FREQUENCIES)
 
 
 def integral_nodes(scale: np.ndarray) -> np.ndarray:
     """The Gauss nodes :func:`_expected_by_quadrature` uses for a row, from ``scale`` =
-    (r+x+4) t/(alpha+T): 8 + 4 sqrt(scale) rounded up to one of NODES; 0 (the closed form
-    instead) beyond INTEGRAL_LIMIT, where 128 would not do, or where ``scale`` is not a
-    number. Why: the integrand's singularity lies at p = -(alpha+T)/t, and it changes
+    (r+x+4) t/(alpha+T): 8 + 4 sqrt(scale) rounded up to one of NODES; 0 (the graded
+    integral instead) beyond INTEGRAL_LIMIT, where 128 would not do, or where ``scale``
+    is not a number. Why: the integrand's singularity lies at p = -(alpha+T)/t, and it changes
     over p of about (alpha+T)/((r+x) t) near p = 0, where Gauss nodes lie about 1/n^2
     apart. Against 2F1 in 40 digits (mpmath), on 1,661 random cases inside the limit
     (benchmarks/integral_accuracy.py, seeds 11 and 12: r 0.01-50, alpha 0.1-1,000, a
@@ -203,21 +230,90 @@ def _expected_by_quadrature(model: BGNBD, days, x, age_, nodes=None) -> np.ndarr
             nodes = integral_nodes((r + x + 4) * days / (alpha + age_))
         nodes = np.where(nodes > 0, nodes, NODES[-1])
     out = np.empty(len(x))
-    keys, which = np.unique(np.stack([x, np.asarray(nodes, dtype=float)]), axis=1,
-                            return_inverse=True)
-    which = which.ravel()
-    order = np.argsort(which, kind="stable")
-    bounds = np.searchsorted(which[order], np.arange(keys.shape[1] + 1))
-    for g in range(keys.shape[1]):
-        xv, n = float(keys[0, g]), int(keys[1, g])
-        p, w = beta_nodes(n, a, b + xv)
-        members = order[bounds[g]:bounds[g + 1]]
+    for (xv, n), members in _groups(x, nodes):
+        p, w = beta_nodes(int(n), a, b + xv)
         for lo in range(0, len(members), QUADRATURE_BLOCK):
             rows = members[lo:lo + QUADRATURE_BLOCK]
             scale = (days[rows] / (alpha + age_[rows]))[:, None]
             inner = -np.expm1(-(r + xv) * np.log1p(p * scale)) / p  # 1 - (1+ps)^-(r+x)
             out[rows] = inner @ w
     return out
+
+
+def _groups(*keys: np.ndarray):
+    """(the key values, the rows holding them) for each distinct combination of the
+    equal-length arrays ``keys``."""
+    table, which = np.unique(np.stack([np.asarray(k, dtype=float) for k in keys]), axis=1,
+                             return_inverse=True)
+    which = which.ravel()
+    order = np.argsort(which, kind="stable")
+    bounds = np.searchsorted(which[order], np.arange(table.shape[1] + 1))
+    for g in range(table.shape[1]):
+        yield tuple(float(v) for v in table[:, g]), order[bounds[g]:bounds[g + 1]]
+
+
+def _expected_by_graded(model: BGNBD, days, x, age_) -> np.ndarray:
+    """E[purchases | alive] as :func:`_expected_by_quadrature` defines it, by composite
+    Gauss quadrature on intervals halving toward p = 0, for any horizon: [0, e] with the
+    weight p^(a-1) (Gauss-Jacobi), [e, 2e], [2e, 4e], ..., [1/4, 1/2] (Gauss-Legendre),
+    [1/2, 1] with the weight (1-p)^(b+x-1) (Gauss-Jacobi); GRADED_NODES nodes each; e =
+    2^-J with 2^J >= 4 max(1, (r+x) t/(alpha+T), b+x), so that on [0, e] the rest of the
+    integrand is smooth. On [q, 2q] every factor is smooth relative to the interval: the
+    integrand's singularity at p = -(alpha+T)/t lies at least q away, and where (1 +
+    p t/(alpha+T))^-(r+x) or (1-p)^(b+x-1) falls steeply across one it is already
+    negligible. The densities are taken in logarithms (no overflow for large b+x)."""
+    r, alpha, a, b = model.r, model.alpha, model.a, model.b
+    days, x, age_ = (np.asarray(v, dtype=float).ravel() for v in (days, x, age_))
+    scale = days / (alpha + age_)
+    with np.errstate(divide="ignore", invalid="ignore", over="ignore"):
+        widest = np.maximum.reduce([np.ones_like(x), (r + x) * scale, b + x])
+        levels = np.clip(np.ceil(np.log2(4 * widest)), 1, MAX_LEVELS)
+    levels = np.where(np.isfinite(levels), levels, MAX_LEVELS)
+    out = np.full(len(x), np.nan)
+    for (xv, j), rows in _groups(x, levels):
+        p, w = _graded_nodes(a, b + xv, int(j))
+        inner = -np.expm1(-(r + xv) * np.log1p(p * scale[rows][:, None])) / p
+        out[rows] = inner @ w
+    return out
+
+
+@lru_cache(maxsize=4096)
+def _graded_nodes(a: float, beta: float, levels: int) -> tuple[np.ndarray, np.ndarray]:
+    """The nodes p and weights of :func:`_expected_by_graded` for Beta(a, beta) with
+    2^-levels as the first interval's end: sum w f(p) = E[f(p)]. The last interval
+    takes the weight (1-p)^(beta-1) into its nodes only for beta below SMOOTH_BETA; from
+    there on the factor is smooth to many derivatives (and its mass beyond 1/2 below
+    1e-17), so Gauss-Legendre does, without nodes to make per beta."""
+    log_beta = float(betaln(a, beta))
+    end = 2.0 ** -levels
+    # [0, end]: int p^(a-1) (1-p)^(beta-1) f = end^a / a E_{v ~ Beta(a, 1)}[(1-end v)^(beta-1) f]
+    v, wv = beta_nodes(GRADED_NODES, a, 1.0)
+    first_w = wv * np.exp(a * np.log(end) - np.log(a) - log_beta
+                          + (beta - 1) * np.log1p(-end * v))
+    # [q, 2q] from [end, 2 end] on (to [1/2, 1] when beta is smooth): Gauss-Legendre
+    u, wu = _legendre(GRADED_NODES)
+    top = 0 if beta >= SMOOTH_BETA else 1
+    lo = 2.0 ** -np.arange(levels, top, -1.0)
+    q = (lo[:, None] * (1 + (u + 1) / 2)).ravel()  # each interval [lo, 2 lo]
+    middle_w = ((lo[:, None] / 2) * wu).ravel() * np.exp(
+        (a - 1) * np.log(q) + (beta - 1) * np.log1p(-q) - log_beta)
+    parts_p, parts_w = [end * v, q], [first_w, middle_w]
+    if top:  # [1/2, 1]: 1 - p = s/2, int = 2^-beta / beta E_{s ~ Beta(beta, 1)}[(1-s/2)^(a-1) f]
+        s_, ws = beta_nodes(GRADED_NODES, beta, 1.0)
+        last = 1 - s_ / 2
+        parts_p.append(last)
+        parts_w.append(ws * np.exp(-beta * np.log(2) - np.log(beta) - log_beta
+                                   + (a - 1) * np.log(last)))
+    nodes, weights = np.concatenate(parts_p), np.concatenate(parts_w)
+    nodes.setflags(write=False)
+    weights.setflags(write=False)
+    return nodes, weights
+
+
+@lru_cache(maxsize=4)
+def _legendre(n: int) -> tuple[np.ndarray, np.ndarray]:
+    """Gauss-Legendre nodes and weights on [-1, 1]."""
+    return np.polynomial.legendre.leggauss(n)
 
 
 def bgnbd_log_likelihood(r: float, alpha: float, a: float, b: float, frequency, recency,
@@ -435,7 +531,7 @@ def discounted_purchases(model: BGNBD, frequency, recency, age, days: float = 36
     total = np.zeros(np.broadcast_shapes(np.shape(frequency), np.shape(recency),
                                          np.shape(age)))
     if closed_form is None:
-        closed_form = total.size * steps >= CLOSED_FORM_WORK
+        closed_form = closed_form_first(np.broadcast_to(frequency, total.shape), steps)
     before = np.zeros_like(total)
     for k in range(1, steps + 1):
         now = model.expected_purchases(min(k * MONTH_DAYS, days), frequency, recency, age,
@@ -525,7 +621,7 @@ def predict(facts: pd.DataFrame, as_of: object, margin: float = 1.0,
         (ux, ut, uT), _, back = distinct_triples(x, t, age)
         out["p_alive"][buyer] = bgnbd.p_alive(ux, ut, uT)[back]
         # one route for all the horizons asked (both agree to 1e-12)
-        closed = len(ux) * (months_ahead(days) + 1) >= CLOSED_FORM_WORK
+        closed = closed_form_first(ux, months_ahead(days) + 1)
         out["expected_purchases"][buyer] = bgnbd.expected_purchases(days, ux, ut, uT,
                                                                     closed)[back]
         if gamma.converged:
