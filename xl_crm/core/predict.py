@@ -60,6 +60,8 @@ CLOSED_FORM_LOSS = 2e-11  # the estimate of what rounding costs the closed form:
 GRADED_NODES = 32  # Gauss nodes per interval of the graded integral
 MAX_LEVELS = 80  # its first interval ends at 2^-80 at the least
 SMOOTH_BETA = 60.0  # from this b+x on its last interval needs no Jacobi nodes
+GRADED_MAX_A = 100.0  # from this a on Gauss-Jacobi (128 nodes) beyond the limit too
+CLOSED_FORM_MAX_R = 50.0  # above this r the closed form is not used
 A_NEAR_ONE = 1e-4  # the closed form's 0/0 at a = 1: interpolated within this
 
 
@@ -119,9 +121,12 @@ class BGNBD:
         x E[purchases | alive], the latter by the Gauss-Jacobi integral where (r+x+4)
         t/(alpha+T) is up to INTEGRAL_LIMIT, else by the graded integral
         (:func:`_expected_by_graded`), which also takes any row the first route leaves
-        without a finite value. ``closed_form``: within the limit the closed form with
-        scipy's 2F1 first (faster once scipy is imported; rows where it is not finite or
-        its cancellation could cost more than 1e-10 take the graded integral); None: as
+        without a finite value; for a of GRADED_MAX_A or more (p ~ Beta(a, b+x) then
+        stays away from 0, where the integrand is steep) Gauss-Jacobi with NODES[-1]
+        nodes instead. ``closed_form``: within the limit the closed form with scipy's 2F1
+        first (faster once scipy is imported; rows where it is not finite, where its
+        cancellation could cost more than 1e-10 or where r is above CLOSED_FORM_MAX_R
+        take the Gauss-Jacobi integral); None: as
         :func:`closed_form_first` decides for one horizon (callers that ask for several
         decide once, for their whole work)."""
         x, t, age_ = check_rfm(frequency, recency, age)
@@ -141,8 +146,15 @@ class BGNBD:
         elif len(near):
             out[near] = _expected_by_quadrature(self, days[near], x[near], age_[near],
                                                 nodes[near])
+        if closed_form:  # rows the closed form is refused for: the integral
+            refused = near[~(np.isfinite(out[near]) & (out[near] >= 0))]
+            out[refused] = _expected_by_quadrature(self, days[refused], x[refused],
+                                                   age_[refused], nodes[refused])
         rest = np.flatnonzero(given & ~(np.isfinite(out) & (out >= 0)))
-        if len(rest):
+        if len(rest) and self.a >= GRADED_MAX_A:  # p kept away from 0: Gauss-Jacobi does
+            out[rest] = _expected_by_quadrature(self, days[rest], x[rest], age_[rest],
+                                                np.full(len(rest), NODES[-1]))
+        elif len(rest):
             out[rest] = _expected_by_graded(self, days[rest], x[rest], age_[rest])
         out[~given] = 0.0
         return (alive * out).reshape(shape)
@@ -184,6 +196,8 @@ class BGNBD:
             tail = np.exp(-(r + x) * np.log1p(days / (alpha + age_)))
             product = tail * f
             loss = 1e-16 * (10 + r + b + 2 * x) * np.abs(product) / np.abs(1 - product)
+            if r > CLOSED_FORM_MAX_R:  # scipy's 2F1 loses up to 1e-10 with a large first
+                loss = np.full(np.shape(loss), np.inf)  # parameter (review: r 1,419)
             return (a + b + x - 1) / (a - 1) * (1 - product), np.where(np.isnan(loss), np.inf,
                                                                        loss)
 
@@ -257,8 +271,9 @@ def _expected_by_graded(model: BGNBD, days, x, age_) -> np.ndarray:
     Gauss quadrature on intervals halving toward p = 0, for any horizon: [0, e] with the
     weight p^(a-1) (Gauss-Jacobi), [e, 2e], [2e, 4e], ..., [1/4, 1/2] (Gauss-Legendre),
     [1/2, 1] with the weight (1-p)^(b+x-1) (Gauss-Jacobi); GRADED_NODES nodes each; e =
-    2^-J with 2^J >= 4 max(1, (r+x) t/(alpha+T), b+x), so that on [0, e] the rest of the
-    integrand is smooth. On [q, 2q] every factor is smooth relative to the interval: the
+    2^-J with 2^J >= 4 max(1, max(r+x, 1) t/(alpha+T), b+x), so that on [0, e] the rest
+    of the integrand is smooth (its singularity at -(alpha+T)/t is 4e away at least). Not
+    for a of GRADED_MAX_A or more, where p^(a-1) peaks too sharply for its intervals. On [q, 2q] every factor is smooth relative to the interval: the
     integrand's singularity at p = -(alpha+T)/t lies at least q away, and where (1 +
     p t/(alpha+T))^-(r+x) or (1-p)^(b+x-1) falls steeply across one it is already
     negligible. The densities are taken in logarithms (no overflow for large b+x)."""
@@ -266,7 +281,7 @@ def _expected_by_graded(model: BGNBD, days, x, age_) -> np.ndarray:
     days, x, age_ = (np.asarray(v, dtype=float).ravel() for v in (days, x, age_))
     scale = days / (alpha + age_)
     with np.errstate(divide="ignore", invalid="ignore", over="ignore"):
-        widest = np.maximum.reduce([np.ones_like(x), (r + x) * scale, b + x])
+        widest = np.maximum.reduce([np.ones_like(x), np.maximum(r + x, 1) * scale, b + x])
         levels = np.clip(np.ceil(np.log2(4 * widest)), 1, MAX_LEVELS)
     levels = np.where(np.isfinite(levels), levels, MAX_LEVELS)
     out = np.full(len(x), np.nan)
