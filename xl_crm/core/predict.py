@@ -15,10 +15,11 @@ sales of the repeat purchase days (currency).
   posterior rate: by Gauss-Jacobi quadrature where (r+x+4) t/(alpha+T) is up to
   INTEGRAL_LIMIT (:func:`_expected_by_quadrature`, nodes from :func:`integral_nodes`),
   beyond it (horizons far beyond a customer's age) by a graded composite rule
-  (:func:`_expected_by_graded`). For much work (:func:`closed_form_first`) the closed
-  form with the Gaussian hypergeometric 2F1 (scipy's, imported then) comes first
-  within the limit, interpolated in a near a = 1 where it is 0/0, and refused where
-  its cancellation could cost more than 1e-10. The special functions are
+  (:func:`_expected_by_graded`; for a of GRADED_MAX_A or more Gauss-Jacobi with 128
+  nodes). For much work (:func:`closed_form_first`) the closed form with the Gaussian
+  hypergeometric 2F1 (scipy's, imported then) comes first within the limit,
+  interpolated in a near a = 1 where it is 0/0, and refused where its cancellation
+  could cost more than 1e-10 or r is above CLOSED_FORM_MAX_R. The special functions are
   :mod:`xl_crm.core.special` (numpy only); no scipy on the everyday path.
 - **Gamma-Gamma** (Fader, Hardie & Lee 2005, "RFM and CLV"; Fader & Hardie 2013): on
   customers with x > 0 and a positive mean, the order value has shape p and a scale that
@@ -134,8 +135,7 @@ class BGNBD:
         days = np.broadcast_to(np.asarray(days, dtype=float), shape).ravel()
         x, t, age_ = x.ravel(), t.ravel(), age_.ravel()
         alive = self._alive(x, t, age_)
-        with np.errstate(divide="ignore", invalid="ignore", over="ignore"):
-            nodes = integral_nodes((self.r + x + 4) * days / (self.alpha + age_))
+        nodes = _row_nodes(self, days, x, age_)
         given = days > 0
         out = np.full(len(x), np.nan)
         near = np.flatnonzero(given & (nodes > 0))
@@ -163,9 +163,9 @@ class BGNBD:
         """E[purchases | alive]: (a+b+x-1)/(a-1) [1 - ((alpha+T)/(alpha+T+t))^(r+x)
         2F1(r+x, b+x; a+b+x-1; t/(alpha+T+t))], NaN where the subtraction in brackets
         could cost more than CLOSED_FORM_LOSS of the answer (:meth:`_closed_form`) or
-        where it is not finite. Within A_NEAR_ONE
-        of a = 1, where it is 0/0, the cubic through its values at a = 1 -2h, -h, +h, +2h
-        (h = 2 A_NEAR_ONE), taken at a (error about h^4), under the same rule."""
+        where it is not finite. Within A_NEAR_ONE of a = 1, where it is 0/0, the cubic
+        through its values at a = 1 -2h, -h, +h, +2h (h = 2 A_NEAR_ONE), taken at a
+        (error about h^4), under the same rule."""
         a = self.a
         if abs(a - 1) >= A_NEAR_ONE:
             value, loss = self._closed_form(a, days, x, age_)
@@ -215,9 +215,9 @@ def integral_nodes(scale: np.ndarray) -> np.ndarray:
     """The Gauss nodes :func:`_expected_by_quadrature` uses for a row, from ``scale`` =
     (r+x+4) t/(alpha+T): 8 + 4 sqrt(scale) rounded up to one of NODES; 0 (the graded
     integral instead) beyond INTEGRAL_LIMIT, where 128 would not do, or where ``scale``
-    is not a number. Why: the integrand's singularity lies at p = -(alpha+T)/t, and it changes
-    over p of about (alpha+T)/((r+x) t) near p = 0, where Gauss nodes lie about 1/n^2
-    apart. Against 2F1 in 40 digits (mpmath), on 1,661 random cases inside the limit
+    is not a number. Why: the integrand's singularity lies at p = -(alpha+T)/t, and it
+    changes over p of about (alpha+T)/((r+x) t) near p = 0, where Gauss nodes lie about
+    1/n^2 apart. Against 2F1 in 40 digits (mpmath), on 1,661 random cases inside the limit
     (benchmarks/integral_accuracy.py, seeds 11 and 12: r 0.01-50, alpha 0.1-1,000, a
     0.02-50, b 0.02-200, x to 1,000, T to 5,000 and t to 3,650 days), the largest error
     was 6e-12 of the answer; tests/test_special.py holds them to an independent
@@ -230,6 +230,12 @@ def integral_nodes(scale: np.ndarray) -> np.ndarray:
     return np.where(ok, counts[np.minimum(which, len(counts) - 1)], 0)
 
 
+def _row_nodes(model: BGNBD, days, x, age_) -> np.ndarray:
+    """Each row's Gauss nodes, :func:`integral_nodes` of (r+x+4) t/(alpha+T)."""
+    with np.errstate(divide="ignore", invalid="ignore", over="ignore"):
+        return integral_nodes((model.r + x + 4) * days / (model.alpha + age_))
+
+
 def _expected_by_quadrature(model: BGNBD, days, x, age_, nodes=None) -> np.ndarray:
     """E[purchases | alive] as E_p[(1 - ((alpha+T)/(alpha+T+p t))^(r+x)) / p] with p ~
     Beta(a, b+x), the posterior of the dropout probability of a living customer, by
@@ -240,8 +246,7 @@ def _expected_by_quadrature(model: BGNBD, days, x, age_, nodes=None) -> np.ndarr
     r, alpha, a, b = model.r, model.alpha, model.a, model.b
     days, x, age_ = (np.asarray(v, dtype=float).ravel() for v in (days, x, age_))
     if nodes is None:
-        with np.errstate(divide="ignore", invalid="ignore"):
-            nodes = integral_nodes((r + x + 4) * days / (alpha + age_))
+        nodes = _row_nodes(model, days, x, age_)
         nodes = np.where(nodes > 0, nodes, NODES[-1])
     out = np.empty(len(x))
     for (xv, n), members in _groups(x, nodes):
@@ -272,11 +277,12 @@ def _expected_by_graded(model: BGNBD, days, x, age_) -> np.ndarray:
     weight p^(a-1) (Gauss-Jacobi), [e, 2e], [2e, 4e], ..., [1/4, 1/2] (Gauss-Legendre),
     [1/2, 1] with the weight (1-p)^(b+x-1) (Gauss-Jacobi); GRADED_NODES nodes each; e =
     2^-J with 2^J >= 4 max(1, max(r+x, 1) t/(alpha+T), b+x), so that on [0, e] the rest
-    of the integrand is smooth (its singularity at -(alpha+T)/t is 4e away at least). Not
-    for a of GRADED_MAX_A or more, where p^(a-1) peaks too sharply for its intervals. On [q, 2q] every factor is smooth relative to the interval: the
-    integrand's singularity at p = -(alpha+T)/t lies at least q away, and where (1 +
-    p t/(alpha+T))^-(r+x) or (1-p)^(b+x-1) falls steeply across one it is already
-    negligible. The densities are taken in logarithms (no overflow for large b+x)."""
+    of the integrand is smooth (its singularity at -(alpha+T)/t is 4e away at least). On
+    [q, 2q] every factor is smooth relative to the interval: the singularity lies at
+    least q away, and where (1 + p t/(alpha+T))^-(r+x) or (1-p)^(b+x-1) falls steeply
+    across one it is already negligible. Not for a of GRADED_MAX_A or more, where
+    p^(a-1) peaks too sharply for its intervals. The densities are taken in logarithms
+    (no overflow for large b+x)."""
     r, alpha, a, b = model.r, model.alpha, model.a, model.b
     days, x, age_ = (np.asarray(v, dtype=float).ravel() for v in (days, x, age_))
     scale = days / (alpha + age_)
