@@ -174,6 +174,13 @@ def test_every_parser_gives_a_value_or_a_one_line_rule(value):
             assert str(err).startswith(f"{name} = ") and "\n" not in str(err)
 
 
+@pytest.mark.parametrize("value", ["~0", "~no_such_user_xl_crm/actions.csv"])
+def test_a_home_of_an_unknown_user_is_a_file_not_found(value):
+    # hypothesis found '~0': pathlib's expanduser raised RuntimeError (a traceback)
+    with pytest.raises(InputError, match=r"^actions = .*file not found: ~"):
+        parse_option("actions", value)
+
+
 @pytest.mark.parametrize("value", ["0\n0", "a\rb.csv", "x\u2028y", "tab\there"])
 def test_a_path_with_a_line_break_is_named_on_one_line(value):
     # CI found '0\n0' (hypothesis): "file not found: 0" and a second line "0".

@@ -36,7 +36,7 @@ from .core.constants import (
     PYRAMID_SHARES,
     SCHEMES,
 )
-from .core.errors import InputError, show, show_path
+from .core.errors import InputError, show, show_path, user_path
 
 if TYPE_CHECKING:  # the analysis stack (pandas) is imported when options are used
     from .core.analysis import Options
@@ -192,14 +192,13 @@ def parse_action_file(value: object) -> tuple[tuple[str, ...], ...] | None:
     into rows and checked (:func:`xl_crm.core.actions.load_actions`); empty: the shipped
     table."""
     import csv
-    from pathlib import Path
 
     from .core.actions import load_actions
 
     name = str(value).strip()
     if not name:
         return None
-    path = Path(name).expanduser()
+    path = user_path(name)
     try:
         text = path.read_text(encoding="utf-8-sig")
     except FileNotFoundError:

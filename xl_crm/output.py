@@ -16,7 +16,7 @@ from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from pathlib import Path
 
-from .core.errors import XlCrmError
+from .core.errors import XlCrmError, user_path
 
 
 class OutputError(XlCrmError):
@@ -27,9 +27,9 @@ def check_target(target: Path, overwrite: bool = False, inputs: Sequence[Path] =
     """The resolved target, after refusing input files, a target inside an input folder
     (every sales file there is read), folders, a missing folder (or a file where the
     folder should be) and, unless allowed, existing files."""
-    target = Path(target).expanduser().resolve()
+    target = user_path(target).resolve()
     for source in inputs:
-        source = Path(source).expanduser().resolve()
+        source = user_path(source).resolve()
         if source == target:
             raise OutputError(f"{target.name} is the input file; choose another output name")
         if source.is_dir() and target.parent == source:

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import os
 import unicodedata
+from pathlib import Path
 
 
 class XlCrmError(Exception):
@@ -52,6 +54,12 @@ def show_path(path: object) -> str:
     if any(is_control(ch) for ch in text):
         return repr(text)
     return text
+
+
+def user_path(path: object) -> Path:
+    """``path`` with a leading ``~`` or ``~user`` expanded where there is such a home;
+    else as typed (pathlib's ``expanduser`` raises RuntimeError for an unknown user)."""
+    return Path(os.path.expanduser(str(path)))
 
 
 def clip(text: str, limit: int) -> str:

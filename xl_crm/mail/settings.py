@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 from email.utils import formataddr
 from pathlib import Path
 
-from ..core.errors import XlCrmError, is_control, show_path
+from ..core.errors import XlCrmError, is_control, show_path, user_path
 
 SECURITIES = ("starttls", "ssl", "none")
 
@@ -302,7 +302,7 @@ class MailSettings:
         env = os.environ if environ is None else environ
         if config is None and env.get(CONFIG_VAR, "").strip():
             config = env[CONFIG_VAR].strip()
-        values = read_config(Path(config).expanduser()) if config is not None else {}
+        values = read_config(user_path(config)) if config is not None else {}
         where = {name: f"{key} in the [{CONFIG_SECTION}] section of {config}"
                  for name, (_, key) in ENV_VARS.items() if name in values}
         for name, (var, _) in ENV_VARS.items():

@@ -27,7 +27,7 @@ from openpyxl.writer.excel import ExcelWriter
 
 from .. import __version__
 from ..core.analysis import Analysis
-from ..core.errors import InputError
+from ..core.errors import InputError, user_path
 from ..decisions import method_warnings, report_summary
 from ..i18n import check_lang, method_name, money_header, text
 from ..keyfigures import FigureRow, ReportSummary, TierRow
@@ -140,7 +140,7 @@ def write_report(analysis: Analysis, path: str | Path, options: ReportOptions = 
     except BaseException:  # interrupted or failed
         discard(book)
         raise
-    return path.expanduser().resolve()
+    return user_path(path).resolve()
 
 
 def save_book(book: Workbook, path: Path) -> None:
