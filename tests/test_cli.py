@@ -46,6 +46,24 @@ def test_console_script_runs_as_a_module():
     assert done.stdout.startswith("xl_crm ")
 
 
+def test_a_command_collects_less_often_and_leaves_the_collector_as_it_was(capsys):
+    import gc
+
+    from xl_crm.cli import GC_YOUNG, fewer_collections
+
+    before = gc.get_threshold()
+    with fewer_collections():
+        assert gc.get_threshold() == (max(GC_YOUNG, before[0]), *before[1:])
+    assert gc.get_threshold() == before
+    for argv in (["--version"], ["no-such-command"]):  # argparse exits: SystemExit
+        with pytest.raises(SystemExit):
+            main(argv)
+        assert gc.get_threshold() == before and gc.isenabled()
+    assert main(["report", "no-such-file.csv"]) == 1
+    assert gc.get_threshold() == before
+    capsys.readouterr()
+
+
 def test_every_command_has_help_with_an_example_and_is_in_the_readme():
     parser = build_parser()
     readme = (ROOT / "README.md").read_text(encoding="utf-8")

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import argparse
 import contextlib
+import gc
 import os
 import re
 import shutil
@@ -622,6 +623,26 @@ def one_blas_thread() -> None:
         os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")
 
 
+# Python's cyclic garbage collector while a command runs: a collection after every
+# GC_YOUNG container objects made (Python's default is 700; mypy runs with 200,000). A
+# command makes millions of short-lived objects (imports, cell values, XML text) and
+# almost no cycles, and at 700 the collector's passes over the ever older objects took
+# 0.08 s of the sample report's 1.5 s. Cycles are still collected, only less often.
+GC_YOUNG = 100_000
+
+
+@contextlib.contextmanager
+def fewer_collections() -> Iterator[None]:
+    """Run the block with the collector's first threshold :data:`GC_YOUNG`; the thresholds
+    are restored after it (``main`` may be called in a longer-lived Python)."""
+    before = gc.get_threshold()
+    gc.set_threshold(max(GC_YOUNG, before[0]), *before[1:])
+    try:
+        yield
+    finally:
+        gc.set_threshold(*before)
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     """Entry point of the ``xl-crm`` console script.
 
@@ -630,7 +651,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     report and every temporary file are removed.
     """
     one_blas_thread()
-    with stop_signals() as stops:
+    with fewer_collections(), stop_signals() as stops:
         received = stops.received
         try:
             args = build_parser().parse_args(argv)
