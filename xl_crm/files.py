@@ -108,14 +108,17 @@ def _read_workbook(path: Path, sheet: str | None, mapping, today) -> Sales:
         raise InputError(f"{path.name} is not an .xlsx workbook (another kind of file "
                          "renamed?): save it from Excel as .xlsx")
     fast = fast_rows(path, lambda names: pick_sheet(names, sheet), mapping)
+    columns = None
     if fast is not None:
-        rows, name, mac = fast
+        rows, name, mac = fast.rows, fast.name, fast.mac
+        columns = None if mac else fast.columns  # the 1904 dates change the rows below
     else:
         rows, name, mac = _openpyxl_rows(path, sheet)
     try:
         if mac:
             _dates_from_1904_serials(rows, mapping)
-        return sales_from_rows(rows, mapping, source=f"{path.name} [{name}]", today=today)
+        return sales_from_rows(rows, mapping, source=f"{path.name} [{name}]", today=today,
+                               columns=columns)
     except InputError as err:
         raise InputError(f"{path.name} [{name}]: {err}") from err
 

@@ -267,13 +267,22 @@ class _Parse:
         return result
 
 
+class FastSheet(NamedTuple):
+    """A sheet read by calamine: its rows from A1 (empty cells None, no blank rows at the
+    end), its name, whether the workbook uses the 1904 date system, and the rows
+    transposed (``zip_longest(*rows)``: made once, for the look and for the reader)."""
+
+    rows: list[list[object]]
+    name: str
+    mac: bool
+    columns: list[tuple[object, ...]]
+
+
 def fast_rows(path: Path, name_of: Callable[[list[str]], str],
-              mapping: Mapping[str, object] | None
-              ) -> tuple[list[list[object]], str, bool] | None:
-    """(rows from A1, the sheet's name, 1904 date system) read by calamine (or taken from
-    :func:`read_ahead`), or None when the sheet needs the openpyxl reader (see the module
-    docstring). ``name_of`` picks the sheet from the workbook's sheet names
-    (:func:`xl_crm.core.columns.pick_sheet`)."""
+              mapping: Mapping[str, object] | None) -> FastSheet | None:
+    """The sheet read by calamine (or taken from :func:`read_ahead`), or None when it needs
+    the openpyxl reader (see the module docstring). ``name_of`` picks the sheet from the
+    workbook's sheet names (:func:`xl_crm.core.columns.pick_sheet`)."""
     if not available():
         return None
     raw = _take_ahead(path, name_of) or _calamine(path, name_of)
@@ -282,17 +291,19 @@ def fast_rows(path: Path, name_of: Callable[[list[str]], str],
     out = [[None if v == "" else v for v in row] if "" in row else row for row in raw.rows]
     while out and all(v is None for v in out[-1]):
         out.pop()
-    if not _plain(out, mapping):
+    columns = list(zip_longest(*out))
+    if not _plain(out, columns, mapping):
         return None
-    return out, raw.name, raw.mac
+    return FastSheet(out, raw.name, raw.mac, columns)
 
 
-def _plain(rows: list[list[object]], mapping: Mapping[str, object] | None) -> bool:
+def _plain(rows: list[list[object]], columns: list[tuple[object, ...]],
+           mapping: Mapping[str, object] | None) -> bool:
     """No date before 1900-03-01 anywhere; in the date column no time or duration (calamine
     reads a serial below 0, a date before 1900 that openpyxl reads, as a time of day); in
-    the id columns no float of 2**53 or more. Looked at column by column: the types a
-    column holds first (one C-level pass), its values only when a type calls for it."""
-    columns = list(zip_longest(*rows))
+    the id columns no float of 2**53 or more. Looked at column by column (``columns``:
+    the rows transposed): the types a column holds first (one C-level pass), its values
+    only when a type calls for it."""
     for column in columns:
         if any(issubclass(kind, dt.date) for kind in set(map(type, column))) and \
                 any(isinstance(v, dt.date) and (v.date() if isinstance(v, dt.datetime) else v)

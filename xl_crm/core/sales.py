@@ -108,10 +108,13 @@ def sales_from_rows(
     first_row: int = 1,
     today: dt.date | None = None,
     day_first: bool | None = None,
+    columns: Sequence[Sequence[object]] | None = None,
 ) -> Sales:
     """Read a 2-D list of rows; the header row is found (title rows above it are allowed).
 
-    ``first_row`` is the sheet row of ``rows[0]``.
+    ``first_row`` is the sheet row of ``rows[0]``. ``columns``, when the caller has made
+    them, are the rows transposed as ``itertools.zip_longest(*rows)`` gives them (not
+    made again: 0.1 s at 100,000 lines).
     """
     rows = [r if type(r) is list else list(r) if isinstance(r, list | tuple) else [r]
             for r in rows]  # read only: lists are not copied
@@ -127,7 +130,10 @@ def sales_from_rows(
         if size > width and any(not _is_blank(v) for v in body[k][width:]):
             raise InputError(f"has {size} cells but the header has {width}",
                              row=int(numbers[k]))
-    columns = list(zip_longest(*body))  # a short row's missing cells are None
+    if columns is None:
+        columns = list(zip_longest(*body))  # a short row's missing cells are None
+    else:  # every row's: the body's part (beyond the body's width, None as above)
+        columns = [c[h + 1:] for c in columns]
     data = {
         role: pd.Series(columns[i] if i < len(columns) else [None] * len(body), dtype=object)
         for role, i in found.items()
