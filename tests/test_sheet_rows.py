@@ -12,6 +12,8 @@ from xml.etree import ElementTree
 
 import numpy as np
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 from openpyxl import Workbook, load_workbook
 from openpyxl.utils.escape import unescape
 from python_calamine import CalamineWorkbook
@@ -145,3 +147,28 @@ def test_a_failed_write_leaves_no_rows_file(tmp_path):
         write_table(ws, s, ["Name"], table, "T", set())
     assert getattr(ws, ROWS_FILE) is None  # the rows written so far are deleted
     discard(book)
+
+
+column_values = st.one_of(
+    st.lists(st.one_of(st.none(), st.floats(allow_nan=False, allow_infinity=False))),
+    st.lists(st.integers(-10**20, 10**20)),
+    st.lists(st.text(st.characters(blacklist_categories=("Cs",)), max_size=8)),
+    st.lists(st.sampled_from(["plain", " lead", "trail ", "a&b", "<x>", "{0}", "}{", "\r"])))
+
+
+@settings(max_examples=200, deadline=None)
+@given(column_values, st.sampled_from([0, 7]))
+def test_a_column_of_one_kind_gives_the_cells_made_one_by_one(values, style):
+    from xl_crm.report.sheet_rows import _Column
+
+    column = _Column("D", style, dt.datetime(1899, 12, 30))
+    assert column.cells(values) == column.each(values)
+
+
+def test_a_column_of_numbers_refuses_what_a_cell_cannot_hold():
+    from xl_crm.report.sheet_rows import _Column
+
+    column = _Column("D", 0, dt.datetime(1899, 12, 30))
+    for values in ([1.0, float("nan")], [None, float("inf")], [-float("inf")]):
+        with pytest.raises(ValueError, match="column D: a cell cannot hold"):
+            column.cells(values)

@@ -46,6 +46,9 @@ _ESCAPE = re.compile(r"[&<>\r{}]")
 # XML's escapes, a bare CR kept as one; braces doubled for the row template's str.format
 _ESCAPES = {"&": "&amp;", "<": "&lt;", ">": "&gt;", "\r": "&#13;", "{": "{{", "}": "}}"}
 ROWS_FILE = "_xl_crm_rows"  # the sheet's attribute naming the rows' temporary file
+_NOT_FINITE = frozenset({"nan", "inf", "-inf"})  # repr of the floats a cell cannot hold
+_PRESERVE = ' xml:space="preserve"'
+_FLOATS, _INTS, _TEXTS = frozenset({float, type(None)}), frozenset({int}), frozenset({str})
 
 
 def _text(value: str) -> str:
@@ -66,6 +69,25 @@ class _Column:
         self.serials: dict[dt.datetime, float] = {}
 
     def cells(self, values: Sequence[object]) -> list[str]:
+        head = self.head
+        empty = head + "/>" if self.style else ""
+        # a column of one kind (most are): the cells made without a choice per cell
+        kinds = set(map(type, values))
+        if kinds and kinds <= _FLOATS:
+            texts = list(map(repr, values))  # None's is "None"
+            if not _NOT_FINITE.isdisjoint(texts):  # refused, as number() refuses it
+                self.number(next(v for v in values if v is not None and not math.isfinite(v)))
+            return [empty if t == "None" else f"{head}><v>{t}</v></c>" for t in texts]
+        if kinds == _INTS:
+            return [f"{head}><v>{v}</v></c>" for v in values]
+        if kinds == _TEXTS:
+            plain = not _ESCAPE.search("".join(values))  # one look for the whole column
+            return [f'{head} t="inlineStr"><is><t{"" if v == v.strip() else _PRESERVE}>'
+                    f'{v if plain else _text(v)}</t></is></c>' for v in values]
+        return self.each(values)
+
+    def each(self, values: Sequence[object]) -> list[str]:
+        """:meth:`cells` choosing the XML cell by cell, for columns of mixed kinds."""
         head, out = self.head, []
         empty = head + "/>" if self.style else ""
         for v in values:
@@ -73,7 +95,7 @@ class _Column:
             if v is None:
                 out.append(empty)
             elif t is str:
-                space = ' xml:space="preserve"' if v != v.strip() else ""
+                space = _PRESERVE if v != v.strip() else ""
                 out.append(f'{head} t="inlineStr"><is><t{space}>{_text(v)}</t></is></c>')
             elif t is float:
                 out.append(f"{head}><v>{self.number(v)}</v></c>")
