@@ -172,3 +172,18 @@ def test_a_column_of_numbers_refuses_what_a_cell_cannot_hold():
     for values in ([1.0, float("nan")], [None, float("inf")], [-float("inf")]):
         with pytest.raises(ValueError, match="column D: a cell cannot hold"):
             column.cells(values)
+
+
+@settings(max_examples=200, deadline=None)
+@given(st.lists(st.one_of(st.none(), st.just(float("nan")), st.floats(-5, 5),
+                          st.text(max_size=6), st.sampled_from(["_x0041_", "a\x07", "b_", "x"]))),
+       st.sampled_from(["object", "str", "category"]))
+def test_a_column_of_text_gives_the_values_made_one_by_one(values, dtype):
+    import pandas as pd
+
+    from xl_crm.report.layout import column_values
+
+    if dtype != "object":  # pandas' text and category columns hold text and blanks only
+        values = [v for v in values if not isinstance(v, float)]
+    series = pd.Series(values, dtype=dtype)
+    assert column_values(series) == [cell_value(v) for v in series.tolist()]

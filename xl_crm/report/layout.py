@@ -222,8 +222,27 @@ def set_widths(ws, widths: Sequence[float]) -> None:
 
 def column_values(series: pd.Series) -> list[object]:
     """A column as Python values ready for cells (dates as datetime, NaN as empty, text
-    through :func:`cell_value`)."""
+    through :func:`cell_value`). A column of text (and empty cells) that
+    :func:`cell_text` would leave as it is, the most common kind, is looked at once."""
+    dtype = series.dtype
+    if dtype == object or isinstance(dtype, pd.StringDtype | pd.CategoricalDtype):
+        values = series.tolist()
+        if set(map(type, values)) <= _TEXT_OR_BLANK:  # blanks are None or NaN
+            plain = [None if type(v) is float and math.isnan(v) else v for v in values]
+            if texts_as_they_are([v for v in plain if type(v) is str]):
+                return plain  # cell_value's values: the floats stay, NaN is empty
+        return [cell_value(v) for v in values]
     return series_values(series, cell_value)
+
+
+_TEXT_OR_BLANK = frozenset({str, type(None), float})
+
+
+def texts_as_they_are(texts: Sequence[str]) -> bool:
+    """Whether :func:`cell_text` leaves each of ``texts`` as it is (looked at together)."""
+    joined = "".join(texts)
+    return not _BAD_TEXT.search(joined) and "_x" not in joined and \
+        max(map(len, texts), default=0) <= CELL_TEXT_LIMIT
 
 
 def table_rows(styler: Styler, columns: Sequence[list[object]],
