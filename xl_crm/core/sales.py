@@ -308,11 +308,16 @@ def _parse(parse, values, label, rows, distinct, codes, **kw) -> np.ndarray:
 
 def _has_bool(uniques: np.ndarray) -> bool:
     # 1, 1.0 and True are equal keys when factorizing: parse every row if a bool is there
-    return any(type(v) is bool or isinstance(v, np.bool_) for v in uniques)
+    return not _BOOLS.isdisjoint(map(type, uniques))
+
+
+_BOOLS = frozenset({bool, np.bool_})
 
 
 def _clean(uniques: np.ndarray) -> np.ndarray:
     """Distinct raw values as clean id text (see :func:`text_ids`)."""
+    if set(map(type, uniques)) == {str} and "".join(uniques).isascii():
+        return np.array([v.strip() for v in uniques], dtype=object)  # _id_text's rule
     return np.array([_id_text(v) for v in uniques], dtype=object)
 
 
@@ -376,6 +381,9 @@ def _refuse_control_characters(ids, label: str, rows: np.ndarray) -> None:
     """An id holding a control character other than tab (NUL, BEL, ESC, a line break...)
     is refused, naming the first row: such an id is a damaged export, and reading it
     would give a wrong answer. Names and other labels keep theirs (writers escape them)."""
+    values = ids.categories if isinstance(ids, pd.Categorical) else ids
+    if not re.search(_CONTROL, "".join(v for v in values if type(v) is str)):
+        return  # one look at every text (only text can hold one): none does
     if isinstance(ids, pd.Categorical):
         bad_category = pd.Series(np.asarray(ids.categories, dtype=object)).str.contains(_CONTROL)
         if not bad_category.any():
