@@ -359,3 +359,16 @@ def test_any_action_table_is_read_or_refused_in_one_line(rows):
     else:
         assert len(rules) == len(rows)
         assert all(1 <= r.priority <= 9 for r in rules)
+
+
+def test_the_headline_figures_are_made_once_per_analysis(sample_analysis):
+    import dataclasses
+
+    from xl_crm.core.changes import clv_figures, headline
+
+    a = dataclasses.replace(sample_analysis)  # a new analysis: nothing made yet
+    assert "figures" not in vars(a)
+    assert a.figures is a.figures  # made once, then kept
+    assert a.figures == headline(a.customers) | clv_figures(a.clv, a.options.clv_group)
+    b = dataclasses.replace(a, options=dataclasses.replace(a.options, clv_group="pyramid"))
+    assert "figures" not in vars(b)  # each analysis its own

@@ -16,7 +16,7 @@ import pandas as pd
 
 from .core.actions import LIST_PRIORITIES, NEW, load_actions
 from .core.analysis import Analysis
-from .core.changes import MIGRATIONS, MOVER_COLUMNS, clv_figures, headline
+from .core.changes import MIGRATIONS, MOVER_COLUMNS
 from .core.predict import HORIZON_DAYS, MONTH_DAYS
 from .core.tiers import ABC_TIERS
 from .i18n import method_name, money_header, text
@@ -54,7 +54,7 @@ def headline_figures(analysis: Analysis, lang: str = "en",
                      names: tuple[str, ...] | None = None) -> list[FigureRow]:
     """The headline figures (default: :data:`HEADLINE`, then customers and value per ABC
     tier), each with its change when the analysis has a previous period."""
-    now = headline(analysis.customers) | clv_figures(analysis.clv, analysis.options.clv_group)
+    now = analysis.figures
     names = names or (*HEADLINE, *(n for n in now if n not in HEADLINE))
     before = None
     if analysis.changes is not None:

@@ -34,13 +34,14 @@ from __future__ import annotations
 import math
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
+from functools import cached_property
 
 import numpy as np
 import pandas as pd
 from pandas.api.extensions import ExtensionDtype
 
 from .actions import NO_RULE, assign_actions, load_actions, value_at_risk
-from .changes import PERIODS, Changes, clv_figures, compare, previous_period_end
+from .changes import PERIODS, Changes, clv_figures, compare, headline, previous_period_end
 from .clv import (
     DEFAULT_INTEREST,
     DwyerInputs,
@@ -118,6 +119,13 @@ class Analysis:
     def total_value(self) -> float:
         """Sum of customer values (currency)."""
         return float(self.customers["value"].sum())
+
+    @cached_property
+    def figures(self) -> dict[str, float]:
+        """The headline figures now: :func:`~.changes.headline` of the customers, then the
+        CLV figures of the CLV group (counts; money in currency). Made once: the report,
+        the mail and the terminal read them several times; callers do not change it."""
+        return headline(self.customers) | clv_figures(self.clv, self.options.clv_group)
 
 
 def analyze(sales: Sales, options: Options = Options()) -> Analysis:
