@@ -64,6 +64,24 @@ def test_a_command_collects_less_often_and_leaves_the_collector_as_it_was(capsys
     capsys.readouterr()
 
 
+def test_the_console_script_is_main_then_no_collection_at_exit(monkeypatch, capsys):
+    import gc
+    import tomllib
+
+    from xl_crm.cli import console
+
+    scripts = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]["scripts"]
+    assert scripts == {"xl-crm": "xl_crm.cli:console"}
+    monkeypatch.setattr(sys, "argv", ["xl-crm", "report", "no-such-file.csv"])
+    try:
+        assert console() == 1  # main's exit status
+        assert not gc.isenabled() and gc.get_freeze_count() > 0
+    finally:
+        gc.unfreeze()
+        gc.enable()
+    assert capsys.readouterr().err.startswith("xl-crm: ")
+
+
 def test_every_command_has_help_with_an_example_and_is_in_the_readme():
     parser = build_parser()
     readme = (ROOT / "README.md").read_text(encoding="utf-8")

@@ -672,5 +672,18 @@ def main(argv: Sequence[str] | None = None) -> int:
             return 1
 
 
+def console() -> int:
+    """The ``xl-crm`` console script and ``python -m xl_crm.cli``: :func:`main`, after
+    which the process ends without the collector's passes over every object (Python
+    makes them while it tears down its modules: 0.07 s of the sample report's 1.5 s):
+    ``gc.freeze`` puts every object out of their reach. Objects are still finalised as
+    their modules are torn down, and exit handlers still run; what must be cleaned up
+    (temporary files, a partial report) ``main`` has cleaned up already."""
+    code = main()
+    gc.disable()
+    gc.freeze()
+    return code
+
+
 if __name__ == "__main__":
-    sys.exit(main())
+    sys.exit(console())
