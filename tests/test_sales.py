@@ -261,7 +261,7 @@ def sales_tables(draw):
     return rows
 
 
-@settings(max_examples=150, deadline=None)
+@settings(max_examples=100, deadline=None)
 @given(sales_tables())
 def test_rows_read_alike_with_their_columns_given_or_made(rows):
     # the fast workbook reader hands over the rows transposed: any table, title rows,
