@@ -52,8 +52,17 @@ def test_a_command_collects_less_often_and_leaves_the_collector_as_it_was(capsys
     from xl_crm.cli import GC_YOUNG, fewer_collections
 
     before = gc.get_threshold()
+    raised = (max(GC_YOUNG, before[0]), *before[1:])
     with fewer_collections():
-        assert gc.get_threshold() == (max(GC_YOUNG, before[0]), *before[1:])
+        assert gc.get_threshold() == raised
+    assert gc.get_threshold() == before
+    # two commands in two threads, the first ending first: restored when both have ended
+    first, second = fewer_collections(), fewer_collections()
+    first.__enter__()
+    second.__enter__()
+    first.__exit__(None, None, None)
+    assert gc.get_threshold() == raised
+    second.__exit__(None, None, None)
     assert gc.get_threshold() == before
     for argv in (["--version"], ["no-such-command"]):  # argparse exits: SystemExit
         with pytest.raises(SystemExit):

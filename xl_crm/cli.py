@@ -631,16 +631,29 @@ def one_blas_thread() -> None:
 GC_YOUNG = 100_000
 
 
+_collections = threading.Lock()
+_collecting: list[tuple[int, ...]] = []  # the thresholds before, once per block running
+
+
 @contextlib.contextmanager
 def fewer_collections() -> Iterator[None]:
     """Run the block with the collector's first threshold :data:`GC_YOUNG`; the thresholds
-    are restored after it (``main`` may be called in a longer-lived Python)."""
-    before = gc.get_threshold()
-    gc.set_threshold(max(GC_YOUNG, before[0]), *before[1:])
+    are restored when the last such block ends (``main`` may be called in a longer-lived
+    Python, and in several threads at once)."""
+    with _collections:
+        if not _collecting:
+            before = gc.get_threshold()
+            gc.set_threshold(max(GC_YOUNG, before[0]), *before[1:])
+            _collecting.append(before)
+        else:
+            _collecting.append(_collecting[0])
     try:
         yield
     finally:
-        gc.set_threshold(*before)
+        with _collections:
+            before = _collecting.pop()
+            if not _collecting:
+                gc.set_threshold(*before)
 
 
 def main(argv: Sequence[str] | None = None) -> int:

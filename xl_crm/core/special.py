@@ -145,7 +145,10 @@ def _jacobi_nodes(n: int, a: float, b: np.ndarray) -> tuple[np.ndarray, np.ndarr
         off = 4 * k1 * (k1 + al) * (k1 + be) * (k1 + al + be) / (s1 * s1 * (s1 + 1) * (s1 - 1))
         if n > 1:  # k = 1 with (k + al + be) / (s - 1) = 1 cancelled (0/0 when al + be = -1)
             a0 = al[:, 0]
-            off[:, 0] = 4 * (1 + a0) * (1 + be) / ((2 + a0 + be) ** 2 * (3 + a0 + be))
+            # the square through Python's pow, as one set at a time had it (numpy squares
+            # by x * x, which differs from pow in the last bit now and then)
+            square = np.array([(2 + float(v) + be) ** 2 for v in a0])
+            off[:, 0] = 4 * (1 + a0) * (1 + be) / (square * (3 + a0 + be))
     off = np.sqrt(off)
     jacobi = np.zeros((len(b), n, n))
     i = np.arange(n)
