@@ -563,9 +563,10 @@ def discounted_purchases(model: BGNBD, frequency, recency, age, days: float = 36
     the months, by rows x months)."""
     monthly = (1 + annual_rate) ** (1 / 12) - 1
     steps = months_ahead(days)
-    x, t, age_ = (a.ravel() for a in np.broadcast_arrays(
-        *(np.asarray(v, dtype=float) for v in (frequency, recency, age))))
-    shape = np.broadcast_shapes(np.shape(frequency), np.shape(recency), np.shape(age))
+    arrays = np.broadcast_arrays(*(np.asarray(v, dtype=float)
+                                   for v in (frequency, recency, age)))
+    shape = arrays[0].shape
+    x, t, age_ = (a.ravel() for a in arrays)
     if closed_form is None:
         closed_form = closed_form_first(x, steps)
     ends = np.minimum(np.arange(1, steps + 1) * MONTH_DAYS, days)
