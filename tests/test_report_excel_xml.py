@@ -57,6 +57,20 @@ def test_every_chart_axis_is_shown(report_path):
                 assert delete is not None and delete.get("val") == "0", (name, axis.tag)
 
 
+def test_every_number_format_is_one_excel_reads(report_path):
+    # Excel's format codes: digits placeholders, separators, signs, %, date and time
+    # letters; any other letter must be quoted or escaped, or Excel repairs styles.xml
+    # ("text", once written for the action list's user text, is not a format)
+    with zipfile.ZipFile(report_path) as z:
+        styles = ElementTree.fromstring(z.read("xl/styles.xml"))
+    main = "{http://schemas.openxmlformats.org/spreadsheetml/2006/main}"
+    codes = [f.get("formatCode") for f in styles.iter(f"{main}numFmt")]
+    assert codes and "yyyy-mm-dd" in codes
+    for code in codes:
+        bare = re.sub(r'"[^"]*"|\\.|\[[^\]]*\]', "", code)  # quoted, escaped, [colour]
+        assert re.fullmatch(r"[0#?.,%;+\-/:() $@E ymdhsAMP]*", bare), code
+
+
 def test_every_formula_has_its_computed_value(report_path, sample_analysis):
     # read as Excel reads the file: every <c> with an <f> also stores its value in a <v>
     ns = "{http://schemas.openxmlformats.org/spreadsheetml/2006/main}"

@@ -78,7 +78,11 @@ class Styler:
 
     def cell(self, value: object, fmt: str | None = None, font: Font | None = None,
              fill: PatternFill | None = None, wrap: bool = False) -> Cell:
-        """One styled cell; text from users is always stored as text, never a formula."""
+        """One styled cell; text from users is always stored as text, never a formula.
+        ``fmt``: a number format, or the layouts' markers ``"text"`` (user text: no
+        number format; Excel would repair a format spelled "text") and ``"wrap"``."""
+        if fmt in ("text", "wrap"):
+            fmt, wrap = None, wrap or fmt == "wrap"
         c = new_cell(self.ws, cell_value(value))
         if isinstance(value, str) and not isinstance(value, Formula):
             c.data_type = "s"
@@ -117,8 +121,7 @@ class Styler:
     def column_styles(self, formats: Sequence[str | None]) -> list[int]:
         """The workbook's style ids of table columns in ``formats``: a number format,
         ``"text"`` for user text, ``"wrap"`` for text wrapped in its column, or None."""
-        return [self.cell(None, None if fmt in (None, "text", "wrap") else fmt,
-                          wrap=fmt == "wrap").style_id for fmt in formats]
+        return [self.cell(None, fmt).style_id for fmt in formats]
 
     def header_row(self, labels: Sequence[str]) -> list[Cell]:
         """A row of header cells (white bold on dark blue)."""
