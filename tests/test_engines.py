@@ -607,6 +607,14 @@ AWKWARD_CSV = {  # issue 15's awkward files: the DuckDB engine reads or refuses 
     "a time after midnight": H + "a,2025-03-01 00:00:01,5\nb,2025-03-02 23:59:59,6\n",
     "midnight with text after it": H + "a,2025-03-01 00:00:00x,5\n",
     "midnight with a one-digit day": H + "a,2025-03-1 00:00:00,5\n",
+    # an Excel export's error cells (#N/A of a failed lookup) are no ids; a sign inside
+    # accounting parentheses, a thousands group after 0 and an hour 25 are typos
+    "a cell error as a customer id": H + "a,2025-03-01,5\n #n/a ,2025-03-02,6\nb,2025-03-02,1\n",
+    "a cell error as an order id": "Customer,Date,Amount,Order ID\na,2025-03-01,5,o1\n"
+                                   "b,2025-03-01,5,#REF!\n",
+    "a sign inside parentheses": H + "a,2025-03-01,5\nb,2025-03-02,(-5)\n",
+    "a thousands group after 0": H + 'a,2025-03-01,"0,500"\n',
+    "hour 25": H + "a,2025-03-01 25:00,5\n",
 }
 
 
@@ -641,6 +649,16 @@ def test_the_awkward_files_give_the_answers_worked_out_by_hand(tmp_path):
                               "date (use e.g. 2025-03-01, 2025/3/1 or 2025年3月1日)"),
         "an era after a date": ("awkward.csv: Date (column B) row 2: '2025-03-01 BC' is not a "
                                 "date (use e.g. 2025-03-01, 2025/3/1 or 2025年3月1日)"),
+        "a cell error as a customer id": ("awkward.csv: Customer (column A) row 3: the cell "
+                                          "shows #N/A; correct or clear it"),
+        "a cell error as an order id": ("awkward.csv: Order ID (column D) row 3: the cell "
+                                        "shows #REF!; correct or clear it"),
+        "a sign inside parentheses": ("awkward.csv: Amount (column C) row 3: '(-5)' is not a "
+                                      "number"),
+        "a thousands group after 0": ("awkward.csv: Amount (column C) row 2: '0,500' uses a "
+                                      "decimal comma; write 1234.50 (decimal point)"),
+        "hour 25": ("awkward.csv: Date (column B) row 2: '2025-03-01 25:00' is not a date "
+                    "(use e.g. 2025-03-01, 2025/3/1 or 2025年3月1日)"),
     }
     path = tmp_path / "awkward.csv"
     for case, want in expected.items():

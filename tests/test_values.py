@@ -76,6 +76,10 @@ def test_amount_forms(text, value):
     ("1,23", "decimal comma"),
     ("12,34,567", "'12,34,567' is not a number"),
     ("12%", "is not a number"),
+    ("(-5)", "'\\(-5\\)' is not a number"),  # parentheses are the sign: not a second one
+    ("(+5)", "is not a number"),
+    ("0,500", "decimal comma"),  # no thousands group starts with 0
+    ("012,345", "decimal comma"),
     (True, "TRUE/FALSE"),
     (dt.date(2025, 1, 1), "is a date"),
 ])
@@ -84,6 +88,15 @@ def test_bad_amounts(text, message):
         parse_amounts([1, text], "Net Sales", np.array([10, 11]))
     with pytest.raises(InputError, match="Net Sales row 11"):
         parse_amounts([1, text], "Net Sales", np.array([10, 11]))
+
+
+@pytest.mark.parametrize("text", ["2025-03-01 25:00", "2025-03-01 23:60", "2025-03-01 9:99",
+                                  "2025-03-01T24:00:00", "13/03/2025 25:00",
+                                  "2025年3月1日 23:61"])
+def test_an_impossible_time_of_day_is_not_a_date(text):
+    with pytest.raises(InputError, match="is not a date"):
+        parse_dates([text], "Date", np.array([2]))
+    assert parse_dates(["2025-03-01 23:59:59"])[0] == np.datetime64("2025-03-01", "ns")
 
 
 def test_blank_amounts_are_nan():

@@ -104,6 +104,28 @@ def test_an_error_cell_goes_to_openpyxl_and_is_named(tmp_path, monkeypatch):
     assert fast == slow
 
 
+def test_an_error_cell_as_an_id_is_refused_not_made_a_customer(tmp_path):
+    # a failed VLOOKUP leaves #N/A in the customer column: read as text, two unrelated
+    # rows would become one customer called "#N/A"
+    wb = Workbook()
+    ws = wb.active
+    ws.title = "Sales"
+    ws.append(["Customer", "Order ID", "Date", "Amount"])
+    for i, (customer, order) in enumerate([("C1", "O1"), ("C2", "O2"), ("C3", "O3"),
+                                           ("C4", "O4")]):
+        ws.append([customer, order, dt.datetime(2026, 1, 5 + i), 10 * (i + 1)])
+    ws["B4"].value, ws["B4"].data_type = "#REF!", "e"
+    path = tmp_path / "ids.xlsx"
+    wb.save(path)
+    with pytest.raises(InputError, match=r"^ids.xlsx \[Sales\]: Order ID \(column B\) row 4: "
+                                         r"the cell shows #REF!; correct or clear it$"):
+        read_sales(path, today=dt.date(2026, 2, 1))
+    ws["A3"].value, ws["A3"].data_type = "#N/A", "e"  # the customer is checked first
+    wb.save(path)
+    with pytest.raises(InputError, match=r"Customer \(column A\) row 3: the cell shows #N/A"):
+        read_sales(path, today=dt.date(2026, 2, 1))
+
+
 def test_a_formula_without_a_value_goes_to_openpyxl(tmp_path, monkeypatch):
     path = _book(tmp_path / "f.xlsx", [("Customer", "Date", "Amount"),
                                        ("a", dt.datetime(2025, 1, 2), "=2*3")])

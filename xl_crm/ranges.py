@@ -20,19 +20,15 @@ import numpy as np
 import pandas as pd
 
 from .core.errors import InputError
-from .core.values import parse_amounts, parse_dates
+from .core.values import CELL_ERROR_TEXTS, parse_amounts, parse_dates
 from .views import series_values
 
 # Cell errors as classic xlwings hands them to a worksheet function (COM error codes, int)
-# and as xlwings Lite does (text).
+# and as xlwings Lite does (text, :data:`~xl_crm.core.values.CELL_ERROR_TEXTS`).
 CELL_ERRORS = {
     -2146826281: "#DIV/0!", -2146826246: "#N/A", -2146826259: "#NAME?",
     -2146826288: "#NULL!", -2146826252: "#NUM!", -2146826265: "#REF!", -2146826273: "#VALUE!",
 }
-ERROR_TEXTS = frozenset(CELL_ERRORS.values()) | {"#SPILL!", "#CALC!", "#GETTING_DATA",
-                                                  "#FIELD!", "#BLOCKED!", "#CONNECT!",
-                                                  "#BUSY!", "#UNKNOWN!"}
-
 
 def cells(arg: object) -> list[list[object]]:
     """Any argument as a list of rows."""
@@ -51,7 +47,7 @@ def cell_error(value: object) -> str | None:
     (Lite). None for any other value."""
     if type(value) is int and value in CELL_ERRORS:
         return CELL_ERRORS[value]
-    if isinstance(value, str) and value.strip().upper() in ERROR_TEXTS:
+    if isinstance(value, str) and value.strip().upper() in CELL_ERROR_TEXTS:
         return value.strip().upper()
     return None
 

@@ -19,8 +19,11 @@ Rules:
   of its exact value, a Decimal its integer or normalized text (:func:`text_ids`); white
   space around ids is removed; an id holding a control character other than tab (NUL,
   BEL, ESC, a line break) is an error naming column and row (names and labels keep
-  them: writers escape them); a purchase row with a blank order id counts as an order of
-  its own;
+  them: writers escape them), and so is an id that is a cell error as Excel shows it
+  (``#N/A`` of a failed lookup, ``#REF!``: an error cell, or its text in a CSV export),
+  which would otherwise merge unrelated rows into one customer or order (a name or
+  label stays as Excel shows it); a purchase row with a blank order id counts as an
+  order of its own;
 - a row with more non-blank cells than the header is an error
   (``row 4: has 5 cells but the header has 3``);
 - a date after ``today`` (default: the computer's date) is an error: it is a typo, and
@@ -43,7 +46,7 @@ import pandas as pd
 
 from .columns import REQUIRED, column_letter, detect_columns, find_header_row
 from .errors import InputError, show
-from .values import as_series, blank_mask, parse_amounts, parse_dates
+from .values import CELL_ERROR_TEXTS, as_series, blank_mask, parse_amounts, parse_dates
 
 TEXT_ROLES = ("customer", "order_id", "name", "region", "product", "rep")
 NUMBER_ROLES = ("amount", "cost", "profit", "quantity")
@@ -257,7 +260,7 @@ def _build(
         else:
             out[role] = text_ids(values)
         if role in ("customer", "order_id"):
-            _refuse_control_characters(out[role], label, kept_rows)
+            _refuse_bad_ids(out[role], label, kept_rows)
     if not isinstance(out["customer"], pd.Categorical):
         out["customer"] = pd.Categorical(out["customer"], categories=pd.unique(out["customer"]))
     # text stays object dtype: pandas 3 would convert each text column to Arrow strings
@@ -377,27 +380,42 @@ def _id_text(v: object) -> str:
 _CONTROL = r"[\x00-\x08\x0a-\x1f\x7f-\x9f]"
 
 
-def _refuse_control_characters(ids, label: str, rows: np.ndarray) -> None:
-    """An id holding a control character other than tab (NUL, BEL, ESC, a line break...)
-    is refused, naming the first row: such an id is a damaged export, and reading it
-    would give a wrong answer. Names and other labels keep theirs (writers escape them)."""
+def _refuse_bad_ids(ids, label: str, rows: np.ndarray) -> None:
+    """Refuse the first id, in row order, that holds a control character other than tab
+    (NUL, BEL, ESC, a line break...: a damaged export) or is a cell error as Excel shows
+    it (``#N/A``, any case): reading either would give a wrong answer. Names and other
+    labels keep theirs (writers escape them)."""
     values = ids.categories if isinstance(ids, pd.Categorical) else ids
-    if not re.search(_CONTROL, "".join(v for v in values if type(v) is str)):
-        return  # one look at every text (only text can hold one): none does
+    texts = [v for v in values if type(v) is str]
+    if not re.search(_CONTROL, "".join(texts)) and "#" not in "".join(texts):
+        return  # one look at every text (only text can be either): none is
     if isinstance(ids, pd.Categorical):
-        bad_category = pd.Series(np.asarray(ids.categories, dtype=object)).str.contains(_CONTROL)
+        bad_category = _bad_ids(pd.Series(np.asarray(ids.categories, dtype=object)))
         if not bad_category.any():
             return
-        bad = np.append(bad_category.to_numpy(dtype=bool), False)[ids.codes]
+        bad = np.append(bad_category, False)[ids.codes]
     else:
-        bad = pd.Series(np.asarray(ids, dtype=object)).str.contains(_CONTROL).fillna(False)
-        bad = bad.to_numpy(dtype=bool)
+        bad = _bad_ids(pd.Series(np.asarray(ids, dtype=object)))
     if bad.any():
         i = int(np.flatnonzero(bad)[0])
-        value = str(np.asarray(ids, dtype=object)[i])
-        char = next(c for c in value if re.fullmatch(_CONTROL, c))
-        raise InputError(f"{show(value)} holds a control character (U+{ord(char):04X}); ids "
-                         "must be plain text", label, int(rows[i]))
+        raise InputError(bad_id(str(np.asarray(ids, dtype=object)[i])), label, int(rows[i]))
+
+
+def bad_id(value: str) -> str:
+    """Why a clean id breaks the rules of :func:`_refuse_bad_ids`, in the message's words
+    (both engines word it so)."""
+    if value.upper() in CELL_ERROR_TEXTS:
+        return f"the cell shows {value.upper()}; correct or clear it"
+    char = next(c for c in value if re.fullmatch(_CONTROL, c))
+    return f"{show(value)} holds a control character (U+{ord(char):04X}); ids must be plain text"
+
+
+def _bad_ids(ids: pd.Series) -> np.ndarray:
+    """Where an id (clean text, or another value) holds a control character or is a
+    cell error's text."""
+    text = ids.map(lambda v: v if type(v) is str else "")
+    return (text.str.contains(_CONTROL) | text.str.upper().isin(CELL_ERROR_TEXTS)).to_numpy(
+        dtype=bool)
 
 
 def _check_future(tx: pd.DataFrame, label: str, today: dt.date | None) -> None:

@@ -47,10 +47,17 @@ EARLIEST = np.datetime64("1900-01-01", "D")
 LATEST = np.datetime64("2262-04-11", "D")  # the last whole day datetime64[ns] holds
 MAX_AMOUNT = 1e12  # amounts, costs, profits and quantities must be below this (absolute)
 MAX_SERIAL = 2958465  # 9999-12-31
+# what Excel shows for a cell error (#N/A of a failed lookup, ...): as a file or xlwings
+# Lite hands it over, the text; as openpyxl reads an error cell, the same text
+CELL_ERROR_TEXTS = frozenset({"#DIV/0!", "#N/A", "#NAME?", "#NULL!", "#NUM!", "#REF!",
+                              "#VALUE!", "#SPILL!", "#CALC!", "#GETTING_DATA", "#FIELD!",
+                              "#BLOCKED!", "#CONNECT!", "#BUSY!", "#UNKNOWN!"})
 
 # a time of day, optionally with its UTC offset (ISO 8601: Z, +05:30, -0800, +08): the
 # date written is the local one, the column's own calendar date, and is the one kept
-_TIME = r"(?:[ T]\d{1,2}:\d{2}(?::\d{2}(?:\.\d+)?)?(?:\s?(?:Z|[+-]\d{2}(?::?\d{2})?))?)?"
+# a time of day (hours 0 to 23, minutes and seconds 0 to 59: 25:00 is a typo, refused)
+_TIME = (r"(?:[ T](?:[01]?\d|2[0-3]):[0-5]\d(?::[0-5]\d(?:\.\d+)?)?"
+         r"(?:\s?(?:Z|[+-]\d{2}(?::?\d{2})?))?)?")
 _YEAR_FIRST = rf"^(\d{{4}})[-/.](\d{{1,2}})[-/.](\d{{1,2}}){_TIME}$"
 _COMPACT = r"^(\d{4})(\d{2})(\d{2})$"
 _CHINESE = r"^(\d{4})\s*年\s*(\d{1,2})\s*月\s*(\d{1,2})\s*日?" + _TIME + "$"
@@ -58,7 +65,9 @@ _YEAR_LAST = rf"^(\d{{1,2}})[-/.](\d{{1,2}})[-/.](\d{{4}}){_TIME}$"
 _SERIAL_TEXT = r"^\d+(?:\.\d+)?$"
 _SHORT_YEAR = rf"^\d{{1,2}}[-/.]\d{{1,2}}[-/.]\d{{2}}{_TIME}$"
 
-_NUMBER = r"^[+-]?(?:\d{1,3}(?:,\d{3})+|\d+)(?:\.\d+)?(?:[eE][+-]?\d+)?$|^[+-]?\.\d+$"
+# thousands groups after a first group of 1 to 3 digits that is not 0 (0,500 is a decimal
+# comma), or plain digits
+_NUMBER = r"^[+-]?(?:[1-9]\d{0,2}(?:,\d{3})+|\d+)(?:\.\d+)?(?:[eE][+-]?\d+)?$|^[+-]?\.\d+$"
 _CURRENCY = r"^(?:USD|RMB|CNY|EUR|GBP|JPY|US\$|[$€£¥])\s*|\s*(?:元|USD|RMB|CNY|EUR|GBP|JPY)$"
 
 
@@ -425,7 +434,9 @@ def _parse_number_text(text: pd.Series, column: str, rows: np.ndarray) -> np.nda
     t = t.str.replace(r"^[+-]", "", regex=True).str.strip()
     t = t.str.replace(_CURRENCY, "", regex=True).str.strip()
     t = sign + t
-    ok = t.str.fullmatch(_NUMBER).fillna(False).to_numpy(dtype=bool)
+    # accounting parentheses are the sign: one inside them, (-5), is not a number
+    ok = t.str.fullmatch(_NUMBER).fillna(False).to_numpy(dtype=bool) & ~(
+        paren & (sign != "").to_numpy(dtype=bool))
     if not ok.all():
         original = text.reset_index(drop=True)
         comma = t.str.fullmatch(r"[+-]?\d{1,3}(?:\.\d{3})*,\d+").fillna(False).to_numpy(bool)

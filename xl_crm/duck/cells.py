@@ -8,7 +8,7 @@ from __future__ import annotations
 import re
 
 from ..core.constants import LABEL_FACTS
-from ..core.values import MAX_AMOUNT, MAX_SERIAL
+from ..core.values import CELL_ERROR_TEXTS, MAX_AMOUNT, MAX_SERIAL
 from .dialect import SOLID, SPACE, quoted, solid_ends, trimmed
 
 DATE_FORMATS = ("%Y/%m/%d", "%Y.%m.%d", "%Y%m%d", "%Y年%m月%d日")
@@ -17,7 +17,7 @@ DATE_FORMATS = ("%Y/%m/%d", "%Y.%m.%d", "%Y%m%d", "%Y年%m月%d日")
 # the pandas engine's date patterns (xl_crm.core.values) in DuckDB's regular
 # expressions: an optional time of day with its UTC offset; a four-digit year first;
 # day or month first with a four-digit year last
-TIME_OF_DAY = (r"([ T][0-9]{1,2}:[0-9]{2}(:[0-9]{2}(\.[0-9]+)?)?"
+TIME_OF_DAY = (r"([ T]([01]?[0-9]|2[0-3]):[0-5][0-9](:[0-5][0-9](\.[0-9]+)?)?"
                r"(\s?(Z|[+-][0-9]{2}(:?[0-9]{2})?))?)?")
 
 
@@ -97,7 +97,7 @@ def number_expr(col: str, kind: str) -> str:
             kind.startswith("DECIMAL"):
         return f"CAST({col} AS DOUBLE)"
     text = trimmed(f"CAST({col} AS VARCHAR)")
-    plain = f"CASE WHEN regexp_full_match({text}, '[+-]?([0-9]{{1,3}}(,[0-9]{{3}})+|[0-9]+)" \
+    plain = f"CASE WHEN regexp_full_match({text}, '[+-]?([1-9][0-9]{{0,2}}(,[0-9]{{3}})+|[0-9]+)" \
             f"(\\.[0-9]+)?([eE][+-]?[0-9]+)?|[+-]?\\.[0-9]+') " \
             f"THEN replace({text}, ',', '') END"
     return f"TRY_CAST({plain} AS DOUBLE)"
@@ -191,10 +191,13 @@ def unreadable(role: str, value: str) -> str:
 # value that breaks them (the message is the pandas engine's: :func:`refuse`)
 RANGE_RULES = {
     # a control character inside an id; at its ends it is white space trimmed away
-    # (NEL, U+001C..U+001F), as str.strip() trims it in the pandas engine
-    "customer": (lambda v: f"(regexp_matches({v}, '{CONTROL_CHARACTERS}') AND "
-                           f"regexp_matches({trimmed(v)}, '{CONTROL_CHARACTERS}'))",),
-    "order_id": (lambda v: f"regexp_matches({v}, '{CONTROL_CHARACTERS}')",),
+    # (NEL, U+001C..U+001F), as str.strip() trims it in the pandas engine; or an id that
+    # is a cell error's text (#N/A)
+    "customer": (lambda v: f"((regexp_matches({v}, '{CONTROL_CHARACTERS}') AND "
+                           f"regexp_matches({trimmed(v)}, '{CONTROL_CHARACTERS}')) OR "
+                           f"{cell_error(trimmed(v))})",),
+    "order_id": (lambda v: f"(regexp_matches({v}, '{CONTROL_CHARACTERS}') OR "
+                           f"{cell_error(v)})",),
     "date": (lambda v: f"{v} < DATE '1900-01-01'",),
     **{role: (lambda v: f"abs({v}) >= {MAX_AMOUNT:.0f}",) for role in ("amount", "cost",
                                                                        "profit")},
@@ -203,3 +206,10 @@ RANGE_RULES = {
 
 # escapes, not the characters: DuckDB 1.1 ends a query at a NUL character in its text
 CONTROL_CHARACTERS = r"[\x00-\x08\x0a-\x1f\x7f-\x9f]"
+
+
+def cell_error(text: str) -> str:
+    """Whether a clean id ``text`` is a cell error's text (:data:`CELL_ERROR_TEXTS`, any
+    case); a cheap test for "#" first."""
+    errors = ", ".join(f"'{e}'" for e in sorted(CELL_ERROR_TEXTS))
+    return f"(CASE WHEN strpos({text}, '#') > 0 THEN upper({text}) IN ({errors}) ELSE false END)"

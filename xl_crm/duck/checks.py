@@ -6,14 +6,14 @@
 from __future__ import annotations
 
 import datetime as dt
-import re
 from collections.abc import Callable
 
 import numpy as np
 import pandas as pd
 
 from ..core.errors import InputError, show
-from .cells import CONTROL_CHARACTERS, RANGE_RULES, YEAR_LAST, unreadable
+from ..core.sales import bad_id
+from .cells import RANGE_RULES, YEAR_LAST, unreadable
 from .dialect import trimmed
 
 
@@ -91,10 +91,7 @@ def refuse(con, numbered: str, cols, exprs, role: str, blank: str, where: str,
     if role in ("customer", "date", "amount") and empty.any():
         _raise_empty(numbers, empty, where)
     if role in ("customer", "order_id"):
-        value = _id_text(cells[0])
-        char = re.search(CONTROL_CHARACTERS, value).group()
-        raise InputError(f"{show(value)} holds a control character (U+{ord(char):04X}); ids "
-                         "must be plain text", where, int(numbers[0]))
+        raise InputError(bad_id(_id_text(cells[0])), where, int(numbers[0]))
     given = ~empty
     series = pd.Series([c for c, e in zip(cells, given) if e])
     if role == "date":
@@ -131,6 +128,7 @@ def _id_text(cell: object) -> str:
 
 
 def _range_operand(role: str, cols, exprs) -> str:
-    """What :data:`RANGE_RULES` tests: the typed value; for ids, the id as read, which
-    the rule trims itself (the typed table keeps text ids as read)."""
-    return cols[role] if role == "customer" else exprs[role]
+    """What :data:`RANGE_RULES` tests: the typed value; for customer ids, the id as read
+    (as text: a Parquet column of numbers too), which the rule trims itself (the typed
+    table keeps text ids as read)."""
+    return f"CAST({cols[role]} AS VARCHAR)" if role == "customer" else exprs[role]
