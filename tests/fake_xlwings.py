@@ -162,6 +162,8 @@ class Sheet:
     def name(self, value: str) -> None:
         if any(s is not self and s.name.lower() == value.lower() for s in self.book.sheets):
             raise ValueError(f"a sheet is already called {value}")
+        if value.strip().lower() == "history":  # Excel's own change-tracking sheet
+            raise ValueError("History is a reserved name")
         self._name = value
 
     def range(self, address: str) -> Range:
@@ -206,6 +208,9 @@ class Sheets:
         return self.active_sheet or self.items[0]
 
     def add(self, name: str, after: Sheet | None = None) -> Sheet:
+        if name.strip().lower() == "history" or any(s.name.lower() == name.lower()
+                                                    for s in self.items):
+            raise ValueError(f"Excel refuses a sheet named {name}")  # reserved, or taken
         sheet = Sheet(self.book, name)
         position = self.items.index(after) + 1 if after is not None else 0
         self.items.insert(position, sheet)

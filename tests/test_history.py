@@ -288,16 +288,16 @@ def test_the_button_keeps_a_history_month_by_month(tmp_path):
     whole = run(_button_book(tmp_path, [header, *lines]))
     pd.testing.assert_frame_equal(outcome.analysis.customers, whole.analysis.customers)
     assert outcome.months[-1].month == last and outcome.months[-1].before == 0
-    history = book.sheets["History"].used_range.value
+    history = book.sheets["Sales History"].used_range.value
     assert len(history) - 1 == len(lines)
     assert history[0][:3] == ["Customer ID", "Customer Name", "Date"]
     log = dict(book.sheets["CRM Log"].used_range.value[1:])
     assert log[f"history {last}"].startswith("added: ")
 
     # the same month pressed again: the same history, the same analysis
-    snapshot = book.sheets["History"].used_range.value
+    snapshot = book.sheets["Sales History"].used_range.value
     again = run(book)
-    assert book.sheets["History"].used_range.value == snapshot
+    assert book.sheets["Sales History"].used_range.value == snapshot
     pd.testing.assert_frame_equal(again.analysis.customers, outcome.analysis.customers)
     log = dict(book.sheets["CRM Log"].used_range.value[1:])
     n = len(month)
@@ -306,7 +306,7 @@ def test_the_button_keeps_a_history_month_by_month(tmp_path):
     # a corrected export of the month (one line fewer) replaces it whole
     _paste(book, [header, *month[1:]])
     run(book)
-    assert len(book.sheets["History"].used_range.value) - 1 == len(lines) - 1
+    assert len(book.sheets["Sales History"].used_range.value) - 1 == len(lines) - 1
 
 
 def test_a_failed_press_leaves_the_history_as_it_was(tmp_path):
@@ -322,13 +322,13 @@ def test_a_failed_press_leaves_the_history_as_it_was(tmp_path):
         run(book)
     sales = book.sheets["Sales"].cells.copy()
     after = dict(book.snapshot())
-    assert after["History"] == dict(before)["History"]
+    assert after["Sales History"] == dict(before)["Sales History"]
     assert book.sheets["Sales"].cells == sales
     book.fail_on_write = "CRM~new~6"  # the History sheet, written last
     _paste(book, [header, *lines[500:600]])
     with pytest.raises(OSError, match="simulated"):
         run(book)
-    assert dict(book.snapshot())["History"] == dict(before)["History"]
+    assert dict(book.snapshot())["Sales History"] == dict(before)["Sales History"]
 
 
 def test_history_keeps_ids_as_text_and_reads_back_exactly(tmp_path):
@@ -339,12 +339,12 @@ def test_history_keeps_ids_as_text_and_reads_back_exactly(tmp_path):
             ["1e5", dt.datetime(2026, 1, 4), -2.5, "2", "TRUE"]]
     book = _button_book(tmp_path, rows)
     run(book)
-    history = book.sheets["History"].used_range.value
+    history = book.sheets["Sales History"].used_range.value
     assert [r[0] for r in history[1:]] == ["00123", "1e5"]
     assert [r[4] for r in history[1:]] == [10.25, -2.5]
     again = run(book)
     assert sorted(again.analysis.customers["customer"]) == ["00123", "1e5"]
-    assert book.sheets["History"].used_range.value == history
+    assert book.sheets["Sales History"].used_range.value == history
 
 
 def test_the_history_sheet_is_not_the_sales_sheet(tmp_path):
@@ -353,9 +353,29 @@ def test_the_history_sheet_is_not_the_sales_sheet(tmp_path):
 
     book = _button_book(tmp_path, [["Customer", "Date", "Amount"],
                                    ["a", dt.datetime(2026, 1, 5), 1.0]])
-    book.sheets["Sales"].name = "History"
+    book.sheets["Sales"].name = "Sales History"
     with pytest.raises(InputError, match="is the History sheet"):
         run(book)
+
+
+def test_a_history_sheet_named_as_excel_reserves_is_read_and_moved(tmp_path):
+    # Excel refuses a sheet named History (its change-tracking sheet; the fake Excel
+    # refuses it too): the button writes "Sales History", and a History sheet another
+    # program made is read, then replaced by it
+    from xl_crm.monthly import run
+
+    book = _button_book(tmp_path, [["Customer", "Date", "Amount"],
+                                   ["b", dt.datetime(2026, 2, 5), 7.0]])
+    book.add_sheet("History", [["Customer ID", "Date", "Net Sales"],
+                               ["a", dt.datetime(2026, 1, 5), 10.0]])
+    outcome = run(book)
+    names = [s.name for s in book.sheets]
+    assert "History" not in names and names.count("Sales History") == 1
+    assert book.sheets["Sales History"].used_range.value[1:] == [
+        ["a", dt.datetime(2026, 1, 5), 10.0], ["b", dt.datetime(2026, 2, 5), 7.0]]
+    assert sorted(outcome.analysis.customers["customer"]) == ["a", "b"]
+    with pytest.raises(ValueError, match="reserved"):
+        book.sheets["Sales History"].name = "history"
 
 
 def test_a_bad_line_in_the_history_sheet_names_the_sheet_and_row(tmp_path):

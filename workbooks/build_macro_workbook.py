@@ -86,11 +86,12 @@ def _start(book, fmt) -> None:
     steps = [
         ("1. The first time: paste all the sales you have (a year or two; one row per order "
          "line, columns found by header, English or Chinese) into the Sales sheet and press "
-         "the button once. They are kept in the History sheet, which the button writes."),
+         "the button once. They are kept in the Sales History sheet, which the button "
+         "writes."),
         ("2. Every month after: replace the Sales sheet's rows by the month's sales and "
-         "press the button. That month is added to History (pressed again, or pasted again "
-         "corrected, it replaces the same month, never doubles it) and the analysis covers "
-         "the whole history. History changes only when the run succeeded."),
+         "press the button. That month is added to Sales History (pressed again, or pasted "
+         "again corrected, it replaces the same month, never doubles it) and the analysis "
+         "covers the whole history. Sales History changes only when the run succeeded."),
         "3. Check the Settings sheet (analysis date, bins, scheme, language, recipients).",
         ("4. Results appear in the sheets named 'CRM ...'; the formatted report is saved in "
          "reports/ next to this workbook. One report per manager: set split_by to region or "

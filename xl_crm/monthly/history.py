@@ -21,7 +21,12 @@ from ..core.sales import ORDER, Sales, sales_from_rows
 from ..views import series_values
 from .book import BookLike, find_sheet, sheet_rows
 
-HISTORY_SHEETS = ("History", "历史")
+# The button keeps the history in "Sales History". Excel reserves the name "History"
+# (its change-tracking sheet): it refuses a sheet of that name, so the button never
+# writes one; a "History" or "历史" sheet that another program made is read, and replaced
+# by "Sales History" on the next press.
+HISTORY_SHEETS = ("Sales History", "销售历史", "History", "历史")
+RESERVED = ("history",)  # sheet names Excel refuses (compared in lower case)
 HEADERS = {"customer": "Customer ID", "name": "Customer Name", "date": "Date",
            "order_id": "Order ID", "amount": "Net Sales", "cost": "Cost", "profit": "Profit",
            "quantity": "Quantity", "region": "Region", "product": "Product Category",
@@ -29,9 +34,19 @@ HEADERS = {"customer": "Customer ID", "name": "Customer Name", "date": "Date",
 
 
 def history_name(book: BookLike) -> str:
-    """The History sheet's name: the existing one's, else ``History``."""
+    """The name the History sheet is written under: the existing one's, else (or when
+    Excel reserves it) ``Sales History``."""
     sheet = find_sheet(book, HISTORY_SHEETS)
-    return HISTORY_SHEETS[0] if sheet is None else sheet.name
+    if sheet is None or sheet.name.strip().lower() in RESERVED:
+        return HISTORY_SHEETS[0]
+    return sheet.name
+
+
+def history_sheets(book: BookLike) -> list[str]:
+    """The names of the history sheets the press replaces: the one it writes and one of
+    a reserved name it leaves behind."""
+    sheet = find_sheet(book, HISTORY_SHEETS)
+    return [history_name(book), *([sheet.name] if sheet is not None else [])]
 
 
 def with_history(book: BookLike, sales: Sales, sales_name: str = "Sales"

@@ -38,7 +38,14 @@ from .book import (
     sales_sheet,
     sheet_rows,
 )
-from .history import HISTORY_SHEETS, history_name, history_rows, month_lines, with_history
+from .history import (
+    HISTORY_SHEETS,
+    history_name,
+    history_rows,
+    history_sheets,
+    month_lines,
+    with_history,
+)
 from .settings import SETTINGS_SHEETS, Settings, read_settings
 
 
@@ -174,7 +181,7 @@ def run(book: BookLike, report_dir: Path | None = None,
     ]
     sheets[output_names(lang)[3]] = [["item", "value"]] + [[k, v] for k, v in outcome.log]
     sheets[history_name(book)] = history_rows(history)  # swapped in with the results
-    replace_sheets(book, checked_sheets(sheets), data=[history_name(book)])
+    replace_sheets(book, checked_sheets(sheets), data=history_sheets(book))
     return outcome
 
 
