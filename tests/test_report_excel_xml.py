@@ -5,6 +5,7 @@ Office does not cut them. LibreOffice forgives all of these; Excel does not."""
 from __future__ import annotations
 
 import dataclasses
+import datetime as dt
 import json
 import math
 import re
@@ -205,3 +206,88 @@ def test_damaged_key_figures_are_one_line(tmp_path):
     assert str(err.value) == ("cut.xlsx: the key figures stored in the report are damaged (was "
                               "it edited by another program?); write the report again with "
                               "xl-crm report")
+
+
+def _tables_and_headers(report) -> list[tuple[list[str], list[str]]]:
+    """Each table's column names and its sheet's header cells, both as stored."""
+    rel = "{http://schemas.openxmlformats.org/officeDocument/2006/relationships}id"
+    main = "{http://schemas.openxmlformats.org/spreadsheetml/2006/main}"
+    pairs = []
+    with zipfile.ZipFile(report) as z:
+        for name in z.namelist():
+            if not re.fullmatch(r"xl/worksheets/sheet\d+\.xml", name):
+                continue
+            sheet = ElementTree.fromstring(z.read(name))
+            parts = [p.get(rel) for p in sheet.iter(f"{main}tablePart")]
+            if not parts:
+                continue
+            rels = ElementTree.fromstring(z.read(name.replace("worksheets/", "worksheets/_rels/")
+                                                 + ".rels"))
+            targets = {r.get("Id"): r.get("Target") for r in rels}
+            header = next(sheet.iter(f"{main}row"))
+            cells = ["".join(c.itertext()) for c in header.iter(f"{main}c")]
+            for part in parts:
+                table = ElementTree.fromstring(
+                    z.read("xl/" + targets[part].removeprefix("/xl/").replace("../", "")))
+                columns = [c.get("name") for c in table.iter(f"{main}tableColumn")]
+                pairs.append((columns, cells[:len(columns)]))
+    return pairs
+
+
+@pytest.mark.parametrize("currency", ["EUR", "_x0041_", "EUR\x07"])
+def test_every_table_column_is_named_as_its_header_cell_stores_it(tmp_path, currency):
+    # Excel repairs a table whose column names differ from its header cells; both are
+    # read through OOXML's _xHHHH_ escape, so they must be stored alike
+    from xl_crm.core.analysis import Options
+    from xl_crm.engines import analyze_path
+
+    sales = tmp_path / "cur.csv"
+    sales.write_text("Customer,Date,Amount\nC1,2025-03-01,10\nC2,2025-03-02,5\n")
+    analysis = analyze_path(sales, Options(currency=currency), today=dt.date(2025, 4, 1))
+    report = write_report(analysis, tmp_path / "report.xlsx")
+    pairs = _tables_and_headers(report)
+    assert len(pairs) >= 3
+    for columns, cells in pairs:
+        assert columns == cells
+    stored = {"EUR": "EUR", "_x0041_": "_x005F_x0041_", "EUR\x07": "EUR\u2407"}[currency]
+    assert any(f"({stored})" in " ".join(columns) for columns, _ in pairs)
+
+
+def test_a_cell_holds_32767_characters_as_excel_counts_them():
+    from xl_crm.report.layout import cell_text, texts_as_they_are
+    from xl_crm.views import excel_length, excel_prefix
+
+    emoji = "\U0001f600"  # two UTF-16 units, as Excel's LEN counts it
+    assert excel_length(emoji * 3 + "a") == 7 and excel_length("张三") == 2
+    long = emoji * 20_000  # 20,000 characters, 40,000 units: over the limit
+    cut = cell_text(long)
+    assert excel_length(cut) == 32_767 and cut.endswith("…") and cut[:-1] == emoji * 16_383
+    assert excel_prefix("a" + emoji, 2) == "a"  # never half of a character
+    fits = emoji * 16_383 + "a"
+    assert cell_text(fits) == fits and texts_as_they_are([fits])
+    assert not texts_as_they_are(["x", long])
+
+
+def test_the_button_refuses_text_longer_than_excel_counts_a_cell(tmp_path):
+    from xl_crm.monthly.book import checked_sheets
+
+    # 20,000 characters, which Excel counts as 40,000
+    with pytest.raises(InputError, match=r"CRM Log cell B1: .* has 40,000 characters; an "
+                                         r"Excel cell holds at most 32,767"):
+        checked_sheets({"CRM Log": [["x", "\U0001f600" * 20_000]]})
+
+
+def test_key_figures_with_escape_like_text_beyond_a_cell_read_back(tmp_path):
+    # the JSON of the key figures spans several cells; a customer's name holding OOXML's
+    # escape (_x0041_) once made the stored text longer than its cell, and it was cut
+    from xl_crm.engines import analyze_path
+
+    name = "_x0041_ 张 \U0001f600 " * 2_000
+    rows = [f"C{i},{name}{i},2025-0{1 + i % 8}-{1 + i:02d},{10 + i}" for i in range(14)]
+    sales = tmp_path / "names.csv"
+    sales.write_text("Customer,Name,Date,Amount\n" + "\n".join(rows) + "\n", encoding="utf-8")
+    analysis = analyze_path(sales, today=dt.date(2025, 12, 1))
+    report = write_report(analysis, tmp_path / "report.xlsx")
+    stored = "".join(r[0] for r in sheets(report)[DATA_SHEET])
+    assert len(stored) > 32_767 and stored.isascii()
+    assert read_summary(report) == report_summary(analysis)

@@ -194,9 +194,6 @@ def table(frame: pd.DataFrame, header: Sequence[str]) -> list[list[object]]:
 
 # C0 controls other than tab, line feed and carriage return (which cells hold), and DEL
 _CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
-MAX_CELL_TEXT = 32767  # characters an Excel cell holds
-
-
 def cell_text(value: str) -> str:
     """Text as a cell shows it: each control character (NUL, BEL, ESC...; not tab or line
     breaks) written visibly as ``[U+0007]``, so nothing is dropped and no cell gets a

@@ -47,6 +47,26 @@ def group_kind(key: str, scheme: object) -> str:
     return GROUP_KINDS.get(key) or segment_kind(scheme)
 
 
+MAX_CELL_TEXT = 32767  # characters an Excel cell holds, counted as Excel counts them
+
+
+def excel_length(text: str) -> int:
+    """The length of ``text`` as Excel counts it (``LEN``, and the cell limit
+    :data:`MAX_CELL_TEXT`): UTF-16 code units, so a character beyond U+FFFF (an emoji,
+    a rare Chinese character) counts 2."""
+    if text.isascii():
+        return len(text)
+    return len(text.encode("utf-16-le", "surrogatepass")) // 2
+
+
+def excel_prefix(text: str, units: int) -> str:
+    """The longest start of ``text`` of at most ``units`` UTF-16 code units (a character
+    beyond U+FFFF is never split)."""
+    if excel_length(text) <= units:
+        return text
+    return text.encode("utf-16-le", "surrogatepass")[:2 * units].decode("utf-16-le", "ignore")
+
+
 def excel_value(v: object) -> object:
     """A value Excel can show: NaN/NaT to empty, numpy scalars to Python, dates to datetime."""
     if v is None:

@@ -13,7 +13,8 @@ from typing import Protocol
 from ..core.columns import column_letter
 from ..core.errors import InputError, show
 from ..i18n import LANGS, text
-from ..ranges import MAX_CELL_TEXT, cell_text, has_control, text_blocks
+from ..ranges import cell_text, has_control, text_blocks
+from ..views import MAX_CELL_TEXT, excel_length
 from .settings import Settings
 
 PREFIX = "CRM "
@@ -120,10 +121,10 @@ def checked_sheets(sheets: dict[str, list[list[object]]]) -> dict[str, list[list
                 if kind is str or isinstance(v, str):  # a subclass too (numpy's str_)
                     if has_control(v):
                         row[j] = v = cell_text(v)
-                    if len(v) > MAX_CELL_TEXT:
+                    if len(v) > MAX_CELL_TEXT // 2 and excel_length(v) > MAX_CELL_TEXT:
                         raise InputError(f"{name} cell {column_letter(j)}{i + 1}: {show(v)} has "
-                                         f"{len(v):,} characters; an Excel cell holds at most "
-                                         f"{MAX_CELL_TEXT:,}")
+                                         f"{excel_length(v):,} characters; an Excel cell "
+                                         f"holds at most {MAX_CELL_TEXT:,}")
                 elif kind is float:
                     if not math.isfinite(v):
                         raise InputError(f"{name} cell {column_letter(j)}{i + 1}: {v} cannot be "

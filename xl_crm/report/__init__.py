@@ -247,7 +247,9 @@ def _data_sheet(book: Workbook, summary: ReportSummary) -> None:
     custom document property: Office limits those to 255 characters."""
     ws = book.create_sheet(DATA_SHEET)
     ws.sheet_state = "veryHidden"
-    data = json.dumps(dataclasses.asdict(summary), ensure_ascii=False)
+    # ASCII JSON with "_x" written as \u005fx (it occurs only inside JSON strings): each
+    # cell then stores its part exactly, nothing for cell_text to escape, replace or cut
+    data = json.dumps(dataclasses.asdict(summary)).replace("_x", "\\u005fx")
     s = Styler(ws, "en")
     for start in range(0, len(data), CELL_TEXT_LIMIT):
         ws.append([s.cell(data[start:start + CELL_TEXT_LIMIT])])

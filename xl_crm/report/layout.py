@@ -24,7 +24,7 @@ from openpyxl.worksheet.table import Table, TableColumn, TableStyleInfo
 
 from ..i18n import text
 from ..plaintext import width as display_width
-from ..views import excel_value, series_values
+from ..views import MAX_CELL_TEXT, excel_length, excel_prefix, excel_value, series_values
 from .sheet_rows import TableRows, stream_rows
 
 MONEY = "#,##0.00"
@@ -37,7 +37,7 @@ FONTS = {"en": "Calibri", "zh": "Microsoft YaHei"}  # LibreOffice falls back to 
 HEADER_FILL = PatternFill("solid", fgColor="1F4E78")
 INPUT_FILL = PatternFill("solid", fgColor="FFF2CC")
 _BAD_SHEET_CHARS = re.compile(r"[\[\]:*?/\\]")
-CELL_TEXT_LIMIT = 32_767  # characters in one Excel cell
+CELL_TEXT_LIMIT = MAX_CELL_TEXT  # characters in one Excel cell, as Excel counts them
 # what a workbook cannot hold: openpyxl.cell.cell.ILLEGAL_CHARACTERS_RE, plus XML's
 # non-characters and lone surrogates
 _BAD_TEXT = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\ufffe\uffff\ud800-\udfff]")
@@ -155,14 +155,15 @@ def cell_text(value: str) -> str:
     - characters XML cannot hold at all (U+FFFE, U+FFFF, lone surrogates) become U+FFFD;
     - a literal ``_xHHHH_`` (OOXML's escape, which Excel and LibreOffice decode) is
       written as ``_x005F_xHHHH_`` so that it shows as typed;
-    - text longer than a cell holds (32,767 characters) is cut to 32,766 and ends in "…".
+    - text longer than a cell holds (32,767 characters as Excel counts them, UTF-16
+      units: an emoji counts 2) is cut to 32,766 and ends in "…".
     """
     if _BAD_TEXT.search(value):
         value = _BAD_TEXT.sub(_visible, value)
     if "_x" in value:
         value = _OOXML_ESCAPE.sub(r"_x005F\1", value)
-    if len(value) > CELL_TEXT_LIMIT:
-        value = value[: CELL_TEXT_LIMIT - 1] + "…"
+    if len(value) > CELL_TEXT_LIMIT // 2 and excel_length(value) > CELL_TEXT_LIMIT:
+        value = excel_prefix(value, CELL_TEXT_LIMIT - 1) + "…"
     return value
 
 
@@ -244,8 +245,9 @@ _TEXT_OR_BLANK = frozenset({str, type(None), float})
 def texts_as_they_are(texts: Sequence[str]) -> bool:
     """Whether :func:`cell_text` leaves each of ``texts`` as it is (looked at together)."""
     joined = "".join(texts)
-    return not _BAD_TEXT.search(joined) and "_x" not in joined and \
-        max(map(len, texts), default=0) <= CELL_TEXT_LIMIT
+    return not _BAD_TEXT.search(joined) and "_x" not in joined and (
+        max(map(len, texts), default=0) <= CELL_TEXT_LIMIT // 2
+        or all(excel_length(t) <= CELL_TEXT_LIMIT for t in texts))
 
 
 def table_rows(styler: Styler, columns: Sequence[list[object]],
@@ -284,8 +286,11 @@ def write_table(ws, styler: Styler, headers: Sequence[str], rows: TableRows, nam
     last = get_column_letter(len(headers))
     table = Table(displayName=table_name(name, taken), ref=f"A1:{last}{max(n, 1) + 1}")
     table.tableStyleInfo = TableStyleInfo(name="TableStyleMedium2", showRowStripes=True)
-    table.tableColumns = [TableColumn(id=i + 1, name=_unique_header(h, headers[:i]))
-                          for i, h in enumerate(headers)]
+    # a column's name is its header cell's text as stored (escapes, control pictures),
+    # which Excel reads alike; a name that differs makes Excel repair the table
+    stored = [cell_text(h) for h in headers]
+    table.tableColumns = [TableColumn(id=i + 1, name=_unique_header(h, stored[:i]))
+                          for i, h in enumerate(stored)]
     table.autoFilter = AutoFilter(ref=table.ref)
     with warnings.catch_warnings():  # openpyxl warns in write-only mode; columns are set above
         warnings.simplefilter("ignore", UserWarning)
