@@ -703,11 +703,44 @@ def test_awkward_parquet_columns_give_the_same_outcome_in_both_engines(tmp_path)
         "NUL in an order id": ({"Order ID": ["o\x001", "x"]}, ("x.parquet: Order ID (column D) "
                                "row 2: 'o\\x001' holds a control character (U+0000); ids must "
                                "be plain text")),
+        # BINARY text is read as UTF-8 (pandas made ids of b'C1'); an id missing from a
+        # column of numbers is named (DuckDB gave a binder error); a list is no number
+        "binary ids": ({"Customer": pa.array([b"C1", "张".encode()], pa.binary())},
+                       ([("C1", 1.0, "2025-03-01"), ("张", 2.0, "2025-03-02")], 2, [])),
+        "a missing number id": ({"Customer": pa.array([7, None], pa.int64())},
+                                ("x.parquet: Customer (column A) row 3: is empty but the row "
+                                "has other data")),
+        "lists as amounts": ({"Amount": pa.array([[1.0], [2.0, 3.0]])},
+                             ("x.parquet: Amount (column C) row 2: '[1.0]' is not a number "
+                             "(1 more rows like it)")),
     }
     for case, (columns, want) in cases.items():
         path = _parquet(tmp_path / "x.parquet", **columns)
         assert outcome(path, "pandas") == want, case
         assert outcome(path, "duckdb") == want, case
+
+
+def test_a_header_repeated_in_parquet_is_named_by_both_engines(tmp_path):
+    # DuckDB renames a repeated header (amount_1) and took the first column's amounts;
+    # pyarrow's reader refused the file in its own words
+    pa = pytest.importorskip("pyarrow")
+    pq = pytest.importorskip("pyarrow.parquet")
+    for second in ("amount", "Amount"):
+        path = tmp_path / f"{second}.parquet"
+        pq.write_table(pa.Table.from_arrays(
+            [pa.array(["a", "b"]), pa.array([dt.date(2025, 3, 1)] * 2), pa.array([1.0, 2.0]),
+             pa.array([100.0, 200.0])], names=["customer", "date", "amount", second]), path)
+        want = (f"{path.name}: 'amount' (column C) and '{second}' (column D) could both be "
+                "the amount column; keep one or name the column with --columns amount=HEADER "
+                "(in the workbook: a columns row in Settings)")
+        assert outcome(path, "pandas") == want
+        assert outcome(path, "duckdb") == want
+    extra = tmp_path / "notes.parquet"  # a repeated header of an unused column is no matter
+    pq.write_table(pa.Table.from_arrays(
+        [pa.array(["a"]), pa.array([dt.date(2025, 3, 1)]), pa.array([5.0]), pa.array(["x"]),
+         pa.array(["y"])], names=["customer", "date", "amount", "note", "note"]), extra)
+    assert outcome(extra, "pandas") == outcome(extra, "duckdb") == (
+        [("a", 5.0, "2025-03-01")], 1, [])
 
 
 def test_auto_picks_duckdb_for_a_large_text_file_and_pandas_otherwise(csv_file, tmp_path,

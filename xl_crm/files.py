@@ -83,12 +83,55 @@ def _read_parquet(path: Path) -> pd.DataFrame:
     import pyarrow as pa
 
     try:
-        table = pq.read_table(path)
-        return table.to_pandas(date_as_object=True, coerce_temporal_nanoseconds=False)
+        names = pq.read_schema(path).names
+        repeated = len(set(names)) < len(names)
+        if repeated:  # pyarrow's read_table refuses headers that repeat: read as stored,
+            # converted under positional names, then given theirs back for the column
+            # detection to name (or leave, unused)
+            table = pq.ParquetFile(path).read().rename_columns(
+                [f"c{i}" for i in range(len(names))]).replace_schema_metadata(None)
+        else:
+            table = pq.read_table(path)
+        frame = table.to_pandas(date_as_object=True, coerce_temporal_nanoseconds=False)
     except (pa.ArrowException, OSError) as err:
         raise InputError(f"{path.name} is not a readable Parquet file: "
                          f"{str(err).splitlines()[0] if str(err) else type(err).__name__}"
                          ) from err
+    for field, name in zip(table.schema, names):
+        if field.name in frame.columns:  # not an index pandas restored from its metadata
+            frame[field.name] = _plain_cells(frame[field.name], field.type, name)
+    if repeated:
+        frame.columns = names
+    return frame
+
+
+def _plain_cells(column: pd.Series, kind, name: str) -> pd.Series:
+    """A Parquet column's cells as the rules read them: BINARY text decoded as UTF-8 (as
+    DuckDB reads it; refused naming the column when it is not UTF-8), and a nested value
+    (a list, a struct) as its text, which no number or date rule reads."""
+    import pyarrow as pa
+
+    if pa.types.is_binary(kind) or pa.types.is_large_binary(kind) or \
+            pa.types.is_fixed_size_binary(kind):
+        try:
+            return column.map(lambda v: v.decode("utf-8") if isinstance(v, bytes) else v)
+        except UnicodeDecodeError as err:
+            raise InputError(f"{name}: holds bytes that are not UTF-8 text") from err
+    if pa.types.is_nested(kind):
+        return column.map(lambda v: v if v is None else str(_nested(v)), na_action=None)
+    return column
+
+
+def _nested(value: object) -> object:
+    """A nested Parquet value (numpy arrays, dicts, lists of pairs) as plain lists and
+    dicts, written as DuckDB writes them ([1.0, 2.0], {'a': 1})."""
+    if hasattr(value, "tolist"):
+        value = value.tolist()
+    if isinstance(value, list):
+        return [_nested(v) for v in value]
+    if isinstance(value, dict):
+        return {k: _nested(v) for k, v in value.items()}
+    return value
 
 
 OLE_SIGNATURE = b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1"  # encrypted OOXML and old .xls files

@@ -86,7 +86,8 @@ def refuse(con, numbered: str, cols, exprs, role: str, blank: str, where: str,
     rows = con.execute(f"SELECT rn, {cols[role]} FROM {numbered} WHERE {flagged} "
                        f"AND NOT ({blank}) ORDER BY rn LIMIT {EXPLAINED_ROWS}").fetchall()
     numbers = np.array([record(r[0]) for r in rows], dtype="int64")
-    cells = [r[1] for r in rows]
+    # a nested Parquet value (a list, a struct) as its text, as the pandas engine reads it
+    cells = [str(r[1]) if isinstance(r[1], list | dict) else r[1] for r in rows]
     empty = np.array([_is_empty(c) for c in cells], dtype=bool)
     if role in ("customer", "date", "amount") and empty.any():
         _raise_empty(numbers, empty, where)

@@ -55,8 +55,8 @@ def plain_scan(path: Path) -> str:
     if suffix == ".csv":
         return (f"read_csv({name}, header = true, skip = 0, quote = '\"', escape = '\"', "
                 "all_varchar = true)")
-    if suffix == ".parquet":
-        return f"read_parquet({name})"
+    if suffix == ".parquet":  # BINARY text read as UTF-8 text, as the pandas engine reads it
+        return f"read_parquet({name}, binary_as_string = true)"
     raise InputError(f"{path.name}: the DuckDB engine reads .csv and .parquet files")
 
 
@@ -98,8 +98,15 @@ def described_scan(con, path: Path, layout: Layout = Layout()
                 f"comment = '', columns = {{{columns}}}, all_varchar = true{extra})")
         return scan, [(n, h, "VARCHAR") for n, h in zip(names, headers)]
     scan = plain_scan(path)
-    return scan, [(r[0], r[0], r[1])
-                  for r in con.execute(f"DESCRIBE SELECT * FROM {scan}").fetchall()]
+    described = con.execute(f"DESCRIBE SELECT * FROM {scan}").fetchall()
+    headers = [r[0] for r in described]
+    if path.suffix.lower() == ".parquet":  # DuckDB renames a repeated header (amount_1):
+        # the column detection sees the file's own, as in the pandas engine
+        import pyarrow.parquet as pq
+
+        names = pq.read_schema(path).names
+        headers = names if len(names) == len(headers) else headers
+    return scan, [(r[0], h, r[1]) for r, h in zip(described, headers)]
 
 
 def one_row_group(con, path: Path) -> bool:
