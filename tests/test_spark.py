@@ -227,6 +227,8 @@ def test_awkward_parquet_columns_read_as_the_pandas_engine_reads_them(spark, tmp
         "text_amounts": {"Amount": ["$1,200.50", "(3.00)"]},
         "bad_amount": {"Amount": ["1", "x7"]},
         "infinite": {"Amount": [float("inf"), 1.0]},
+        "binary_ids": {"Customer": pa.array([b"C1", "张".encode()], pa.binary())},
+        "lists_as_amounts": {"Amount": pa.array([[1.0], [2.0, 3.0]])},
     }
     spark_read = {}
     for case, columns in cases.items():
@@ -236,6 +238,9 @@ def test_awkward_parquet_columns_read_as_the_pandas_engine_reads_them(spark, tmp
     assert spark_read["bad_amount"] == (
         "bad_amount.parquet: Amount (column C) row 3: 'x7' is not a number")
     assert spark_read["offset_plus_8"][0][0] == ("a", 1.0, "2025-03-02")
+    assert [c[0] for c in spark_read["binary_ids"][0]] == ["C1", "张"]
+    assert spark_read["lists_as_amounts"].startswith("lists_as_amounts.parquet: Amount "
+                                                     "(column C) row 2: '[1.0]' is not a")
     assert spark_read["nanoseconds"][0] == [("a", 1.0, "2025-03-01"), ("b", 2.0, "1960-03-02")]
     assert spark.conf.get("spark.sql.legacy.parquet.nanosAsLong", "false") == "false"
 

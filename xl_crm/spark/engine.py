@@ -178,7 +178,7 @@ def _source(spark, path, table: str | None, folder: Path) -> Source:
                 f"timestamp_micros(({c} - pmod({c}, 1000)) div 1000)"))
         for column, zone in _zones(files[0]).items():  # the date in the column's own zone
             frame = frame.withColumn(column, F.from_utc_timestamp(F.col(f"`{column}`"), zone))
-        return _named(frame, tuple(frame.columns), local.name)
+        return _named(_as_text(frame), tuple(frame.columns), local.name)
     from ..duck.source import csv_head, empty_records, utf8_source
 
     copies = [utf8_source(f, folder) for f in files]
@@ -264,6 +264,19 @@ def _csv(spark, paths: Sequence[str], width: int, delimiter: str, records: bool 
                            encoding="UTF-8", multiLine=records)
     return frame.select("*", F.input_file_name().alias(FILE),
                         F.input_file_block_start().alias(BLOCK))
+
+
+def _as_text(frame):
+    """BINARY columns as UTF-8 text and lists as their text (``[1.0, 2.0]``), as the
+    other engines read them (Spark would hand the workers bytes and arrays)."""
+    from pyspark.sql import functions as F
+    from pyspark.sql import types as T
+
+    for part in frame.schema.fields:
+        if isinstance(part.dataType, T.BinaryType | T.ArrayType):
+            column = "`" + part.name.replace("`", "``") + "`"
+            frame = frame.withColumn(part.name, F.col(column).cast("string"))
+    return frame
 
 
 def _named(frame, headers: tuple[str, ...], name: str) -> Source:
