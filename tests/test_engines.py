@@ -615,6 +615,9 @@ AWKWARD_CSV = {  # issue 15's awkward files: the DuckDB engine reads or refuses 
     "a sign inside parentheses": H + "a,2025-03-01,5\nb,2025-03-02,(-5)\n",
     "a thousands group after 0": H + 'a,2025-03-01,"0,500"\n',
     "hour 25": H + "a,2025-03-01 25:00,5\n",
+    # "C1" and "C1" with a zero-width space look like one customer but would be two
+    "an invisible character in a customer id": H + "C1,2025-03-01,5\nC1\u200b,2025-03-02,6\n",
+    "a BOM before an order id": "Customer,Date,Amount,Order ID\na,2025-03-01,5,\ufeffo1\n",
 }
 
 
@@ -659,6 +662,12 @@ def test_the_awkward_files_give_the_answers_worked_out_by_hand(tmp_path):
                                       "decimal comma; write 1234.50 (decimal point)"),
         "hour 25": ("awkward.csv: Date (column B) row 2: '2025-03-01 25:00' is not a date "
                     "(use e.g. 2025-03-01, 2025/3/1 or 2025年3月1日)"),
+        "an invisible character in a customer id": (
+            "awkward.csv: Customer (column A) row 3: 'C1\\u200b' holds an invisible character "
+            "(U+200B); ids must be plain text"),
+        "a BOM before an order id": ("awkward.csv: Order ID (column D) row 2: '\\ufeffo1' "
+                                     "holds an invisible character (U+FEFF); ids must be "
+                                     "plain text"),
     }
     path = tmp_path / "awkward.csv"
     for case, want in expected.items():

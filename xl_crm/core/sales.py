@@ -377,13 +377,17 @@ def _id_text(v: object) -> str:
     return unicodedata.normalize("NFC", str(v)).strip()
 
 
-_CONTROL = r"[\x00-\x08\x0a-\x1f\x7f-\x9f]"
+# control characters but tab, and the invisible format characters that make two ids
+# look alike (zero-width space and joiners, word joiner, BOM, soft hyphen)
+_CONTROL = r"[\x00-\x08\x0a-\x1f\x7f-\x9f\u00ad\u200b-\u200d\u2060\ufeff]"
 
 
 def _refuse_bad_ids(ids, label: str, rows: np.ndarray) -> None:
     """Refuse the first id, in row order, that holds a control character other than tab
-    (NUL, BEL, ESC, a line break...: a damaged export) or is a cell error as Excel shows
-    it (``#N/A``, any case): reading either would give a wrong answer. Names and other
+    (NUL, BEL, ESC, a line break...: a damaged export) or an invisible one (a zero-width
+    space, a BOM, a soft hyphen: "C1" and "C1\u200b" look like one customer but are two),
+    or is a cell error as Excel shows it (``#N/A``, any case): reading any of these would
+    give a wrong answer. Names and other
     labels keep theirs (writers escape them)."""
     values = ids.categories if isinstance(ids, pd.Categorical) else ids
     texts = [v for v in values if type(v) is str]
@@ -407,7 +411,8 @@ def bad_id(value: str) -> str:
     if value.upper() in CELL_ERROR_TEXTS:
         return f"the cell shows {value.upper()}; correct or clear it"
     char = next(c for c in value if re.fullmatch(_CONTROL, c))
-    return f"{show(value)} holds a control character (U+{ord(char):04X}); ids must be plain text"
+    kind = "a control" if unicodedata.category(char) == "Cc" else "an invisible"
+    return f"{show(value)} holds {kind} character (U+{ord(char):04X}); ids must be plain text"
 
 
 def _bad_ids(ids: pd.Series) -> np.ndarray:

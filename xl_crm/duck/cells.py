@@ -205,7 +205,7 @@ RANGE_RULES = {
 
 
 # escapes, not the characters: DuckDB 1.1 ends a query at a NUL character in its text
-CONTROL_CHARACTERS = r"[\x00-\x08\x0a-\x1f\x7f-\x9f]"
+CONTROL_CHARACTERS = r"[\x00-\x08\x0a-\x1f\x7f-\x9f\x{00AD}\x{200B}-\x{200D}\x{2060}\x{FEFF}]"
 
 
 def cell_error(text: str) -> str:
