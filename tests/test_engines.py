@@ -618,6 +618,11 @@ AWKWARD_CSV = {  # issue 15's awkward files: the DuckDB engine reads or refuses 
     # "C1" and "C1" with a zero-width space look like one customer but would be two
     "an invisible character in a customer id": H + "C1,2025-03-01,5\nC1\u200b,2025-03-02,6\n",
     "a BOM before an order id": "Customer,Date,Amount,Order ID\na,2025-03-01,5,\ufeffo1\n",
+    # Excel writes CSV with ';' where the comma is the decimal mark: 1.500 may be 1,500
+    "thousands dots in a file of semicolons": "Customer;Date;Amount\na;2025-03-01;7\n"
+                                              "b;2025-03-02;1.500\n",
+    "decimals in a file of semicolons": "Customer;Date;Amount\na;2025-03-01;1.5\n"
+                                        "b;2025-03-02;12.25\nc;2025-03-02;1.2345\n",
 }
 
 
@@ -665,6 +670,12 @@ def test_the_awkward_files_give_the_answers_worked_out_by_hand(tmp_path):
         "an invisible character in a customer id": (
             "awkward.csv: Customer (column A) row 3: 'C1\\u200b' holds an invisible character "
             "(U+200B); ids must be plain text"),
+        "thousands dots in a file of semicolons": (
+            "awkward.csv: Amount (column C) row 3: '1.500' may mean thousands (a file "
+            "separated by ';' is written where the comma is the decimal mark): write amounts "
+            "without thousands separators"),
+        "decimals in a file of semicolons": ([("a", 1.5, "2025-03-01"), ("b", 12.25, "2025-03-02"),
+                                              ("c", 1.2345, "2025-03-02")], 3, []),
         "a BOM before an order id": ("awkward.csv: Order ID (column D) row 2: '\\ufeffo1' "
                                      "holds an invisible character (U+FEFF); ids must be "
                                      "plain text"),

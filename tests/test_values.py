@@ -99,6 +99,16 @@ def test_an_impossible_time_of_day_is_not_a_date(text):
     assert parse_dates(["2025-03-01 23:59:59"])[0] == np.datetime64("2025-03-01", "ns")
 
 
+def test_thousands_dots_are_refused_where_the_comma_is_the_decimal_mark():
+    # a CSV file separated by ';' comes from where 1.500 means 1,500
+    assert parse_amounts(["1.500"]).tolist() == [1.5]  # elsewhere: one and a half
+    assert parse_amounts(["1.5", "1.2345", "-12.25", "1500"], comma_decimal=True).tolist() == \
+        [1.5, 1.2345, -12.25, 1500.0]
+    for text in ("1.500", "-1.500", "12.345.678", "(1.500)", "€1.500"):
+        with pytest.raises(InputError, match=r"Net Sales row 3: .* may mean thousands"):
+            parse_amounts(["7", text], "Net Sales", np.array([2, 3]), comma_decimal=True)
+
+
 def test_blank_amounts_are_nan():
     assert np.isnan(parse_amounts([None, "", " "])).all()
 

@@ -457,7 +457,7 @@ def _read_csv(path: Path, mapping, today) -> Sales:
         return _read_csv_records(path, text, delimiter, mapping, today)
     try:
         return sales_from_frame(frame, mapping, source=path.name, first_row=h + 2, today=today,
-                                headers=head[h])
+                                headers=head[h], comma_decimal=delimiter == ";")
     except InputError as err:
         raise InputError(f"{path.name}: {err}") from err
 
@@ -472,7 +472,8 @@ def _read_csv_records(path: Path, text: str, delimiter: str, mapping, today) -> 
     except csv.Error as err:
         raise InputError(f"{path.name}: {csv_problem(err)}") from err
     try:
-        return sales_from_rows(rows, mapping, source=path.name, today=today)
+        return sales_from_rows(rows, mapping, source=path.name, today=today,
+                               comma_decimal=delimiter == ";")
     except InputError as err:
         raise InputError(f"{path.name}: {err}") from err
 

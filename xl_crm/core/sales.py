@@ -88,10 +88,13 @@ def sales_from_frame(
     today: dt.date | None = None,
     day_first: bool | None = None,
     headers: Sequence[object] | None = None,
+    comma_decimal: bool = False,
 ) -> Sales:
     """Read a DataFrame whose column labels are the headers (or ``headers``, by position).
 
-    ``first_row`` is the sheet row of the first data row (2 when the header is row 1).
+    ``first_row`` is the sheet row of the first data row (2 when the header is row 1);
+    ``comma_decimal``: text numbers come from where the comma is the decimal mark
+    (:func:`~xl_crm.core.values.parse_amounts`).
     """
     headers = [str(c) for c in (frame.columns if headers is None else headers)]
     if len(headers) != frame.shape[1]:
@@ -101,7 +104,7 @@ def sales_from_frame(
     labels = {role: _label(headers[i], i) for role, i in found.items()}
     rows = np.arange(first_row, first_row + len(frame))
     return _build(data, labels, rows, source, today, day_first,
-                  {role: headers[i] for role, i in found.items()})
+                  {role: headers[i] for role, i in found.items()}, comma_decimal=comma_decimal)
 
 
 def sales_from_rows(
@@ -112,12 +115,14 @@ def sales_from_rows(
     today: dt.date | None = None,
     day_first: bool | None = None,
     columns: Sequence[Sequence[object]] | None = None,
+    comma_decimal: bool = False,
 ) -> Sales:
     """Read a 2-D list of rows; the header row is found (title rows above it are allowed).
 
     ``first_row`` is the sheet row of ``rows[0]``. ``columns``, when the caller has made
     them, are the rows transposed as ``itertools.zip_longest(*rows)`` gives them (not
-    made again: 0.1 s at 100,000 lines).
+    made again: 0.1 s at 100,000 lines). ``comma_decimal``: as for
+    :func:`sales_from_frame`.
     """
     rows = [r if type(r) is list else list(r) if isinstance(r, list | tuple) else [r]
             for r in rows]  # read only: lists are not copied
@@ -143,7 +148,7 @@ def sales_from_rows(
     }
     labels = {role: _label(headers[i], i) for role, i in found.items()}
     return _build(data, labels, numbers, source, today, day_first,
-                  {role: headers[i] for role, i in found.items()})
+                  {role: headers[i] for role, i in found.items()}, comma_decimal=comma_decimal)
 
 
 def sales_from_columns(
@@ -208,6 +213,7 @@ def _build(
     day_first: bool | None,
     headers: dict[str, str],
     required: Sequence[str] = REQUIRED,
+    comma_decimal: bool = False,
 ) -> Sales:
     # Text-like columns are factorized once: blank checks, parsing and id clean-up then
     # work on the distinct values (a few hundred dates, a few regions) and are spread back.
@@ -249,7 +255,8 @@ def _build(
             out[role] = _parse(parse_dates, values, label, kept_rows, distinct.get(role), codes,
                                day_first=day_first, today=today)
         elif role in NUMBER_ROLES:
-            parsed = _parse(parse_amounts, values, label, kept_rows, distinct.get(role), codes)
+            parsed = _parse(parse_amounts, values, label, kept_rows, distinct.get(role), codes,
+                            comma_decimal=comma_decimal)
             if role != "quantity" and np.isnan(parsed).any():
                 i = int(np.flatnonzero(np.isnan(parsed))[0])
                 raise InputError("is empty but the row has other data", label, int(kept_rows[i]))

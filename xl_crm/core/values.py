@@ -21,7 +21,9 @@ Amounts (result: ``float64``): numbers, or text with thousands separators (``1,2
 currency signs or codes (``$``, ``€``, ``£``, ``¥``, ``USD``, ``RMB``, ``CNY``, a trailing
 ``元``), full-width digits, a unicode minus or accounting parentheses ``(12.50)``.
 ``decimal.Decimal`` values (database DECIMAL columns) are numbers, exact until the
-conversion to float. A decimal comma (``1.234,50``) is refused rather than guessed.
+conversion to float. A decimal comma (``1.234,50``, ``0,500``) is refused rather than
+guessed, and so are a sign inside accounting parentheses (``(-5)``) and, in text from
+where the comma is the decimal mark (``comma_decimal``), thousands with dots (``1.500``).
 Booleans and dates in an amount column are errors; so are infinite values and values of
 size :data:`MAX_AMOUNT` (10^12) or more, which no sales figure reaches.
 
@@ -68,6 +70,9 @@ _SHORT_YEAR = rf"^\d{{1,2}}[-/.]\d{{1,2}}[-/.]\d{{2}}{_TIME}$"
 # thousands groups after a first group of 1 to 3 digits that is not 0 (0,500 is a decimal
 # comma), or plain digits
 _NUMBER = r"^[+-]?(?:[1-9]\d{0,2}(?:,\d{3})+|\d+)(?:\.\d+)?(?:[eE][+-]?\d+)?$|^[+-]?\.\d+$"
+# digits in groups of three after dots (1.500, 12.345.678): thousands where the comma is
+# the decimal mark; refused as ambiguous in such files (parse_amounts' comma_decimal)
+THOUSAND_DOTS = r"[+-]?\d{1,3}(?:\.\d{3})+"
 _CURRENCY = r"^(?:USD|RMB|CNY|EUR|GBP|JPY|US\$|[$€£¥])\s*|\s*(?:元|USD|RMB|CNY|EUR|GBP|JPY)$"
 
 
@@ -351,8 +356,14 @@ def parse_amounts(
     values: Sequence | np.ndarray | pd.Series,
     column: str = "amounts",
     rows: np.ndarray | None = None,
+    comma_decimal: bool = False,
 ) -> np.ndarray:
-    """Parse a column of amounts (currency, quantities) to float64; blanks become NaN."""
+    """Parse a column of amounts (currency, quantities) to float64; blanks become NaN.
+
+    ``comma_decimal``: the text comes from where the comma is the decimal mark (a CSV
+    file separated by ";", as Excel writes it there), so ``1.500`` may be 1,500 with a
+    dot between thousands: such text (digits in groups of three after dots) is refused
+    as ambiguous rather than read as 1.5."""
     s = as_series(values)
     rows = _rows(rows, len(s))
     if len(s) == 0:
@@ -381,7 +392,8 @@ def parse_amounts(
     out[numbers] = _floats(s[numbers])  # Decimal: exact until here
     text = kind == "text"
     if text.any():
-        out[text] = _parse_number_text(s[text].astype(str), column, rows[text])
+        out[text] = _parse_number_text(s[text].astype(str), column, rows[text],
+                                       comma_decimal)
     _check_finite(out, s, column, rows)
     return out
 
@@ -425,7 +437,8 @@ def _number_kind(v: object) -> str:
     return "blank" if v is None else "other"
 
 
-def _parse_number_text(text: pd.Series, column: str, rows: np.ndarray) -> np.ndarray:
+def _parse_number_text(text: pd.Series, column: str, rows: np.ndarray,
+                       comma_decimal: bool = False) -> np.ndarray:
     t = text.str.normalize("NFKC").str.strip().reset_index(drop=True)
     t = t.str.replace("\u2212", "-", regex=False)
     paren = t.str.fullmatch(r"\(.*\)").fillna(False).to_numpy(dtype=bool)
@@ -437,6 +450,12 @@ def _parse_number_text(text: pd.Series, column: str, rows: np.ndarray) -> np.nda
     # accounting parentheses are the sign: one inside them, (-5), is not a number
     ok = t.str.fullmatch(_NUMBER).fillna(False).to_numpy(dtype=bool) & ~(
         paren & (sign != "").to_numpy(dtype=bool))
+    if comma_decimal:
+        dots = t.str.fullmatch(THOUSAND_DOTS).fillna(False).to_numpy(dtype=bool)
+        if dots.any():
+            _fail(column, rows, text.reset_index(drop=True), dots,
+                  "may mean thousands (a file separated by ';' is written where the comma "
+                  "is the decimal mark): write amounts without thousands separators")
     if not ok.all():
         original = text.reset_index(drop=True)
         comma = t.str.fullmatch(r"[+-]?\d{1,3}(?:\.\d{3})*,\d+").fillna(False).to_numpy(bool)

@@ -92,7 +92,14 @@ def _serial_expr(number: str) -> str:
             f"DATE '1899-12-31' + CAST(floor({number}) AS INTEGER) END")
 
 
-def number_expr(col: str, kind: str) -> str:
+# the pandas engine's THOUSAND_DOTS (1.500, 12.345.678) in DuckDB's regular expressions
+THOUSAND_DOTS = r"[+-]?[0-9]{1,3}(\.[0-9]{3})+"
+
+
+def number_expr(col: str, kind: str, comma_decimal: bool = False) -> str:
+    """A number cell's DOUBLE by the full rules (NULL: unreadable); ``comma_decimal``:
+    digits in groups of three after dots are unreadable, as the pandas engine refuses
+    them in a file separated by ';' (:func:`xl_crm.core.values.parse_amounts`)."""
     if kind in ("DOUBLE", "FLOAT", "BIGINT", "INTEGER", "HUGEINT", "SMALLINT") or \
             kind.startswith("DECIMAL"):
         return f"CAST({col} AS DOUBLE)"
@@ -100,6 +107,9 @@ def number_expr(col: str, kind: str) -> str:
     plain = f"CASE WHEN regexp_full_match({text}, '[+-]?([1-9][0-9]{{0,2}}(,[0-9]{{3}})+|[0-9]+)" \
             f"(\\.[0-9]+)?([eE][+-]?[0-9]+)?|[+-]?\\.[0-9]+') " \
             f"THEN replace({text}, ',', '') END"
+    if comma_decimal:
+        return (f"CASE WHEN regexp_full_match({text}, '{THOUSAND_DOTS}') THEN NULL "
+                f"ELSE TRY_CAST({plain} AS DOUBLE) END")
     return f"TRY_CAST({plain} AS DOUBLE)"
 
 
@@ -132,12 +142,16 @@ def clean_key(text: str) -> str:
     return f"({plain_id(text)} OR ({solid_ends(text)} AND nfc_normalize({text}) = {text}))"
 
 
-def plain_number(col: str) -> str:
+def plain_number(col: str, comma_decimal: bool = False) -> str:
     """Whether the text is a plain decimal ("1234", "-12.50"): the common cell, which
     DuckDB's cast reads as the pandas engine does (correctly rounded). DuckDB's cast also
     reads "1_000", "1.", "1.e5", "+-1", "nan" and "inf", which the pandas engine refuses;
-    those, thousands separators, exponents and the rest take the full rule."""
-    return f"regexp_full_match({col}, '-?[0-9]+(\\.[0-9]+)?')"
+    those, thousands separators, exponents and the rest take the full rule, and so does
+    "1.500" when ``comma_decimal`` (:func:`number_expr`)."""
+    plain = f"regexp_full_match({col}, '-?[0-9]+(\\.[0-9]+)?')"
+    if comma_decimal:
+        return f"({plain} AND NOT regexp_full_match({col}, '{THOUSAND_DOTS}'))"
+    return plain
 
 
 def label_expr(col: str) -> str:
@@ -149,13 +163,15 @@ def label_expr(col: str) -> str:
             f"ELSE coalesce(ltrim({col}, {SPACE}), '') END")
 
 
-def full_expr(role: str, col: str, kind: str, day_first: bool | None = None) -> str:
-    """The value of a cell of ``role`` by the full rules."""
+def full_expr(role: str, col: str, kind: str, day_first: bool | None = None,
+              comma_decimal: bool = False) -> str:
+    """The value of a cell of ``role`` by the full rules (``comma_decimal``: see
+    :func:`number_expr`)."""
     if role == "date":
         return date_expr(col, kind, day_first)
     if role in TEXT_ROLES:
         return text_expr(col, kind)
-    return number_expr(col, kind)
+    return number_expr(col, kind, comma_decimal)
 
 
 def all_blank(cells: list[tuple[str, str]]) -> str:

@@ -67,7 +67,8 @@ EXPLAINED_ROWS = 100_000
 
 
 def refuse(con, numbered: str, cols, exprs, role: str, blank: str, where: str,
-            today: dt.date, day_first: bool | None, record: Callable[[int], int]) -> None:
+           today: dt.date, day_first: bool | None, record: Callable[[int], int],
+           comma_decimal: bool = False) -> None:
     """Raise for the first bad ``role`` cell, worded as the pandas engine words it.
 
     The flagged rows (empty, unreadable, or breaking :data:`RANGE_RULES`; at most
@@ -103,7 +104,7 @@ def refuse(con, numbered: str, cols, exprs, role: str, blank: str, where: str,
                              "it as 2025-03-01, or use --engine pandas)", where,
                              int(numbers[given][0]))
     else:
-        parse_amounts(series, where, numbers[given])
+        parse_amounts(series, where, numbers[given], comma_decimal)
     if empty.any():  # costs and profits: unreadable cells first, then empty ones
         _raise_empty(numbers, empty, where, count=False)
     raise InputError(f"{show(cells[0])} cannot be read", where, int(numbers[0]))

@@ -46,6 +46,7 @@ from .checks import CHECK_ORDER, count_checks, day_order, refuse
 from .dialect import ident, quoted, trimmed, tx_columns
 from .source import (
     Layout,
+    csv_head,
     described_scan,
     duckdb_problem,
     empty_records,
@@ -206,7 +207,11 @@ def _read_checked(con, path: Path, scan: str, described, as_of, monetary,
     if kind["date"] == "TIMESTAMP WITH TIME ZONE" and zone:
         # the calendar date in the column's own zone, as the pandas engine reads it
         cols["date"], kind["date"] = local_time(cols["date"], zone), "TIMESTAMP"
-    exprs = {role: full_expr(role, col, kind[role]) for role, col in cols.items()
+    # a file separated by ';' is written where the comma is the decimal mark: 1.500 is
+    # refused as ambiguous, as the pandas engine refuses it
+    comma = path.suffix.lower() == ".csv" and csv_head(path)[0] == ";"
+    exprs = {role: full_expr(role, col, kind[role], comma_decimal=comma)
+             for role, col in cols.items()
              if role in ("date", "amount", "cost", "profit", *TEXT_ROLES)}
     checked = [r for r in ("customer", "date", "amount", "cost", "profit") if r in cols]
     blank = all_blank([(cols[r], kind[r]) for r in checked])
@@ -216,7 +221,7 @@ def _read_checked(con, path: Path, scan: str, described, as_of, monetary,
     # groups: faster with two)
     with _threads(con, 1 if one_row_group(con, path) else None, threads):
         raw_customer, fix = _typed_table(con, scan, {r: (cols[r], kind[r]) for r in exprs},
-                                         blank)
+                                         blank, comma)
     limit = today or dt.date.today()
     stamp = None if as_of is None else to_timestamp(as_of)
     ranged = checked + ["order_id"] * ("order_id" in cols)
@@ -226,7 +231,7 @@ def _read_checked(con, path: Path, scan: str, described, as_of, monetary,
         if "date" in fix[1]:
             day_first = day_order(con)
             exprs["date"] = full_expr("date", cols["date"], kind["date"], day_first)
-        con.execute(_fix_update(*fix, day_first))
+        con.execute(_fix_update(*fix, day_first, comma))
         counts = count_checks(con, checked, ranged, limit, stamp, "false")
     numbered = f"(SELECT *, row_number() OVER () + 1 AS rn FROM {scan})"
     empty = empty_lines.result()
@@ -234,7 +239,7 @@ def _read_checked(con, path: Path, scan: str, described, as_of, monetary,
     for role in CHECK_ORDER:  # the pandas engine's order
         if counts.get(role) or counts.get(f"{role}_range"):
             refuse(con, numbered, cols, exprs, role, blank, where[role], limit, day_first,
-                    record)
+                   record, comma_decimal=comma)
     if counts["future"]:
         row, when = con.execute(f"SELECT rn, {exprs['date']} FROM {numbered} "
                                 f"WHERE {exprs['date']} > DATE '{limit}' ORDER BY rn LIMIT 1"
@@ -276,7 +281,7 @@ def _read_checked(con, path: Path, scan: str, described, as_of, monetary,
                             ).fetchone()[0]
         if empty:  # white space only
             refuse(con, numbered, cols, exprs, "customer", blank, where["customer"], limit,
-                    day_first, record)
+                   day_first, record)
         columns = _fetch_facts(con, query, found, False)
     facts = facts_frame(columns, stamp, monetary)
     source = {"source": f"{path.name} (DuckDB)", "columns": dict(label),
@@ -312,7 +317,8 @@ def _fetch_facts(con, query: str, found: Mapping[str, int],
 
 
 def _typed_table(con, scan: str, columns: Mapping[str, tuple[str, str]],
-                 blank: str) -> tuple[bool, tuple[str, list[str]] | None]:
+                 blank: str, comma_decimal: bool = False
+                 ) -> tuple[bool, tuple[str, list[str]] | None]:
     """Table ``typed``: one row per line of the file, in its order (``rowid``), a column
     per role (DATE, DOUBLE, cleaned text) and ``blank`` (every checked cell empty).
 
@@ -340,13 +346,13 @@ def _typed_table(con, scan: str, columns: Mapping[str, tuple[str, str]],
             raw = True
             continue
         if kind != "VARCHAR" or role in TEXT_ROLES:  # typed cells and ids: one expression
-            select.append(f"{full_expr(role, col, kind)} AS {role}")
+            select.append(f"{full_expr(role, col, kind, comma_decimal=comma_decimal)} AS {role}")
             continue
         if role == "date":
             fast, ok = f"TRY_CAST({col} AS DATE)", iso_date(col)
         else:
             fast = f"TRY_CAST({col} AS DOUBLE)"
-            ok = plain_number(col)
+            ok = plain_number(col, comma_decimal)
         select += [f"{fast} AS {role}", f"CASE WHEN {ok} THEN NULL ELSE {col} END AS {role}_raw"]
         fixes.append(role)
     first = ", ".join(select)
@@ -356,9 +362,11 @@ def _typed_table(con, scan: str, columns: Mapping[str, tuple[str, str]],
     return raw, (" OR ".join(f"{r}_raw IS NOT NULL" for r in fixes), fixes)
 
 
-def _fix_update(where: str, fixes: list[str], day_first: bool | None) -> str:
+def _fix_update(where: str, fixes: list[str], day_first: bool | None,
+                comma_decimal: bool = False) -> str:
     """The UPDATE converting the ``<role>_raw`` cells of :func:`_typed_table` by the full
     rules, dates with ``day_first`` (:func:`day_order`)."""
     sets = ", ".join(f"{r} = CASE WHEN {r}_raw IS NULL THEN {r} ELSE "
-                     f"{full_expr(r, r + '_raw', 'VARCHAR', day_first)} END" for r in fixes)
+                     f"{full_expr(r, r + '_raw', 'VARCHAR', day_first, comma_decimal)} END"
+                     for r in fixes)
     return f"UPDATE typed SET {sets} WHERE {where}"

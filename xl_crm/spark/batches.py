@@ -141,7 +141,8 @@ def _convert(part: pd.DataFrame, columns: Sequence[str], plan: Plan, file: str, 
         yield _frame(1, file, block, pos)
         return
     sales = sales_from_frame(frame, plan.mapping, first_row=start + 1, today=plan.today,
-                             day_first=plan.day_first.get(file), headers=list(plan.headers))
+                             day_first=plan.day_first.get(file), headers=list(plan.headers),
+                             comma_decimal=plan.delimiter == ";")
     if sales.blank_rows:
         yield _frame(1, file, block, np.asarray(sales.blank_rows, dtype="int64"))
     tx = sales.transactions
