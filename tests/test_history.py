@@ -390,3 +390,23 @@ def test_a_bad_line_in_the_history_sheet_names_the_sheet_and_row(tmp_path):
         run(book)
     assert str(err.value) == "sheet History: Net Sales (column C) row 2: 'ten' is not a number"
     assert book.snapshot() == before
+
+
+@pytest.mark.parametrize("first", ["History", "Sales History"])
+def test_two_history_sheets_are_refused_whatever_their_order(tmp_path, first):
+    # which one holds the history is the user's to say: none is read over, none deleted
+    from xl_crm.monthly import run
+
+    book = _button_book(tmp_path, [["Customer", "Date", "Amount"],
+                                   ["b", dt.datetime(2026, 2, 5), 7.0]])
+    other = "Sales History" if first == "History" else "History"
+    book.add_sheet(first, [["Customer ID", "Date", "Net Sales"],
+                           ["a", dt.datetime(2026, 1, 5), 10.0]])
+    book.add_sheet(other, [["Customer ID", "Date", "Net Sales"],
+                           ["z", dt.datetime(2025, 12, 5), 3.0]])
+    before = book.snapshot()
+    with pytest.raises(InputError, match=r"^the workbook has two history sheets, '[A-Za-z ]+' "
+                                         r"and '[A-Za-z ]+'; keep the one that holds the "
+                                         r"history$"):
+        run(book)
+    assert book.snapshot() == before
