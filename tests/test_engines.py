@@ -730,6 +730,10 @@ def test_awkward_parquet_columns_give_the_same_outcome_in_both_engines(tmp_path)
         "a missing number id": ({"Customer": pa.array([7, None], pa.int64())},
                                 ("x.parquet: Customer (column A) row 3: is empty but the row "
                                 "has other data")),
+        "unused columns of raw bytes": (
+            {"Blob": pa.array([b"\xff\xfe", b"\x00"], pa.binary()),
+             "Row UUID": pa.array([bytes(range(16)), bytes(16)], pa.binary(16))},
+            ([("a", 1.0, "2025-03-01"), ("b", 2.0, "2025-03-02")], 2, [])),
         "lists as amounts": ({"Amount": pa.array([[1.0], [2.0, 3.0]])},
                              ("x.parquet: Amount (column C) row 2: '[1.0]' is not a number "
                              "(1 more rows like it)")),

@@ -92,34 +92,43 @@ def _read_parquet(path: Path) -> pd.DataFrame:
                 [f"c{i}" for i in range(len(names))]).replace_schema_metadata(None)
         else:
             table = pq.read_table(path)
+        for i, field in enumerate(table.schema):
+            if _is_binary(field.type):
+                table = table.set_column(i, field.name, _utf8(table.column(i)))
         frame = table.to_pandas(date_as_object=True, coerce_temporal_nanoseconds=False)
     except (pa.ArrowException, OSError) as err:
         raise InputError(f"{path.name} is not a readable Parquet file: "
                          f"{str(err).splitlines()[0] if str(err) else type(err).__name__}"
                          ) from err
-    for field, name in zip(table.schema, names):
-        if field.name in frame.columns:  # not an index pandas restored from its metadata
-            frame[field.name] = _plain_cells(frame[field.name], field.type, name)
+    for field in table.schema:
+        if pa.types.is_nested(field.type) and field.name in frame.columns:
+            # a list or struct as its text, which no number or date rule reads (not an
+            # index pandas restored from its metadata)
+            frame[field.name] = frame[field.name].map(
+                lambda v: v if v is None else str(_nested(v)))
     if repeated:
         frame.columns = names
     return frame
 
 
-def _plain_cells(column: pd.Series, kind, name: str) -> pd.Series:
-    """A Parquet column's cells as the rules read them: BINARY text decoded as UTF-8 (as
-    DuckDB reads it; refused naming the column when it is not UTF-8), and a nested value
-    (a list, a struct) as its text, which no number or date rule reads."""
+def _is_binary(kind) -> bool:
     import pyarrow as pa
 
-    if pa.types.is_binary(kind) or pa.types.is_large_binary(kind) or \
-            pa.types.is_fixed_size_binary(kind):
-        try:
-            return column.map(lambda v: v.decode("utf-8") if isinstance(v, bytes) else v)
-        except UnicodeDecodeError as err:
-            raise InputError(f"{name}: holds bytes that are not UTF-8 text") from err
-    if pa.types.is_nested(kind):
-        return column.map(lambda v: v if v is None else str(_nested(v)), na_action=None)
-    return column
+    return pa.types.is_binary(kind) or pa.types.is_large_binary(kind) or \
+        pa.types.is_fixed_size_binary(kind)
+
+
+def _utf8(column):
+    """A BINARY column as text, as DuckDB reads it: UTF-8, and bytes that are not UTF-8
+    (a column of raw UUIDs) written as ``\\xff`` escapes, so that nothing is refused for
+    a column the analysis does not use and no two different values become one."""
+    import pyarrow as pa
+
+    try:
+        return column.cast(pa.string())
+    except (pa.ArrowInvalid, pa.ArrowNotImplementedError):  # not UTF-8, or fixed-size
+        return pa.array([None if v is None else v.decode("utf-8", "backslashreplace")
+                         for v in column.to_pylist()], pa.string())
 
 
 def _nested(value: object) -> object:
