@@ -622,7 +622,13 @@ AWKWARD_CSV = {  # issue 15's awkward files: the DuckDB engine reads or refuses 
     "thousands dots in a file of semicolons": "Customer;Date;Amount\na;2025-03-01;7\n"
                                               "b;2025-03-02;1.500\n",
     "decimals in a file of semicolons": "Customer;Date;Amount\na;2025-03-01;1.5\n"
-                                        "b;2025-03-02;12.25\nc;2025-03-02;1.2345\n",
+                                        "b;2025-03-02;12.25\nc;2025-03-02;1.2345\n"
+                                        "d;2025-03-02;0.500\n",
+    "a bad cell before thousands dots": "Customer;Date;Amount\na;2025-03-01;x\n"
+                                        "b;2025-03-02;1.500\n",
+    "a sign after a currency in parentheses": H + "a,2025-03-01,5\nb,2025-03-02,($-5)\n",
+    "a direction mark in a customer id": H + "C1,2025-03-01,5\nC1\u200e,2025-03-02,6\n",
+    "an emoji with a joiner as a customer id": H + "\U0001f468\u200d\U0001f469,2025-03-01,5\n",
 }
 
 
@@ -675,7 +681,17 @@ def test_the_awkward_files_give_the_answers_worked_out_by_hand(tmp_path):
             "separated by ';' is written where the comma is the decimal mark): write amounts "
             "without thousands separators"),
         "decimals in a file of semicolons": ([("a", 1.5, "2025-03-01"), ("b", 12.25, "2025-03-02"),
-                                              ("c", 1.2345, "2025-03-02")], 3, []),
+                                              ("c", 1.2345, "2025-03-02"),
+                                              ("d", 0.5, "2025-03-02")], 4, []),
+        "a bad cell before thousands dots": ("awkward.csv: Amount (column C) row 2: 'x' is not "
+                                             "a number"),
+        "a sign after a currency in parentheses": ("awkward.csv: Amount (column C) row 3: "
+                                                   "'($-5)' is not a number"),
+        "a direction mark in a customer id": (
+            "awkward.csv: Customer (column A) row 3: 'C1\\u200e' holds an invisible character "
+            "(U+200E); ids must be plain text"),
+        "an emoji with a joiner as a customer id": (
+            [("\U0001f468\u200d\U0001f469", 5.0, "2025-03-01")], 1, []),
         "a BOM before an order id": ("awkward.csv: Order ID (column D) row 2: '\\ufeffo1' "
                                      "holds an invisible character (U+FEFF); ids must be "
                                      "plain text"),

@@ -78,6 +78,8 @@ def test_amount_forms(text, value):
     ("12%", "is not a number"),
     ("(-5)", "'\\(-5\\)' is not a number"),  # parentheses are the sign: not a second one
     ("(+5)", "is not a number"),
+    ("($-5)", "is not a number"),  # after a currency too
+    ("(USD -5)", "is not a number"),
     ("0,500", "decimal comma"),  # no thousands group starts with 0
     ("012,345", "decimal comma"),
     (True, "TRUE/FALSE"),
@@ -102,8 +104,10 @@ def test_an_impossible_time_of_day_is_not_a_date(text):
 def test_thousands_dots_are_refused_where_the_comma_is_the_decimal_mark():
     # a CSV file separated by ';' comes from where 1.500 means 1,500
     assert parse_amounts(["1.500"]).tolist() == [1.5]  # elsewhere: one and a half
-    assert parse_amounts(["1.5", "1.2345", "-12.25", "1500"], comma_decimal=True).tolist() == \
-        [1.5, 1.2345, -12.25, 1500.0]
+    assert parse_amounts(["1.5", "1.2345", "-12.25", "1500", "0.500"],
+                         comma_decimal=True).tolist() == [1.5, 1.2345, -12.25, 1500.0, 0.5]
+    with pytest.raises(InputError, match="row 2: 'x' is not a number"):  # the earliest
+        parse_amounts(["x", "1.500"], "Net Sales", np.array([2, 3]), comma_decimal=True)
     for text in ("1.500", "-1.500", "12.345.678", "(1.500)", "€1.500"):
         with pytest.raises(InputError, match=r"Net Sales row 3: .* may mean thousands"):
             parse_amounts(["7", text], "Net Sales", np.array([2, 3]), comma_decimal=True)

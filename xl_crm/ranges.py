@@ -194,6 +194,8 @@ def table(frame: pd.DataFrame, header: Sequence[str]) -> list[list[object]]:
 
 # C0 controls other than tab, line feed and carriage return (which cells hold), and DEL
 _CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
+
+
 def cell_text(value: str) -> str:
     """Text as a cell shows it: each control character (NUL, BEL, ESC...; not tab or line
     breaks) written visibly as ``[U+0007]``, so nothing is dropped and no cell gets a

@@ -56,8 +56,8 @@ CELL_ERROR_TEXTS = frozenset({"#DIV/0!", "#N/A", "#NAME?", "#NULL!", "#NUM!", "#
                               "#BLOCKED!", "#CONNECT!", "#BUSY!", "#UNKNOWN!"})
 
 # a time of day, optionally with its UTC offset (ISO 8601: Z, +05:30, -0800, +08): the
-# date written is the local one, the column's own calendar date, and is the one kept
-# a time of day (hours 0 to 23, minutes and seconds 0 to 59: 25:00 is a typo, refused)
+# date written is the local one, the column's own calendar date, and is the one kept;
+# hours run from 0 to 23, minutes and seconds from 0 to 59 (25:00 is a typo, refused)
 _TIME = (r"(?:[ T](?:[01]?\d|2[0-3]):[0-5]\d(?::[0-5]\d(?:\.\d+)?)?"
          r"(?:\s?(?:Z|[+-]\d{2}(?::?\d{2})?))?)?")
 _YEAR_FIRST = rf"^(\d{{4}})[-/.](\d{{1,2}})[-/.](\d{{1,2}}){_TIME}$"
@@ -72,7 +72,7 @@ _SHORT_YEAR = rf"^\d{{1,2}}[-/.]\d{{1,2}}[-/.]\d{{2}}{_TIME}$"
 _NUMBER = r"^[+-]?(?:[1-9]\d{0,2}(?:,\d{3})+|\d+)(?:\.\d+)?(?:[eE][+-]?\d+)?$|^[+-]?\.\d+$"
 # digits in groups of three after dots (1.500, 12.345.678): thousands where the comma is
 # the decimal mark; refused as ambiguous in such files (parse_amounts' comma_decimal)
-THOUSAND_DOTS = r"[+-]?\d{1,3}(?:\.\d{3})+"
+THOUSAND_DOTS = r"[+-]?[1-9][0-9]{0,2}(?:\.[0-9]{3})+"  # also DuckDB's (RE2) pattern
 _CURRENCY = r"^(?:USD|RMB|CNY|EUR|GBP|JPY|US\$|[$€£¥])\s*|\s*(?:元|USD|RMB|CNY|EUR|GBP|JPY)$"
 
 
@@ -446,13 +446,14 @@ def _parse_number_text(text: pd.Series, column: str, rows: np.ndarray,
     sign = t.str.extract(r"^([+-]?)")[0].fillna("")
     t = t.str.replace(r"^[+-]", "", regex=True).str.strip()
     t = t.str.replace(_CURRENCY, "", regex=True).str.strip()
+    # accounting parentheses are the sign: one inside them, before or after a currency
+    # ((-5), ($-5)), makes no number
+    signed = ((sign != "") | t.str.match(r"[+-]").fillna(False)).to_numpy(dtype=bool)
     t = sign + t
-    # accounting parentheses are the sign: one inside them, (-5), is not a number
-    ok = t.str.fullmatch(_NUMBER).fillna(False).to_numpy(dtype=bool) & ~(
-        paren & (sign != "").to_numpy(dtype=bool))
+    ok = t.str.fullmatch(_NUMBER).fillna(False).to_numpy(dtype=bool) & ~(paren & signed)
     if comma_decimal:
         dots = t.str.fullmatch(THOUSAND_DOTS).fillna(False).to_numpy(dtype=bool)
-        if dots.any():
+        if dots.any() and dots[np.flatnonzero(dots | ~ok)[0]]:  # the earliest problem
             _fail(column, rows, text.reset_index(drop=True), dots,
                   "may mean thousands (a file separated by ';' is written where the comma "
                   "is the decimal mark): write amounts without thousands separators")

@@ -8,7 +8,8 @@ from __future__ import annotations
 import re
 
 from ..core.constants import LABEL_FACTS
-from ..core.values import CELL_ERROR_TEXTS, MAX_AMOUNT, MAX_SERIAL
+from ..core.sales import forbidden_class
+from ..core.values import CELL_ERROR_TEXTS, MAX_AMOUNT, MAX_SERIAL, THOUSAND_DOTS
 from .dialect import SOLID, SPACE, quoted, solid_ends, trimmed
 
 DATE_FORMATS = ("%Y/%m/%d", "%Y.%m.%d", "%Y%m%d", "%Y年%m月%d日")
@@ -90,10 +91,6 @@ def _serial_expr(number: str) -> str:
     return (f"CASE WHEN {number} >= 61 AND {number} < {MAX_SERIAL + 1} THEN DATE '1899-12-30'"
             f" + CAST(floor({number}) AS INTEGER) WHEN {number} >= 1 AND {number} < 60 THEN "
             f"DATE '1899-12-31' + CAST(floor({number}) AS INTEGER) END")
-
-
-# the pandas engine's THOUSAND_DOTS (1.500, 12.345.678) in DuckDB's regular expressions
-THOUSAND_DOTS = r"[+-]?[0-9]{1,3}(\.[0-9]{3})+"
 
 
 def number_expr(col: str, kind: str, comma_decimal: bool = False) -> str:
@@ -221,7 +218,7 @@ RANGE_RULES = {
 
 
 # escapes, not the characters: DuckDB 1.1 ends a query at a NUL character in its text
-CONTROL_CHARACTERS = r"[\x00-\x08\x0a-\x1f\x7f-\x9f\x{00AD}\x{200B}-\x{200D}\x{2060}\x{FEFF}]"
+CONTROL_CHARACTERS = forbidden_class("\\x{{{:04X}}}")  # the pandas engine's ID_FORBIDDEN
 
 
 def cell_error(text: str) -> str:
