@@ -18,7 +18,8 @@ Rules:
   ``"1001"``, an int64 or uint64 keeps every digit, an integral float is the integer text
   of its exact value, a Decimal its integer or normalized text (:func:`text_ids`); white
   space around ids is removed; an id holding a control character other than tab (NUL,
-  BEL, ESC, a line break) is an error naming column and row (names and labels keep
+  BEL, ESC, a line break) or an invisible one (a zero-width space, a direction mark, a
+  BOM: :data:`ID_FORBIDDEN`) is an error naming column and row (names and labels keep
   them: writers escape them), and so is an id that is a cell error as Excel shows it
   (``#N/A`` of a failed lookup, ``#REF!``: an error cell, or its text in a CSV export),
   which would otherwise merge unrelated rows into one customer or order (a name or
@@ -400,7 +401,7 @@ def forbidden_class(escape: str = "\\u{:04x}") -> str:
                          for a, b in ID_FORBIDDEN) + "]"
 
 
-_CONTROL = re.compile(forbidden_class())
+_FORBIDDEN = re.compile(forbidden_class())
 _ERROR_TEXT = re.compile("#(?:" + "|".join(re.escape(e[1:]) for e in sorted(CELL_ERROR_TEXTS))
                          + ")", re.IGNORECASE)
 
@@ -416,7 +417,7 @@ def _refuse_bad_ids(ids, label: str, rows: np.ndarray) -> None:
     # as a list first: iterating an Index of a million texts takes 0.8 s, this 0.1 s
     texts = [v if type(v) is str else "" for v in np.asarray(values, dtype=object).tolist()]
     joined = "".join(texts)
-    control = _CONTROL.search(joined) is not None
+    control = _FORBIDDEN.search(joined) is not None
     if not control and ("#" not in joined or _ERROR_TEXT.search(joined) is None):
         return  # one look at all the text (only text can be either): none is
     bad = np.fromiter((_is_bad_id(t, control) for t in texts), dtype=bool, count=len(texts))
@@ -432,7 +433,7 @@ def _is_bad_id(text: str, control: bool) -> bool:
     """Whether a clean id breaks :func:`_refuse_bad_ids` (``control``: whether any id
     holds a forbidden character at all)."""
     return (text[:1] == "#" and text.upper() in CELL_ERROR_TEXTS) or (
-        control and _CONTROL.search(text) is not None)
+        control and _FORBIDDEN.search(text) is not None)
 
 
 def bad_id(value: str) -> str:
@@ -440,7 +441,7 @@ def bad_id(value: str) -> str:
     (both engines word it so)."""
     if value.upper() in CELL_ERROR_TEXTS:
         return f"the cell shows {value.upper()}; correct or clear it"
-    char = _CONTROL.search(value).group()
+    char = _FORBIDDEN.search(value).group()
     kind = "a control" if unicodedata.category(char) == "Cc" else "an invisible"
     return f"{show(value)} holds {kind} character (U+{ord(char):04X}); ids must be plain text"
 
