@@ -629,6 +629,12 @@ AWKWARD_CSV = {  # issue 15's awkward files: the DuckDB engine reads or refuses 
     "a sign after a currency in parentheses": H + "a,2025-03-01,5\nb,2025-03-02,($-5)\n",
     "a direction mark in a customer id": H + "C1,2025-03-01,5\nC1\u200e,2025-03-02,6\n",
     "an emoji with a joiner as a customer id": H + "\U0001f468\u200d\U0001f469,2025-03-01,5\n",
+    # no figure uses the quantity, but a text one is refused (the button keeps it): a
+    # blank one is fine
+    "an unreadable quantity": "Customer,Date,Amount,Quantity\na,2025-03-01,5,\n"
+                              "b,2025-03-02,6, \nc,2025-03-02,7,abc\n",
+    "blank and readable quantities": "Customer,Date,Amount,Quantity\na,2025-03-01,5,\n"
+                                     "b,2025-03-02,6,\"1,000\"\n",
 }
 
 
@@ -690,6 +696,10 @@ def test_the_awkward_files_give_the_answers_worked_out_by_hand(tmp_path):
         "a direction mark in a customer id": (
             "awkward.csv: Customer (column A) row 3: 'C1\\u200e' holds an invisible character "
             "(U+200E); ids must be plain text"),
+        "an unreadable quantity": ("awkward.csv: Quantity (column D) row 4: 'abc' is not a "
+                                   "number"),
+        "blank and readable quantities": ([("a", 5.0, "2025-03-01"), ("b", 6.0, "2025-03-02")],
+                                          2, []),
         "an emoji with a joiner as a customer id": (
             [("\U0001f468\u200d\U0001f469", 5.0, "2025-03-01")], 1, []),
         "a BOM before an order id": ("awkward.csv: Order ID (column D) row 2: '\\ufeffo1' "
@@ -746,6 +756,9 @@ def test_awkward_parquet_columns_give_the_same_outcome_in_both_engines(tmp_path)
         "a missing number id": ({"Customer": pa.array([7, None], pa.int64())},
                                 ("x.parquet: Customer (column A) row 3: is empty but the row "
                                 "has other data")),
+        "quantities blank, NaN and infinite": (
+            {"Quantity": pa.array([float("nan"), float("inf")])},
+            "x.parquet: Quantity (column D) row 3: inf is not a finite number"),
         "unused columns of raw bytes": (
             {"Blob": pa.array([b"\xff\xfe", b"\x00"], pa.binary()),
              "Row UUID": pa.array([bytes(range(16)), bytes(16)], pa.binary(16))},

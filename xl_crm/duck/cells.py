@@ -139,6 +139,24 @@ def clean_key(text: str) -> str:
     return f"({plain_id(text)} OR ({solid_ends(text)} AND nfc_normalize({text}) = {text}))"
 
 
+def quantity_suspects(col: str, kind: str, comma_decimal: bool = False) -> str:
+    """A quantity cell's text when a cheap cast doubts it (not a number DuckDB casts,
+    beyond the amount limit, NaN or infinite, or "1.500" when ``comma_decimal``), else
+    NULL; blank cells are not doubted. For a typed column of numbers, a mark ('x') on
+    the cells beyond the limit (a NaN there is blank); another typed column (dates,
+    booleans) is doubted whole. The full rule (:func:`number_expr`) then judges the few."""
+    if kind in ("DOUBLE", "FLOAT", "BIGINT", "INTEGER", "HUGEINT", "SMALLINT") or \
+            kind.startswith("DECIMAL"):
+        return f"CASE WHEN abs({col}) >= {MAX_AMOUNT:.0f} AND NOT isnan({col}) THEN 'x' END"
+    if kind != "VARCHAR":
+        return f"CASE WHEN {col} IS NOT NULL THEN 'x' END"
+    number = f"TRY_CAST({col} AS DOUBLE)"
+    dots = f"WHEN regexp_full_match({col}, '{THOUSAND_DOTS}') THEN {col} " if comma_decimal \
+        else ""
+    return (f"CASE WHEN {number} IS NULL THEN CASE WHEN {_blank(col, kind)} THEN NULL "
+            f"ELSE {col} END {dots}WHEN abs({number}) >= {MAX_AMOUNT:.0f} THEN {col} END")
+
+
 def plain_number(col: str, comma_decimal: bool = False) -> str:
     """Whether the text is a plain decimal ("1234", "-12.50"): the common cell, which
     DuckDB's cast reads as the pandas engine does (correctly rounded). DuckDB's cast also
@@ -214,6 +232,8 @@ RANGE_RULES = {
     "date": (lambda v: f"{v} < DATE '1900-01-01'",),
     **{role: (lambda v: f"abs({v}) >= {MAX_AMOUNT:.0f}",) for role in ("amount", "cost",
                                                                        "profit")},
+    # DuckDB orders NaN above every number; a NaN quantity is blank, which is allowed
+    "quantity": (lambda v: f"(abs({v}) >= {MAX_AMOUNT:.0f} AND NOT isnan({v}))",),
 }
 
 

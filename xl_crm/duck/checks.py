@@ -6,7 +6,7 @@
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 
 import numpy as np
 import pandas as pd
@@ -14,15 +14,17 @@ import pandas as pd
 from ..core.errors import InputError, show
 from ..core.sales import bad_id
 from .cells import RANGE_RULES, YEAR_LAST, unreadable
-from .dialect import trimmed
+from .dialect import SPACE, trimmed
 
 
 def count_checks(con, checked: list[str], ranged: list[str], limit: dt.date,
-            as_of: pd.Timestamp | None, fix: str) -> dict:
+                 as_of: pd.Timestamp | None, fix: str, optional: Mapping[str, str] = {}
+                 ) -> dict:
     """One pass over ``typed`` counting what the checks need: ``rows`` (not blank),
     ``blanks``, ``future`` (dated after ``limit``, today), ``last_buy`` (latest purchase),
     ``last`` (latest date), ``fix`` (rows matching ``fix``, an SQL condition), per checked
-    role the rows whose cell is missing or unreadable, per ``ranged`` role those breaking
+    role the rows whose cell is missing or unreadable, per ``optional`` role (a blank
+    cell allowed) the rows matching its SQL condition, per ``ranged`` role those breaking
     :data:`RANGE_RULES` (``<role>_range``), and ``late``/``start`` (rows after
     ``as_of`` and the earliest date up to it; without ``as_of``: none and the earliest
     date, right when no line is dated after the last purchase, ``last <= last_buy``)."""
@@ -38,6 +40,8 @@ def count_checks(con, checked: list[str], ranged: list[str], limit: dt.date,
              else "min(date) FILTER (WHERE NOT blank)"}
     parts.update({r: f"count(*) FILTER (WHERE NOT blank AND {unreadable(r, r)})"
                   for r in checked})
+    parts.update({r: f"count(*) FILTER (WHERE NOT blank AND ({bad}))"
+                  for r, bad in optional.items()})
     parts.update({f"{r}_range": f"count(*) FILTER (WHERE NOT blank AND {RANGE_RULES[r][0](r)})"
                   for r in ranged})
     values = con.execute(f"SELECT {', '.join(parts.values())} FROM typed").fetchone()
@@ -59,7 +63,7 @@ def day_order(con) -> bool | None:
     return first if first != second else None
 
 
-CHECK_ORDER = ("customer", "date", "order_id", "amount", "cost", "profit")
+CHECK_ORDER = ("customer", "date", "order_id", "amount", "cost", "profit", "quantity")
 
 
 # rows fetched to word an error as the pandas engine words it (their count included)
@@ -84,6 +88,9 @@ def refuse(con, numbered: str, cols, exprs, role: str, blank: str, where: str,
 
     broken = RANGE_RULES[role][0](_range_operand(role, cols, exprs))
     flagged = broken if role == "order_id" else f"({unreadable(role, exprs[role])} OR {broken})"
+    if role == "quantity":  # a blank quantity is allowed: only unreadable cells
+        given = f"NOT ({cols[role]} IS NULL OR trim(CAST({cols[role]} AS VARCHAR), {SPACE}) = '')"
+        flagged = f"({flagged} AND {given})"
     rows = con.execute(f"SELECT rn, {cols[role]} FROM {numbered} WHERE {flagged} "
                        f"AND NOT ({blank}) ORDER BY rn LIMIT {EXPLAINED_ROWS}").fetchall()
     numbers = np.array([record(r[0]) for r in rows], dtype="int64")

@@ -9,7 +9,7 @@ import datetime as dt
 import shutil
 import tempfile
 import threading
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
 from contextlib import contextmanager
 from pathlib import Path
@@ -22,6 +22,7 @@ from ..core.columns import column_letter, detect_columns
 from ..core.constants import LABEL_FACTS, YEAR_DAYS
 from ..core.errors import InputError, show_path
 from ..core.facts import Facts, previous_date
+from ..core.values import MAX_AMOUNT
 from ..facts_query import (
     DAY_COLUMNS,
     facts_frame,
@@ -38,8 +39,10 @@ from .cells import (
     iso_date,
     label_expr,
     local_time,
+    number_expr,
     plain_id,
     plain_number,
+    quantity_suspects,
     text_expr,
 )
 from .checks import CHECK_ORDER, count_checks, day_order, refuse
@@ -214,25 +217,39 @@ def _read_checked(con, path: Path, scan: str, described, as_of, monetary,
              for role, col in cols.items()
              if role in ("date", "amount", "cost", "profit", *TEXT_ROLES)}
     checked = [r for r in ("customer", "date", "amount", "cost", "profit") if r in cols]
+    typed = {r: (cols[r], kind[r]) for r in exprs}
+    # a quantity may be blank (no figure uses it) but not unreadable, as in the pandas
+    # engine: the typed table keeps only the cells a cheap cast doubts, which the full
+    # rule then judges (a typed column of numbers was judged by the cast itself)
+    extra, optional = [], {}
+    if "quantity" in cols:
+        extra = [f"{quantity_suspects(cols['quantity'], kind['quantity'], comma)} AS quantity_raw"]
+        number = number_expr("quantity_raw", "VARCHAR", comma)
+        optional = {"quantity": "quantity_raw IS NOT NULL" + (
+            f" AND ({number} IS NULL OR abs({number}) >= {MAX_AMOUNT:.0f})"
+            if kind["quantity"] == "VARCHAR" else "")}
     blank = all_blank([(cols[r], kind[r]) for r in checked])
     # DuckDB reads a Parquet file of one row group with one thread, and more threads
     # only slow the table down (DuckDB 2.0, 2 cores, 100k lines: 48 ms with two threads,
     # 34 with one; a 1M-line file of one row group: as fast with one; of several row
     # groups: faster with two)
     with _threads(con, 1 if one_row_group(con, path) else None, threads):
-        raw_customer, fix = _typed_table(con, scan, {r: (cols[r], kind[r]) for r in exprs},
-                                         blank, comma)
+        raw_customer, fix = _typed_table(con, scan, typed, blank, comma, extra)
     limit = today or dt.date.today()
     stamp = None if as_of is None else to_timestamp(as_of)
     ranged = checked + ["order_id"] * ("order_id" in cols)
-    counts = count_checks(con, checked, ranged, limit, stamp, fix[0] if fix else "false")
+    if "quantity" in cols:  # judged here on the file itself, when one is refused
+        exprs["quantity"] = full_expr("quantity", cols["quantity"], kind["quantity"],
+                                      comma_decimal=comma)
+    counts = count_checks(con, checked, ranged, limit, stamp, fix[0] if fix else "false",
+                          optional)
     day_first = None
     if counts["fix"]:  # cells the fast rules left to the full ones
         if "date" in fix[1]:
             day_first = day_order(con)
             exprs["date"] = full_expr("date", cols["date"], kind["date"], day_first)
         con.execute(_fix_update(*fix, day_first, comma))
-        counts = count_checks(con, checked, ranged, limit, stamp, "false")
+        counts = count_checks(con, checked, ranged, limit, stamp, "false", optional)
     numbered = f"(SELECT *, row_number() OVER () + 1 AS rn FROM {scan})"
     empty = empty_lines.result()
     record = renumbering(empty)
@@ -317,7 +334,7 @@ def _fetch_facts(con, query: str, found: Mapping[str, int],
 
 
 def _typed_table(con, scan: str, columns: Mapping[str, tuple[str, str]],
-                 blank: str, comma_decimal: bool = False
+                 blank: str, comma_decimal: bool = False, extra: Sequence[str] = ()
                  ) -> tuple[bool, tuple[str, list[str]] | None]:
     """Table ``typed``: one row per line of the file, in its order (``rowid``), a column
     per role (DATE, DOUBLE, cleaned text) and ``blank`` (every checked cell empty).
@@ -355,7 +372,7 @@ def _typed_table(con, scan: str, columns: Mapping[str, tuple[str, str]],
             ok = plain_number(col, comma_decimal)
         select += [f"{fast} AS {role}", f"CASE WHEN {ok} THEN NULL ELSE {col} END AS {role}_raw"]
         fixes.append(role)
-    first = ", ".join(select)
+    first = ", ".join([*select, *extra])
     con.execute(f"CREATE TEMP TABLE typed AS SELECT {first}, {blank} AS blank FROM {scan}")
     if not fixes:
         return raw, None
