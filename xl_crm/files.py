@@ -272,9 +272,14 @@ def _formula_without_value(book, sheet) -> str | None:
     return None
 
 
+_SERIAL_TEXT = re.compile(r"\s*[0-9]+(?:\.[0-9]+)?\s*")  # the core's serials as text
+
+
 def _dates_from_1904_serials(rows: list[list], mapping) -> None:
     """In a workbook of the 1904 date system, plain numbers in the date column are 1904
-    serials (0 = 1904-01-01): they become datetimes here (date-formatted cells already are)."""
+    serials (0 = 1904-01-01): they become datetimes here (date-formatted cells already are);
+    so does a serial typed as text ("44565"), which the 1900 system would read four years
+    off."""
     from openpyxl.utils.datetime import CALENDAR_MAC_1904, from_excel
 
     from .core.columns import detect_columns
@@ -285,6 +290,8 @@ def _dates_from_1904_serials(rows: list[list], mapping) -> None:
         return
     for row in rows[h + 1:]:
         v = row[col] if col < len(row) else None
+        if isinstance(v, str) and _SERIAL_TEXT.fullmatch(v):
+            v = float(v)
         if isinstance(v, int | float) and not isinstance(v, bool) and 0 <= v < 2958466:
             row[col] = from_excel(v, CALENDAR_MAC_1904)
 
