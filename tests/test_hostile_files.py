@@ -346,9 +346,9 @@ def test_a_1904_workbook_reads_its_serials_in_its_own_system(tmp_path):
     # a serial typed as text too (the 1900 system would read it four years off); a
     # compact date (20250301) is no serial
     rows = [H, ["C1", D, 5], ["C2", 45717 - 1462, 6], ["C3", f" {45717 - 1462} ", 7],
-            ["C4", "20250301", 8]]
+            ["C4", "20250301", 8], ["C5", "４４２５５", 9]]  # full-width digits too
     sales = read_sales(workbook(tmp_path / "mac.xlsx", rows, CALENDAR_MAC_1904), today=TODAY)
-    assert list(sales.transactions["date"].dt.date) == [D, D, D, dt.date(2025, 3, 1)]
+    assert list(sales.transactions["date"].dt.date) == [D, D, D, dt.date(2025, 3, 1), D]
 
 
 def test_a_workbook_date_before_1900_is_refused(tmp_path):

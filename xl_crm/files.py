@@ -38,6 +38,7 @@ import pandas as pd
 from .core.columns import find_header_row, pick_sheet
 from .core.errors import InputError, show_path
 from .core.sales import Sales, sales_from_frame, sales_from_rows
+from .core.values import serial_text
 from .xlsx_fast import NO_VALUE, NO_VALUE_MARKS, xml_matches
 
 if TYPE_CHECKING:
@@ -272,9 +273,6 @@ def _formula_without_value(book, sheet) -> str | None:
     return None
 
 
-_SERIAL_TEXT = re.compile(r"\s*[0-9]+(?:\.[0-9]+)?\s*")  # the core's serials as text
-
-
 def _dates_from_1904_serials(rows: list[list], mapping) -> None:
     """In a workbook of the 1904 date system, plain numbers in the date column are 1904
     serials (0 = 1904-01-01): they become datetimes here (date-formatted cells already are);
@@ -290,8 +288,8 @@ def _dates_from_1904_serials(rows: list[list], mapping) -> None:
         return
     for row in rows[h + 1:]:
         v = row[col] if col < len(row) else None
-        if isinstance(v, str) and _SERIAL_TEXT.fullmatch(v):
-            v = float(v)
+        if isinstance(v, str):
+            v = serial_text(v)
         if isinstance(v, int | float) and not isinstance(v, bool) and 0 <= v < 2958466:
             row[col] = from_excel(v, CALENDAR_MAC_1904)
 

@@ -35,7 +35,9 @@ an :class:`~xl_crm.core.errors.InputError` naming the column, the row and the va
 from __future__ import annotations
 
 import datetime as dt
+import re
 import sys
+import unicodedata
 from collections.abc import Sequence
 from decimal import Decimal
 
@@ -111,6 +113,13 @@ def _fail(column: str, rows: np.ndarray, values: pd.Series, where: np.ndarray, w
     count = int(where.sum())
     more = f" ({count - 1} more rows like it)" if count > 1 else ""
     raise InputError(f"{show(values.iloc[i])} {why}{more}", column, int(rows[i]))
+
+
+def serial_text(value: str) -> float | None:
+    """The Excel serial number a text cell holds, as :func:`parse_dates` reads one
+    (``"44565"``, full-width digits, white space around), or None."""
+    text = unicodedata.normalize("NFKC", value).strip()
+    return float(text) if re.fullmatch(_SERIAL_TEXT, text) else None
 
 
 def serials_to_dates(
