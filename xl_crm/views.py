@@ -59,6 +59,12 @@ def excel_length(text: str) -> int:
     return len(text.encode("utf-16-le", "surrogatepass")) // 2
 
 
+def fits_a_cell(text: str) -> bool:
+    """Whether ``text`` fits an Excel cell (:data:`MAX_CELL_TEXT` as Excel counts); a
+    text of at most half as many characters always does, with nothing to count."""
+    return len(text) <= MAX_CELL_TEXT // 2 or excel_length(text) <= MAX_CELL_TEXT
+
+
 def excel_prefix(text: str, units: int) -> str:
     """The longest start of ``text`` of at most ``units`` UTF-16 code units (a character
     beyond U+FFFF is never split)."""

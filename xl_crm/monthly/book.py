@@ -14,7 +14,7 @@ from ..core.columns import column_letter
 from ..core.errors import InputError, show
 from ..i18n import LANGS, text
 from ..ranges import cell_text, has_control, text_blocks
-from ..views import MAX_CELL_TEXT, excel_length
+from ..views import MAX_CELL_TEXT, excel_length, fits_a_cell
 from .settings import Settings
 
 PREFIX = "CRM "
@@ -121,7 +121,7 @@ def checked_sheets(sheets: dict[str, list[list[object]]]) -> dict[str, list[list
                 if kind is str or isinstance(v, str):  # a subclass too (numpy's str_)
                     if has_control(v):
                         row[j] = v = cell_text(v)
-                    if len(v) > MAX_CELL_TEXT // 2 and excel_length(v) > MAX_CELL_TEXT:
+                    if not fits_a_cell(v):
                         raise InputError(f"{name} cell {column_letter(j)}{i + 1}: {show(v)} has "
                                          f"{excel_length(v):,} characters; an Excel cell "
                                          f"holds at most {MAX_CELL_TEXT:,}")

@@ -34,6 +34,7 @@ from ..keyfigures import FigureRow, ReportSummary, TierRow
 from ..notes import notes, split_note
 from ..output import atomic_output, check_target
 from ..views import (
+    MAX_CELL_TEXT,
     customer_frame,
     group_kind,
     strategy_columns,
@@ -44,7 +45,6 @@ from .cached import close_with_values
 from .clv_sheet import formula_values, write_clv_sheet, write_predicted
 from .decision_sheets import write_actions_sheet, write_changes_sheet
 from .layout import (
-    CELL_TEXT_LIMIT,
     DATE,
     EXCEL_MAX_ROWS,
     INTEGER,
@@ -251,8 +251,8 @@ def _data_sheet(book: Workbook, summary: ReportSummary) -> None:
     # cell then stores its part exactly, nothing for cell_text to escape, replace or cut
     data = json.dumps(dataclasses.asdict(summary)).replace("_x", "\\u005fx")
     s = Styler(ws, "en")
-    for start in range(0, len(data), CELL_TEXT_LIMIT):
-        ws.append([s.cell(data[start:start + CELL_TEXT_LIMIT])])
+    for start in range(0, len(data), MAX_CELL_TEXT):
+        ws.append([s.cell(data[start:start + MAX_CELL_TEXT])])
 
 
 def _sheet(book: Workbook, name: str, names: list[str], footer: str,

@@ -24,7 +24,7 @@ from openpyxl.worksheet.table import Table, TableColumn, TableStyleInfo
 
 from ..i18n import text
 from ..plaintext import width as display_width
-from ..views import MAX_CELL_TEXT, excel_length, excel_prefix, excel_value, series_values
+from ..views import MAX_CELL_TEXT, excel_prefix, excel_value, fits_a_cell, series_values
 from .sheet_rows import TableRows, stream_rows
 
 MONEY = "#,##0.00"
@@ -37,7 +37,6 @@ FONTS = {"en": "Calibri", "zh": "Microsoft YaHei"}  # LibreOffice falls back to 
 HEADER_FILL = PatternFill("solid", fgColor="1F4E78")
 INPUT_FILL = PatternFill("solid", fgColor="FFF2CC")
 _BAD_SHEET_CHARS = re.compile(r"[\[\]:*?/\\]")
-CELL_TEXT_LIMIT = MAX_CELL_TEXT  # characters in one Excel cell, as Excel counts them
 # what a workbook cannot hold: openpyxl.cell.cell.ILLEGAL_CHARACTERS_RE, plus XML's
 # non-characters and lone surrogates
 _BAD_TEXT = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\ufffe\uffff\ud800-\udfff]")
@@ -162,8 +161,8 @@ def cell_text(value: str) -> str:
         value = _BAD_TEXT.sub(_visible, value)
     if "_x" in value:
         value = _OOXML_ESCAPE.sub(r"_x005F\1", value)
-    if len(value) > CELL_TEXT_LIMIT // 2 and excel_length(value) > CELL_TEXT_LIMIT:
-        value = excel_prefix(value, CELL_TEXT_LIMIT - 1) + "…"
+    if not fits_a_cell(value):
+        value = excel_prefix(value, MAX_CELL_TEXT - 1) + "…"
     return value
 
 
@@ -246,8 +245,7 @@ def texts_as_they_are(texts: Sequence[str]) -> bool:
     """Whether :func:`cell_text` leaves each of ``texts`` as it is (looked at together)."""
     joined = "".join(texts)
     return not _BAD_TEXT.search(joined) and "_x" not in joined and (
-        max(map(len, texts), default=0) <= CELL_TEXT_LIMIT // 2
-        or all(excel_length(t) <= CELL_TEXT_LIMIT for t in texts))
+        max(map(len, texts), default=0) <= MAX_CELL_TEXT // 2 or all(map(fits_a_cell, texts)))
 
 
 def table_rows(styler: Styler, columns: Sequence[list[object]],
